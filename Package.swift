@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "himmes",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "himmes", targets: ["himmes"]),
+        .library(name: "VibrationCore", targets: ["VibrationCore"]),
+        .library(name: "VibrationStore", targets: ["VibrationStore"]),
+        .library(name: "VibrationServer", targets: ["VibrationServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+    ],
+    targets: [
+        .target(name: "VibrationCore"),
+        .target(
+            name: "VibrationStore",
+            dependencies: [
+                "VibrationCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "VibrationServer",
+            dependencies: [
+                "VibrationCore",
+                "VibrationStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+            ],
+            resources: [.embedInCode("openapi.yaml")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .executableTarget(
+            name: "himmes",
+            dependencies: [
+                "VibrationCore",
+                "VibrationStore",
+                "VibrationServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "VibrationCoreTests", dependencies: ["VibrationCore"]),
+        .testTarget(
+            name: "VibrationStoreTests",
+            dependencies: ["VibrationStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "VibrationServerTests",
+            dependencies: [
+                "VibrationServer",
+                "VibrationStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

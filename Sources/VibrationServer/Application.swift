@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import VibrationCore
+import VibrationStore
+
+/// The request context of every route.
+public typealias AppRequestContext = BasicRequestContext
+
+/// Opens the embedded database named in the configuration and builds the application on it.
+public func buildApplication(config: ServerConfig) throws -> some ApplicationProtocol {
+    var logger = Logger(label: "himmes")
+    logger.logLevel = config.logLevel
+    let store = try SQLiteStore(path: config.databasePath, logger: logger)
+    return try buildApplication(store: store, config: config, logger: logger)
+}
+
+/// The whole HTTP application on a given store; `himmes serve` and the tests both start here.
+public func buildApplication(store: some Store, config: ServerConfig, logger: Logger? = nil) throws
+    -> some ApplicationProtocol
+{
+    let logger = logger ?? {
+        var logger = Logger(label: "himmes")
+        logger.logLevel = config.logLevel
+        return logger
+    }()
+    let router = try buildRouter(store: store, config: config)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
+        logger: logger)
+}
+
+func buildRouter(store: some Store, config: ServerConfig) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    // Outermost first: CORS headers go on every answer, problems included.
+    router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
+    DocsController().addRoutes(to: router)
+    try VibrationAPI(store: store).registerHandlers(
+        on: router, serverURL: try Servers.Server1.url(),
+        configuration: .init(dateTranscoder: RFC3339DateTranscoder()))
+    return router
+}
+
+

@@ -1,0 +1,160 @@
+import Foundation
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+import VibrationCore
+import VibrationStore
+
+/// An error as the client sees it: RFC 9457 problem details. Every error the server can meet is
+/// turned into one of these by `Problem.init(from:)`, the one place that decides statuses.
+struct Problem: Error, Sendable, Equatable {
+    var status: HTTPResponse.Status
+    var title: String
+    var detail: String?
+    var errors: [FieldViolation] = []
+
+    init(status: HTTPResponse.Status, title: String? = nil, detail: String? = nil, errors: [FieldViolation] = []) {
+        self.status = status
+        self.title = title ?? status.reasonPhrase
+        self.detail = detail
+        self.errors = errors
+    }
+
+    /// Whether the server is at fault; only then is the error logged as one.
+    var isServerFault: Bool { status.code >= 500 && status != .serviceUnavailable }
+
+    static let malformedJSON = "The request body is not valid JSON."
+
+    init(from error: any Error) {
+        switch error {
+        case let problem as Problem:
+            self = problem
+        case let invalid as ValidationError:
+            self.init(
+                status: .unprocessableContent, title: "Invalid request", detail: invalid.description,
+                errors: invalid.violations)
+        case let stored as StoreError:
+            switch stored {
+            case .duplicateSample:
+                self.init(status: .conflict, title: "Already stored", detail: stored.description)
+            }
+        case let decoding as DecodingError:
+            self.init(decoding: decoding)
+        case let server as ServerError:
+            let underlying = Problem(from: server.underlyingError)
+            if underlying.status != .internalServerError {
+                self = underlying
+            } else if server.httpStatus != .internalServerError {
+                // Raised by the generated code before any handler ran: content type, missing parameter.
+                self.init(status: server.httpStatus, detail: server.causeDescription)
+            } else {
+                self = underlying
+            }
+        case let http as HTTPError:
+            self.init(status: http.status, detail: http.body)
+        default:
+            self.init(status: .internalServerError, detail: "The server failed to handle the request.")
+        }
+    }
+
+    private init(decoding error: DecodingError) {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/")
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            self.init(status: .badRequest, title: "Malformed request", detail: Self.malformedJSON)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            let message = (context.underlyingError as? InvalidTimestamp)?.description ?? context.debugDescription
+            self.init(
+                status: .unprocessableContent, title: "Invalid request", detail: "\(field): \(message)",
+                errors: [FieldViolation(field: field, message: message)])
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            self.init(
+                status: .unprocessableContent, title: "Invalid request", detail: "\(field): is required",
+                errors: [FieldViolation(field: field, message: "is required")])
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            let message = "must be \(Self.jsonKind(type)), got null"
+            self.init(
+                status: .unprocessableContent, title: "Invalid request", detail: "\(field): \(message)",
+                errors: [FieldViolation(field: field, message: message)])
+        case .typeMismatch(let type, let context):
+            // An empty path is a query parameter: the runtime decodes each one on its own.
+            let field = context.codingPath.isEmpty ? "query" : path(context.codingPath)
+            let message =
+                context.codingPath.isEmpty
+                ? "a query parameter must be \(Self.jsonKind(type))" : "must be \(Self.jsonKind(type))"
+            self.init(
+                status: .unprocessableContent, title: "Invalid request", detail: "\(field): \(message)",
+                errors: [FieldViolation(field: field, message: message)])
+        @unknown default:
+            self.init(status: .badRequest, title: "Malformed request", detail: "\(error)")
+        }
+    }
+
+    private static func jsonKind(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Double.Type, is Float.Type: "a number"
+        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+        case is Bool.Type: "true or false"
+        default: "of type \(type)"
+        }
+    }
+
+    struct Body: Encodable {
+        struct Field: Encodable {
+            var field: String
+            var message: String
+        }
+        var type = "about:blank"
+        var title: String
+        var status: Int
+        var detail: String?
+        var errors: [Field]?
+    }
+
+    var body: Body {
+        Body(
+            title: title, status: status.code, detail: detail,
+            errors: errors.isEmpty ? nil : errors.map { Body.Field(field: $0.field, message: $0.message) })
+    }
+
+    func response(headers: HTTPFields = [:]) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(body)) ?? Data()
+        var headers = headers
+        headers[.contentType] = "application/problem+json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Turns whatever a route throws into a problem+json response, and logs what the server got wrong.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            var problem = Problem(from: error)
+            if problem.status == .notFound, problem.detail == nil {
+                problem.detail = "Nothing is served at \(request.method) \(request.uri.path)."
+            }
+            if problem.isServerFault {
+                context.logger.error(
+                    "request failed",
+                    metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            var headers = HTTPFields()
+            if let http = error as? HTTPError {
+                headers = http.headers
+            }
+            return problem.response(headers: headers)
+        }
+    }
+}

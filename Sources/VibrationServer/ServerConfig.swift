@@ -1,0 +1,28 @@
+import Logging
+
+/// Everything `himmes serve` can be told; the command line fills it from flags, then `HIMMES_*`
+/// variables, then these defaults.
+public struct ServerConfig: Sendable {
+    public var host: String
+    public var port: Int
+    /// Path of the SQLite database file.
+    public var databasePath: String
+    /// Origins allowed to call the API from a browser. Empty: any origin may read, none may write.
+    /// `*`: any origin may read and write.
+    public var corsOrigins: [String]
+    public var logLevel: Logger.Level
+    /// The largest JSON request body accepted; larger ones are refused with 413.
+    public var maximumJSONBytes: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "himmes.sqlite",
+        corsOrigins: [String] = [], logLevel: Logger.Level = .info, maximumJSONBytes: Int = 64 << 20
+    ) {
+        self.maximumJSONBytes = maximumJSONBytes
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.corsOrigins = corsOrigins
+        self.logLevel = logLevel
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import OpenAPIRuntime
+import VibrationCore
+import VibrationStore
+
+/// The handlers of the operations in `openapi.yaml`. Each reads its typed input, asks the store
+/// and returns a typed answer; errors are thrown and turned into problems by `Problem.init(from:)`.
+struct VibrationAPI<S: Store>: APIProtocol {
+    let store: S
+
+    func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+        do {
+            try await store.ping()
+        } catch {
+            throw Problem(status: .serviceUnavailable, detail: "The database does not answer: \(error)")
+        }
+        return .ok(.init(body: .json(.init(status: "ok"))))
+    }
+
+    // MARK: Vibration data
+
+    func listVibrationData(_ input: Operations.ListVibrationData.Input) async throws
+        -> Operations.ListVibrationData.Output
+    {
+        let query = input.query
+        let filter = try SampleFilter(
+            machineName: query.machineName, sensorNo: query.sensorNo,
+            from: try Timestamp.bound("from", query.from, upper: false),
+            to: try Timestamp.bound("to", query.to, upper: true)
+        ).validated()
+        let limit = try Page.limit(query.limit)
+        let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
+        let rows = try await store.samples(matching: filter, after: cursor, limit: limit + 1)
+        let page = rows.prefix(limit)
+        let next = rows.count > limit ? page.last.map { SampleCursor(after: $0).token } : nil
+        return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.VibrationData.init), nextCursor: next))))
+    }
+
+    func createVibrationData(_ input: Operations.CreateVibrationData.Input) async throws
+        -> Operations.CreateVibrationData.Output
+    {
+        guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
+        var violations: [FieldViolation] = []
+        let collectedAt = Self.collect(&violations) { () throws(ValidationError) in
+            try Timestamp.field("collected_at", body.collectedAt)
+        }
+        let sample = VibrationSample(
+            machineName: body.machineName, sensorNo: body.sensorNo, collectedAt: collectedAt ?? .now,
+            measuredTime: body.measuredTime, normal: body.normal, unbalance: body.unbalance,
+            looseness: body.looseness, unbalanceLooseness: body.unbalanceLooseness)
+        violations += sample.violations()
+        guard violations.isEmpty else { throw ValidationError(violations) }
+        let stored = try await store.insert(sample)
+        return .created(.init(body: .json(.init(stored))))
+    }
+
+    func getVibrationData(_ input: Operations.GetVibrationData.Input) async throws
+        -> Operations.GetVibrationData.Output
+    {
+        guard let stored = try await store.sample(id: input.path.id) else {
+            throw Problem(status: .notFound, detail: "No sample has id \(input.path.id).")
+        }
+        return .ok(.init(body: .json(.init(stored))))
+    }
+
+    // MARK: Diagnoses
+
+    func listDiagnoses(_ input: Operations.ListDiagnoses.Input) async throws -> Operations.ListDiagnoses.Output {
+        let query = input.query
+        let filter = try DiagnosisFilter(
+            machineName: query.machineName,
+            faultType: query.faultType.map { code throws(ValidationError) in try Validation.faultType(code) },
+            from: try Timestamp.bound("from", query.from, upper: false),
+            to: try Timestamp.bound("to", query.to, upper: true)
+        ).validated()
+        let limit = try Page.limit(query.limit)
+        let cursor = try query.cursor.map { token throws(ValidationError) in try DiagnosisCursor(token: token) }
+        let rows = try await store.diagnoses(matching: filter, after: cursor, limit: limit + 1)
+        let page = rows.prefix(limit)
+        let next = rows.count > limit ? page.last.map { DiagnosisCursor(after: $0).token } : nil
+        return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.Diagnosis.init), nextCursor: next))))
+    }
+
+    func createDiagnosis(_ input: Operations.CreateDiagnosis.Input) async throws -> Operations.CreateDiagnosis.Output {
+        guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
+        var violations: [FieldViolation] = []
+        let detectedAt = Self.collect(&violations) { () throws(ValidationError) in
+            try Timestamp.field("detected_at", body.detectedAt)
+        }
+        let faultType = Self.collect(&violations) { () throws(ValidationError) in
+            try Validation.faultType(body.faultType)
+        }
+        Validation.checkMachineName(body.machineName, into: &violations)
+        guard violations.isEmpty, let faultType else { throw ValidationError(violations) }
+        let diagnosis = Diagnosis(machineName: body.machineName, detectedAt: detectedAt ?? .now, faultType: faultType)
+        let stored = try await store.insert(diagnosis)
+        return .created(.init(body: .json(.init(stored))))
+    }
+
+    func listLatestDiagnoses(_ input: Operations.ListLatestDiagnoses.Input) async throws
+        -> Operations.ListLatestDiagnoses.Output
+    {
+        let rows = try await store.latestDiagnoses(machineName: input.query.machineName)
+        return .ok(.init(body: .json(.init(items: rows.map(Components.Schemas.Diagnosis.init)))))
+    }
+
+    func getDiagnosis(_ input: Operations.GetDiagnosis.Input) async throws -> Operations.GetDiagnosis.Output {
+        guard let stored = try await store.diagnosis(id: input.path.id) else {
+            throw Problem(status: .notFound, detail: "No diagnosis has id \(input.path.id).")
+        }
+        return .ok(.init(body: .json(.init(stored))))
+    }
+
+    // MARK: Machines
+
+    func listMachines(_ input: Operations.ListMachines.Input) async throws -> Operations.ListMachines.Output {
+        let machines = try await store.machines()
+        return .ok(.init(body: .json(.init(items: machines.map(Components.Schemas.Machine.init)))))
+    }
+
+    /// Runs one check, adding its complaint to the list instead of stopping, so that a client
+    /// hears about every bad field at once.
+    static func collect<T>(_ violations: inout [FieldViolation], _ check: () throws(ValidationError) -> T?) -> T? {
+        do {
+            return try check()
+        } catch {
+            violations += error.violations
+            return nil
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import GRDB
+import Logging
+import VibrationCore
+
+/// The embedded store: one SQLite file in WAL mode, owned by one `DatabasePool`.
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    public init(path: String, logger: Logger = Logger(label: "himmes.store")) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL with synchronous=NORMAL survives a killed process without losing a committed
+            // transaction; only a power cut can lose the last few.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        self.path = path
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+        let migrator = SQLiteSchema.migrator
+        let pending = try pool.read { db in try migrator.hasCompletedMigrations(db) == false }
+        if pending { logger.info("migrating database", metadata: ["path": .string(path)]) }
+        try migrator.migrate(pool)
+    }
+
+    /// The migrations this build knows and whether each is applied.
+    public func migrations() throws -> [(name: String, applied: Bool)] {
+        let migrator = SQLiteSchema.migrator
+        let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+        return migrator.migrations.map { ($0, applied.contains($0)) }
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Samples
+
+    static let sampleColumns = """
+        v.id, s.machine_name, s.sensor_no, v.collected_at, v.measured_time,
+        v.normal, v.unbalance, v.looseness, v.unbalance_looseness
+        """
+
+    static func storedSample(_ row: Row) -> StoredSample {
+        StoredSample(
+            id: row[0],
+            sample: VibrationSample(
+                machineName: row[1], sensorNo: row[2], collectedAt: Timestamp(microseconds: row[3]),
+                measuredTime: row[4], normal: row[5], unbalance: row[6], looseness: row[7],
+                unbalanceLooseness: row[8]))
+    }
+
+    /// The id of the (machine, sensor) pair, created on first sight.
+    static func sensorID(_ db: Database, machineName: String, sensorNo: String) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO sensors (machine_name, sensor_no) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            arguments: [machineName, sensorNo])
+        guard
+            let id = try Int64.fetchOne(
+                db, sql: "SELECT id FROM sensors WHERE machine_name = ? AND sensor_no = ?",
+                arguments: [machineName, sensorNo])
+        else { throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "sensor row vanished") }
+        return id
+    }
+
+    public func insert(_ sample: VibrationSample) async throws -> StoredSample {
+        try await pool.write { db in
+            let sensor = try Self.sensorID(db, machineName: sample.machineName, sensorNo: sample.sensorNo)
+            try db.execute(
+                sql: """
+                    INSERT INTO vibration_samples
+                        (sensor_id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [
+                    sensor, sample.collectedAt.microseconds, sample.measuredTime, sample.normal, sample.unbalance,
+                    sample.looseness, sample.unbalanceLooseness,
+                ])
+            guard db.changesCount == 1 else {
+                let existing =
+                    try Int64.fetchOne(
+                        db,
+                        sql: """
+                            SELECT id FROM vibration_samples
+                            WHERE sensor_id = ? AND collected_at = ? AND measured_time = ?
+                            """,
+                        arguments: [sensor, sample.collectedAt.microseconds, sample.measuredTime]) ?? 0
+                throw StoreError.duplicateSample(existingID: existing)
+            }
+            return StoredSample(id: db.lastInsertedRowID, sample: sample)
+        }
+    }
+
+    public func sample(id: Int64) async throws -> StoredSample? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT \(Self.sampleColumns) FROM vibration_samples v JOIN sensors s ON s.id = v.sensor_id WHERE v.id = ?",
+                arguments: [id]
+            ).map(Self.storedSample)
+        }
+    }
+
+    public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws
+        -> [StoredSample]
+    {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let machine = filter.machineName {
+            conditions.append("s.machine_name = ?")
+            arguments += [machine]
+        }
+        if let sensor = filter.sensorNo {
+            conditions.append("s.sensor_no = ?")
+            arguments += [sensor]
+        }
+        if let from = filter.from {
+            conditions.append("v.collected_at >= ?")
+            arguments += [from.microseconds]
+        }
+        if let to = filter.to {
+            conditions.append("v.collected_at <= ?")
+            arguments += [to.microseconds]
+        }
+        if let cursor {
+            conditions.append("(v.collected_at, v.measured_time, v.id) > (?, ?, ?)")
+            arguments += [cursor.collectedAt.microseconds, cursor.measuredTime, cursor.id]
+        }
+        arguments += [limit]
+        let sql = """
+            SELECT \(Self.sampleColumns) FROM vibration_samples v JOIN sensors s ON s.id = v.sensor_id
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY v.collected_at, v.measured_time, v.id LIMIT ?
+            """
+        let bound = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.storedSample)
+        }
+    }
+
+    // MARK: Diagnoses
+
+    static func storedDiagnosis(_ row: Row) throws -> StoredDiagnosis {
+        let code: Int = row[3]
+        return StoredDiagnosis(
+            id: row[0],
+            diagnosis: Diagnosis(
+                machineName: row[1], detectedAt: Timestamp(microseconds: row[2]),
+                faultType: try Validation.faultType(code)))
+    }
+
+    public func insert(_ diagnosis: Diagnosis) async throws -> StoredDiagnosis {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type) VALUES (?, ?, ?)",
+                arguments: [diagnosis.machineName, diagnosis.detectedAt.microseconds, diagnosis.faultType.rawValue])
+            return StoredDiagnosis(id: db.lastInsertedRowID, diagnosis: diagnosis)
+        }
+    }
+
+    public func diagnosis(id: Int64) async throws -> StoredDiagnosis? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis WHERE id = ?",
+                arguments: [id]
+            ).map(Self.storedDiagnosis)
+        }
+    }
+
+    public func diagnoses(matching filter: DiagnosisFilter, after cursor: DiagnosisCursor?, limit: Int) async throws
+        -> [StoredDiagnosis]
+    {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let machine = filter.machineName {
+            conditions.append("machine_name = ?")
+            arguments += [machine]
+        }
+        if let type = filter.faultType {
+            conditions.append("fault_type = ?")
+            arguments += [type.rawValue]
+        }
+        if let from = filter.from {
+            conditions.append("detected_at >= ?")
+            arguments += [from.microseconds]
+        }
+        if let to = filter.to {
+            conditions.append("detected_at <= ?")
+            arguments += [to.microseconds]
+        }
+        if let cursor {
+            conditions.append("(detected_at, id) > (?, ?)")
+            arguments += [cursor.detectedAt.microseconds, cursor.id]
+        }
+        arguments += [limit]
+        let sql = """
+            SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY detected_at, id LIMIT ?
+            """
+        let bound = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.storedDiagnosis)
+        }
+    }
+
+    /// Walks the distinct machine names through the (machine_name, detected_at) index, then takes
+    /// the last entry of each: one index probe per machine, however many diagnoses there are.
+    static let latestDiagnosesSQL = """
+        WITH RECURSIVE machine(name) AS (
+            SELECT min(machine_name) FROM vibration_diagnosis
+            UNION ALL
+            SELECT (SELECT min(machine_name) FROM vibration_diagnosis WHERE machine_name > machine.name)
+            FROM machine WHERE machine.name IS NOT NULL
+        )
+        SELECT d.id, d.machine_name, d.detected_at, d.fault_type
+        FROM machine JOIN vibration_diagnosis d ON d.id = (
+            SELECT id FROM vibration_diagnosis WHERE machine_name = machine.name
+            ORDER BY detected_at DESC, id DESC LIMIT 1)
+        WHERE machine.name IS NOT NULL
+        ORDER BY d.machine_name
+        """
+
+    static let latestDiagnosisOfMachineSQL = """
+        SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
+        WHERE machine_name = ? ORDER BY detected_at DESC, id DESC LIMIT 1
+        """
+
+    public func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis] {
+        try await pool.read { db in
+            if let machineName {
+                return try Row.fetchAll(db, sql: Self.latestDiagnosisOfMachineSQL, arguments: [machineName])
+                    .map(Self.storedDiagnosis)
+            }
+            return try Row.fetchAll(db, sql: Self.latestDiagnosesSQL).map(Self.storedDiagnosis)
+        }
+    }
+
+    // MARK: Machines
+
+    public func machines() async throws -> [MachineSummary] {
+        try await pool.read { db in
+            var byName: [String: MachineSummary] = [:]
+            let sensors = try Row.fetchAll(
+                db, sql: "SELECT id, machine_name, sensor_no FROM sensors ORDER BY machine_name, sensor_no")
+            for sensor in sensors {
+                let id: Int64 = sensor[0]
+                let name: String = sensor[1]
+                // Separate statements so that min and max each stay a single index probe.
+                let count = try Int64.fetchOne(
+                    db, sql: "SELECT count(*) FROM vibration_samples WHERE sensor_id = ?", arguments: [id]) ?? 0
+                let first = try Int64.fetchOne(
+                    db, sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
+                let last = try Int64.fetchOne(
+                    db, sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
+                var summary =
+                    byName[name]
+                    ?? MachineSummary(
+                        machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
+                        latestDiagnosis: nil)
+                summary.sensors.append(sensor[2])
+                summary.sampleCount += count
+                if let first {
+                    summary.firstCollectedAt = min(summary.firstCollectedAt ?? Timestamp(microseconds: first),
+                        Timestamp(microseconds: first))
+                }
+                if let last {
+                    summary.lastCollectedAt = max(summary.lastCollectedAt ?? Timestamp(microseconds: last),
+                        Timestamp(microseconds: last))
+                }
+                byName[name] = summary
+            }
+            for latest in try Row.fetchAll(db, sql: Self.latestDiagnosesSQL).map(Self.storedDiagnosis) {
+                let name = latest.diagnosis.machineName
+                var summary =
+                    byName[name]
+                    ?? MachineSummary(
+                        machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
+                        latestDiagnosis: nil)
+                summary.latestDiagnosis = latest
+                byName[name] = summary
+            }
+            return byName.values.sorted { $0.machineName < $1.machineName }
+        }
+    }
+}

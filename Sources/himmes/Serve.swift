@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import VibrationServer
+import VibrationStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP API (OpenAPI docs at /docs) on the embedded database.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .long, help: "Address to listen on. [env: HIMMES_HOST] (default: 127.0.0.1)")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on. [env: HIMMES_PORT] (default: 8080)")
+    var port: Int?
+
+    @Option(
+        name: .customLong("cors-origin"),
+        help: """
+            Origin allowed to read and write from a browser; repeat for several, or '*' for any. \
+            Without one, any origin may read and none may write. [env: HIMMES_CORS_ORIGINS, comma-separated]
+            """)
+    var corsOrigins: [String] = []
+
+    @OptionGroup var logging: LoggingOptions
+
+    func config() throws -> ServerConfig {
+        let portText = port.map(String.init) ?? Environment.value(flag: nil, variable: "HIMMES_PORT", default: "8080")
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ValidationError("port must be a number from 0 to 65535, got '\(portText)'")
+        }
+        return ServerConfig(
+            host: Environment.value(flag: host, variable: "HIMMES_HOST", default: "127.0.0.1"),
+            port: port,
+            databasePath: database.path,
+            corsOrigins: Environment.list(flag: corsOrigins, variable: "HIMMES_CORS_ORIGINS"),
+            logLevel: try logging.level())
+    }
+
+    func run() async throws {
+        let config = try config()
+        let logger = try logging.bootstrap()
+        let app = try buildApplication(config: config)
+        let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
+        logger.notice(
+            "HIM-MES is up: open http://\(shownHost):\(config.port)/docs",
+            metadata: ["database": .string(config.databasePath)])
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the database or bring its schema up to date, then list the migrations.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = try logging.bootstrap()
+        let migrations = try SQLiteStore(path: database.path, logger: logger).migrations()
+        for migration in migrations {
+            print("\(migration.applied ? "applied" : "pending") \(migration.name)")
+        }
+        print("\(database.path) is up to date")
+    }
+}

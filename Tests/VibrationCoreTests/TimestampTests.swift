@@ -1,0 +1,83 @@
+import Testing
+
+@testable import VibrationCore
+
+@Suite("Timestamp")
+struct TimestampTests {
+    @Test(
+        "reads the accepted text forms",
+        arguments: [
+            ("1970-01-01T00:00:00Z", Int64(0)),
+            ("1970-01-01 00:00:00", 0),
+            ("1970-01-01t00:00:01z", 1_000_000),
+            ("2025-01-01T00:00:00Z", 1_735_689_600_000_000),
+            ("2025-01-01 09:00:00+09:00", 1_735_689_600_000_000),
+            ("2025-01-01T09:00:00+0900", 1_735_689_600_000_000),
+            ("2025-01-01T09:00:00+09", 1_735_689_600_000_000),
+            ("2024-12-31T19:00:00-05:00", 1_735_689_600_000_000),
+            ("2025-01-01T00:00:00.5Z", 1_735_689_600_500_000),
+            ("2025-01-01 00:00:00.123456", 1_735_689_600_123_456),
+            ("2025-01-01 00:00:00.1234567", 1_735_689_600_123_456),
+            ("2024-02-29T12:00:00Z", 1_709_208_000_000_000),
+            ("1969-12-31T23:59:59.999999Z", -1),
+        ])
+    func parses(text: String, micro: Int64) {
+        #expect(Timestamp(parsing: text)?.microseconds == micro)
+    }
+
+    @Test(
+        "refuses what is not a time",
+        arguments: [
+            "", "yesterday", "2025-01-01", "2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2025-04-31 00:00:00",
+            "2025-01-01T24:00:00Z", "2025-01-01T23:60:00Z", "2025-01-01T23:59:60Z", "2025-01-01T00:00:00.Z",
+            "2025-01-01T00:00:00Zjunk", "2025-01-01T00:00:00+25:00", "0000-01-01T00:00:00Z",
+            "2025/01/01 00:00:00", " 2025-01-01 00:00:00", "2025-01-01 00:00:00 ",
+        ])
+    func refuses(text: String) {
+        #expect(Timestamp(parsing: text) == nil)
+    }
+
+    @Test("writes RFC 3339 with only the fractional digits needed, and reads it back")
+    func formats() {
+        #expect(Timestamp(microseconds: 1_735_689_600_000_000).rfc3339 == "2025-01-01T00:00:00Z")
+        #expect(Timestamp(microseconds: 1_735_689_600_500_000).rfc3339 == "2025-01-01T00:00:00.5Z")
+        #expect(Timestamp(microseconds: 1_735_689_600_000_001).csv == "2025-01-01 00:00:00.000001")
+        #expect(Timestamp(microseconds: -1).rfc3339 == "1969-12-31T23:59:59.999999Z")
+        for micro: Int64 in [0, 1, 999_999, 951_782_400_000_000, 4_102_444_799_999_999, -62_135_596_800_000_000] {
+            let t = Timestamp(microseconds: micro)
+            #expect(Timestamp(parsing: t.rfc3339) == t)
+            #expect(Timestamp(parsing: t.csv) == t)
+        }
+    }
+
+    @Test("a bare date is the whole day as a range bound")
+    func dateBounds() {
+        let lower = Timestamp(parsingBound: "2025-01-31", upper: false)
+        let upper = Timestamp(parsingBound: "2025-01-31", upper: true)
+        #expect(lower == Timestamp(parsing: "2025-01-31T00:00:00Z"))
+        #expect(upper == Timestamp(parsing: "2025-01-31T23:59:59.999999Z"))
+        #expect(Timestamp(parsingBound: "2025-02-30", upper: false) == nil)
+        #expect(Timestamp(parsingBound: "2025-1-3", upper: false) == nil)
+        #expect(Timestamp(parsingBound: "2025-01-01T01:00:00Z", upper: true) == Timestamp(parsing: "2025-01-01T01:00:00Z"))
+    }
+
+    @Test("civil dates convert both ways over four centuries")
+    func civilRoundTrip() {
+        var day = CivilCalendar.days(year: 1900, month: 1, day: 1)
+        let end = CivilCalendar.days(year: 2300, month: 12, day: 31)
+        var (y, m, d) = (1900, 1, 1)
+        while day <= end {
+            #expect(CivilCalendar.civil(fromDays: day) == (y, m, d))
+            day += 1
+            d += 1
+            if d > CivilCalendar.daysIn(month: m, year: y) {
+                d = 1
+                m += 1
+                if m > 12 {
+                    m = 1
+                    y += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VibrationCore
+import VibrationServer
+import VibrationStore
+
+/// Starts the whole application in-process on a fresh database and hands the test a client.
+func withApp(
+    corsOrigins: [String] = [], _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
+) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-api-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try SQLiteStore(path: directory.appendingPathComponent("api.sqlite").path)
+    let app = try buildApplication(store: store, config: ServerConfig(corsOrigins: corsOrigins, logLevel: .error))
+    try await app.test(.router) { client in try await body(client, store) }
+}
+
+extension TestClientProtocol {
+    /// Sends a request and returns status, headers and the body parsed as JSON (nil when not JSON).
+    @discardableResult
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, contentType: String = "application/json",
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        if json != nil { headers[.contentType] = contentType }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) {
+            response in
+            let text = String(buffer: response.body)
+            return Reply(
+                status: response.status, headers: response.headers, text: text,
+                json: try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]))
+        }
+    }
+}
+
+struct Reply: @unchecked Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var text: String
+    var json: Any?
+
+    var object: [String: Any] { json as? [String: Any] ?? [:] }
+    var items: [[String: Any]] { object["items"] as? [[String: Any]] ?? [] }
+    subscript(key: String) -> Any? { object[key] }
+    var isProblem: Bool { headers[.contentType] == "application/problem+json" && object["status"] as? Int == Int(status.code) }
+    var errorFields: [String] { (object["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String } }
+}
+
+func sampleJSON(
+    machine: String = "g1", sensor: String = "sensor1", collectedAt: String? = "2025-01-01T00:00:00Z",
+    time: Double = 0.001, normal: String = "0.1"
+) -> String {
+    let at = collectedAt.map { "\"collected_at\": \"\($0)\"," } ?? ""
+    return """
+        {"machine_name": "\(machine)", "sensor_no": "\(sensor)", \(at) "measured_time": \(time),
+         "normal": \(normal), "unbalance": 0.2, "looseness": 0.3, "unbalance_looseness": 0.4}
+        """
+}
