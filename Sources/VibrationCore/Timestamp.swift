@@ -1,3 +1,5 @@
+import Foundation
+
 /// An instant in UTC with microsecond precision, stored as microseconds since 1970-01-01T00:00:00Z.
 ///
 /// The store keeps every time as this integer: it sorts and compares as a number, and it is the
@@ -211,4 +213,14 @@ enum CivilCalendar {
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         return (Int(y), Int(m), Int(d))
     }
+}
+
+extension Timestamp {
+    public init(_ date: Date) {
+        self.init(secondsSince1970: date.timeIntervalSince1970)
+    }
+
+    public var date: Date { Date(timeIntervalSince1970: secondsSince1970) }
+
+    public static var now: Timestamp { Timestamp(Date()) }
 }

@@ -46,12 +46,3 @@ struct RFC3339DateTranscoder: DateTranscoder {
     }
 }
 
-extension Timestamp {
-    init(_ date: Date) {
-        self.init(secondsSince1970: date.timeIntervalSince1970)
-    }
-
-    var date: Date { Date(timeIntervalSince1970: secondsSince1970) }
-
-    static var now: Timestamp { Timestamp(Date()) }
-}

@@ -9,6 +9,14 @@ public protocol Store: Sendable {
     /// Stores one sample. Throws `StoreError.duplicateSample` when its identity is already stored.
     func insert(_ sample: VibrationSample) async throws -> StoredSample
     func sample(id: Int64) async throws -> StoredSample?
+    /// Stores parsed batches as they arrive, each in its own transaction, skipping samples whose
+    /// identity is already stored. A batch names its streams by index into the parser's table and
+    /// carries the table's new entries. `committed` is called after each batch is durable.
+    func ingest<Batches: AsyncSequence>(
+        _ batches: Batches, committed: @Sendable (SampleBatch, IngestCounts) -> Void
+    ) async throws -> IngestCounts where Batches.Element == SampleBatch
+    /// Stores all the batches in one transaction: every row or none.
+    func ingestAtomically(_ batches: [SampleBatch]) async throws -> IngestCounts
     /// Samples in (collected_at, measured_time, id) order, starting after the cursor.
     func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample]
 

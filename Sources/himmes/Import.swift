@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import VibrationCore
+import VibrationServer
+import VibrationStore
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load CSV files of vibration samples, skipping samples already stored.",
+        discussion: """
+            Reads .csv and .csv.gz files, folders of them, or '-' for standard input, as streams with \
+            constant memory. The product's layout has a header naming its columns; the original data \
+            set's headerless five-column files (time, normal, type1, type2, type3) take their machine and \
+            sensor from a name like g1_sensor1.csv (or --machine and --sensor) and their start time from \
+            --start (else the file's modification time). Rejected rows are listed with line, column and \
+            reason; the exit status is 1 when any row was rejected.
+            """)
+
+    @Argument(help: "CSV files (.csv, .csv.gz), folders of them, or '-' for standard input.")
+    var inputs: [String]
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Machine of headerless original-layout files (default: from the file name).")
+    var machine: String?
+    @Option(help: "Sensor of headerless original-layout files (default: from the file name).")
+    var sensor: String?
+    @Option(help: "Start of the recording in original-layout files (default: the file's modification time).")
+    var start: String?
+    @Flag(help: "Print the report as JSON.") var json = false
+    @Option(help: "Write every rejected row (line, column, reason) to this file.") var errorsOut: String?
+    @Flag(help: "No progress line.") var quiet = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if let start, Timestamp(parsing: start) == nil {
+            throw ValidationError("--start '\(start)' is not an RFC 3339 time")
+        }
+    }
+
+    func run() async throws {
+        let logger = try logging.bootstrap()
+        let files = try ImportInput.expand(inputs)
+        let store = try SQLiteStore(path: database.path, logger: logger)
+        let importer = SampleImporter(store: store)
+        let errorsFile = try errorsOut.map { try OutputSink(path: $0) }
+        let errorLines = ErrorLines(sink: errorsFile)
+        let progress = SampleImporter.Progress()
+        let totalBytes = files.reduce(0) { $0 + ($1.size ?? 0) }
+        let display = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressLine(progress: progress, totalBytes: files.allSatisfy { $0.size != nil } ? totalBytes : nil)
+        display?.start()
+
+        var total = IngestReport()
+        let clock = ContinuousClock()
+        let started = clock.now
+        var failure: (file: String, error: any Error)?
+        for file in files {
+            let layout = SampleCSVParser.Layout.detect(original: file.originalSource(machine: machine, sensor: sensor, start: start.flatMap { Timestamp(parsing: $0) }))
+            do {
+                let handle = file.path == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: file.path))
+                defer { if file.path != "-" { try? handle.close() } }
+                let chunks = FileChunks(handle: handle)
+                let report: IngestReport
+                let name = file.path
+                if file.gzip {
+                    report = try await importer.importCSV(GunzippedChunks(chunks), layout: layout, progress: progress) { errorLines.write($0, file: name) }
+                } else {
+                    report = try await importer.importCSV(chunks, layout: layout, progress: progress) { errorLines.write($0, file: name) }
+                }
+                total.received += report.received
+                total.inserted += report.inserted
+                total.duplicates += report.duplicates
+                total.record(report.errors)
+                total.rejected += report.rejected - min(report.rejected, report.errors.count)
+            } catch {
+                failure = (file.path, error)
+                break
+            }
+        }
+        total.elapsedSeconds = (clock.now - started).inSeconds
+        display?.stop()
+        try errorsFile?.close()
+        if let failure {
+            // What was committed before the failure stays; a second run skips it as duplicates.
+            FileHandle.standardError.write(Data("error: \(failure.file): \(failure.error)\n".utf8))
+            total.received = progress.received
+            total.inserted = progress.inserted
+            total.duplicates = progress.duplicates
+        }
+        print(json ? total.jsonText : total.text(files: files.count))
+        if failure != nil || total.rejected > 0 { throw ExitCode(1) }
+    }
+}
+
+/// One input of `himmes import`, with what its name says about it.
+struct ImportInput {
+    var path: String
+    var size: Int?
+    var modified: Date?
+
+    var gzip: Bool { path.hasSuffix(".gz") }
+
+    /// Files as given; folders become their .csv and .csv.gz files in name order.
+    static func expand(_ inputs: [String]) throws -> [ImportInput] {
+        var files: [ImportInput] = []
+        let manager = FileManager.default
+        for input in inputs {
+            if input == "-" {
+                files.append(ImportInput(path: "-"))
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: input, isDirectory: &isDirectory) else {
+                throw ValidationError("\(input): no such file or folder")
+            }
+            if isDirectory.boolValue {
+                let names = try manager.contentsOfDirectory(atPath: input)
+                    .filter { $0.hasSuffix(".csv") || $0.hasSuffix(".csv.gz") }.sorted()
+                files += try names.map { try file((input as NSString).appendingPathComponent($0)) }
+            } else {
+                files.append(try file(input))
+            }
+        }
+        guard !files.isEmpty else { throw ValidationError("no .csv or .csv.gz files in \(inputs.joined(separator: ", "))") }
+        return files
+    }
+
+    static func file(_ path: String) throws -> ImportInput {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return ImportInput(
+            path: path, size: (attributes[.size] as? NSNumber)?.intValue, modified: attributes[.modificationDate] as? Date)
+    }
+
+    /// For headerless original-layout files: machine and sensor from flags or from a name like
+    /// `g1_sensor1.csv`; the start from the flag or the file's modification time.
+    func originalSource(machine: String?, sensor: String?, start: Timestamp?) -> SampleCSVParser.OriginalSource? {
+        var stem = (path as NSString).lastPathComponent
+        for suffix in [".gz", ".csv", ".txt"] where stem.hasSuffix(suffix) { stem = String(stem.dropLast(suffix.count)) }
+        let parts = stem.split(separator: "_", maxSplits: 1).map(String.init)
+        guard let machineName = machine ?? (parts.count == 2 ? parts[0] : nil),
+            let sensorNo = sensor ?? (parts.count == 2 ? parts[1] : nil)
+        else { return nil }
+        return SampleCSVParser.OriginalSource(
+            machineName: machineName, sensorNo: sensorNo, start: start ?? modified.map(Timestamp.init) ?? .now)
+    }
+}
+
+/// Writes rejected rows to the --errors-out file as CSV: file, line, column, message.
+final class ErrorLines: Sendable {
+    let sink: OutputSink?
+    let lock = NSLock()
+
+    init(sink: OutputSink?) {
+        self.sink = sink
+        if let sink { try? sink.write(Array("file,line,column,message\n".utf8)) }
+    }
+
+    func write(_ errors: [RowError], file: String) {
+        guard let sink else { return }
+        var out = ""
+        for error in errors {
+            out += "\(csvField(file)),\(error.line),\(csvField(error.column)),\(csvField(error.message))\n"
+        }
+        lock.withLock { try? sink.write(Array(out.utf8)) }
+    }
+
+    func csvField(_ text: String) -> String {
+        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+            ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+}
+
+extension OutputSink: @unchecked Sendable {}
+
+extension IngestReport {
+    func text(files: Int) -> String {
+        var lines = [
+            "read        \(received.grouped) rows\(files > 1 ? " from \(files) files" : "")",
+            "inserted    \(inserted.grouped)",
+            "duplicates  \(duplicates.grouped)",
+            "rejected    \(rejected.grouped)",
+            String(format: "elapsed     %.2f s (%@ rows/s)", elapsedSeconds, Int(rowsPerSecond).grouped),
+        ]
+        if !errors.isEmpty {
+            lines.append("")
+            lines.append("rejected rows\(rejected > errors.count ? " (first \(errors.count) of \(rejected.grouped))" : ""):")
+            lines += errors.map { "  \($0)" }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+extension Int {
+    /// 1234567 as "1,234,567".
+    var grouped: String {
+        let digits = String(Swift.abs(self))
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return self < 0 ? "-" + out : out
+    }
+}
