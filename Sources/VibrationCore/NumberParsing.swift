@@ -104,6 +104,10 @@ public enum NumberParsing {
 public enum NumberFormatting {
     /// Fixed-point with six decimals, the precision of the generated data sets.
     public static func appendFixed6(_ value: Double, to out: inout [UInt8]) {
+        guard value.isFinite, abs(value) < 9e12 else {
+            appendShortest(value, to: &out)
+            return
+        }
         var scaled = Int64((value * 1_000_000).rounded())
         if scaled < 0 {
             out.append(UInt8(ascii: "-"))

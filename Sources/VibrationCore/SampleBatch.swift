@@ -110,3 +110,27 @@ public struct StreamTable: Sendable {
         return .success(index)
     }
 }
+
+/// Turns chunks of an input format into sample batches: CSV, NDJSON.
+public protocol SampleChunkDecoder: Sendable {
+    /// Reads the complete records of the chunk; a partial last record waits for the next chunk.
+    mutating func decode(_ chunk: UnsafeRawBufferPointer, into batch: inout SampleBatch) throws
+    /// Reads what is left at the end of the input.
+    mutating func finish(into batch: inout SampleBatch) throws
+}
+
+extension SampleCSVParser: SampleChunkDecoder {
+    public mutating func decode(_ chunk: UnsafeRawBufferPointer, into batch: inout SampleBatch) throws {
+        try parse(chunk, into: &batch)
+    }
+}
+
+extension SampleJSONReader: SampleChunkDecoder {
+    public mutating func decode(_ chunk: UnsafeRawBufferPointer, into batch: inout SampleBatch) throws {
+        parseLines(chunk, into: &batch)
+    }
+
+    public mutating func finish(into batch: inout SampleBatch) throws {
+        finishLines(into: &batch)
+    }
+}

@@ -261,6 +261,10 @@ public struct SampleCSVParser: Sendable {
             try line(p, count: n, into: &batch)
             return
         }
+        if case .product = layout {
+            throw CSVFormatError(
+                line: lineNumber, message: "expected a header naming the columns \(Self.productColumns.joined(separator: ","))")
+        }
         throw CSVFormatError(
             line: lineNumber,
             message: "expected a header naming the columns \(Self.productColumns.joined(separator: ",")), or five numeric columns of the original data set")

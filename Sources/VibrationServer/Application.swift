@@ -40,9 +40,11 @@ func buildRouter(store: some Store, config: ServerConfig) throws -> Router<AppRe
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
-    try VibrationAPI(store: store).registerHandlers(
+    let api = VibrationAPI(store: store)
+    try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
-        configuration: .init(dateTranscoder: RFC3339DateTranscoder()))
+        configuration: .init(dateTranscoder: RFC3339DateTranscoder()),
+        middlewares: [BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes)])
     return router
 }
 

@@ -12,12 +12,18 @@ struct Problem: Error, Sendable, Equatable {
     var title: String
     var detail: String?
     var errors: [FieldViolation] = []
+    /// A refused bulk upload carries its report as extension members (RFC 9457, section 3.2).
+    var report: IngestReport?
 
-    init(status: HTTPResponse.Status, title: String? = nil, detail: String? = nil, errors: [FieldViolation] = []) {
+    init(
+        status: HTTPResponse.Status, title: String? = nil, detail: String? = nil, errors: [FieldViolation] = [],
+        report: IngestReport? = nil
+    ) {
         self.status = status
         self.title = title ?? status.reasonPhrase
         self.detail = detail
         self.errors = errors
+        self.report = report
     }
 
     /// Whether the server is at fault; only then is the error logged as one.
@@ -106,22 +112,34 @@ struct Problem: Error, Sendable, Equatable {
     }
 
     struct Body: Encodable {
-        struct Field: Encodable {
-            var field: String
-            var message: String
+        var problem: Problem
+
+        enum Key: String, CodingKey {
+            case type, title, status, detail, errors
+            case received, inserted, duplicates, rejected
+            case elapsed = "elapsed_s"
         }
-        var type = "about:blank"
-        var title: String
-        var status: Int
-        var detail: String?
-        var errors: [Field]?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode("about:blank", forKey: .type)
+            try c.encode(problem.title, forKey: .title)
+            try c.encode(Int(problem.status.code), forKey: .status)
+            try c.encodeIfPresent(problem.detail, forKey: .detail)
+            if let report = problem.report {
+                try c.encode(report.received, forKey: .received)
+                try c.encode(report.inserted, forKey: .inserted)
+                try c.encode(report.duplicates, forKey: .duplicates)
+                try c.encode(report.rejected, forKey: .rejected)
+                try c.encode(report.errors, forKey: .errors)
+                try c.encode(report.elapsedSeconds, forKey: .elapsed)
+            } else if !problem.errors.isEmpty {
+                try c.encode(problem.errors.map { ["field": $0.field, "message": $0.message] }, forKey: .errors)
+            }
+        }
     }
 
-    var body: Body {
-        Body(
-            title: title, status: status.code, detail: detail,
-            errors: errors.isEmpty ? nil : errors.map { Body.Field(field: $0.field, message: $0.message) })
-    }
+    var body: Body { Body(problem: self) }
 
     func response(headers: HTTPFields = [:]) -> Response {
         let encoder = JSONEncoder()

@@ -62,3 +62,13 @@ extension Components.Schemas.Machine {
         try container.encode(latestDiagnosis, forKey: .latestDiagnosis)
     }
 }
+
+extension Components.Schemas.BulkReport {
+    init(_ report: IngestReport) {
+        self.init(
+            received: report.received, inserted: report.inserted, duplicates: report.duplicates,
+            rejected: report.rejected,
+            errors: report.errors.map { .init(line: $0.line, column: $0.column, message: $0.message) },
+            elapsedS: report.elapsedSeconds)
+    }
+}

@@ -7,6 +7,12 @@ import VibrationStore
 /// and returns a typed answer; errors are thrown and turned into problems by `Problem.init(from:)`.
 struct VibrationAPI<S: Store>: APIProtocol {
     let store: S
+    let bulk: BulkUpload
+
+    init(store: S) {
+        self.store = store
+        self.bulk = BulkUpload(store: store)
+    }
 
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
         do {
@@ -52,6 +58,28 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard violations.isEmpty else { throw ValidationError(violations) }
         let stored = try await store.insert(sample)
         return .created(.init(body: .json(.init(stored))))
+    }
+
+    func bulkCreateVibrationData(_ input: Operations.BulkCreateVibrationData.Input) async throws
+        -> Operations.BulkCreateVibrationData.Output
+    {
+        let atomic = input.query.atomic ?? false
+        let gzip = input.headers.contentEncoding == .gzip
+        let report: IngestReport
+        switch input.body {
+        case .csv(let body):
+            report = try await bulk.run(
+                MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip),
+                decoder: SampleCSVParser(layout: .product, now: .now), atomic: atomic)
+        case .applicationXNdjson(let body):
+            report = try await bulk.run(
+                MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip), decoder: SampleJSONReader(now: .now),
+                atomic: atomic)
+        case .json(let rows):
+            // Only reached without the JSON fast path (see BulkJSONFastPath): the rows arrive decoded.
+            report = try await bulk.runDecoded(rows, atomic: atomic)
+        }
+        return .ok(.init(body: .json(.init(report))))
     }
 
     func getVibrationData(_ input: Operations.GetVibrationData.Input) async throws

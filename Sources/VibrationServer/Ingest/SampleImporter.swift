@@ -20,6 +20,7 @@ public struct SampleImporter: Sendable {
             var inserted = 0
             var duplicates = 0
             var rejected = 0
+            var committedThroughLine = 0
         }
         let state = Mutex(State())
 
@@ -30,6 +31,8 @@ public struct SampleImporter: Sendable {
         public var inserted: Int { state.withLock { $0.inserted } }
         public var duplicates: Int { state.withLock { $0.duplicates } }
         public var rejected: Int { state.withLock { $0.rejected } }
+        /// The input line of the last row in a committed batch: rows up to it are stored.
+        public var committedThroughLine: Int { state.withLock { $0.committedThroughLine } }
     }
 
     public let store: any Store
@@ -45,11 +48,20 @@ public struct SampleImporter: Sendable {
         _ chunks: Chunks, layout: SampleCSVParser.Layout, now: Timestamp = .now, progress: Progress = Progress(),
         rejected: @escaping @Sendable ([RowError]) -> Void = { _ in }
     ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
+        try await importSamples(
+            chunks, decoder: SampleCSVParser(layout: layout, now: now), progress: progress, rejected: rejected)
+    }
+
+    /// Parses and stores a stream of any format a `SampleChunkDecoder` reads.
+    public func importSamples<Chunks: AsyncSequence & Sendable, Decoder: SampleChunkDecoder>(
+        _ chunks: Chunks, decoder: Decoder, progress: Progress = Progress(),
+        rejected: @escaping @Sendable ([RowError]) -> Void = { _ in }
+    ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
         let clock = ContinuousClock()
         let started = clock.now
         let batches = AsyncThrowingChannel<SampleBatch, any Error>()
         let report = Mutex(IngestReport())
-        async let parsing: Void = Self.parse(chunks, layout: layout, now: now, into: batches)
+        async let parsing: Void = Self.parse(chunks, decoder: decoder, into: batches)
         let counts: IngestCounts
         do {
             counts = try await store.ingest(batches) { batch, counts in
@@ -59,6 +71,7 @@ public struct SampleImporter: Sendable {
                     $0.inserted += counts.inserted
                     $0.duplicates += counts.duplicates
                     $0.rejected += batch.rejected.count
+                    if let last = batch.line.last { $0.committedThroughLine = Int(last) }
                 }
                 report.withLock {
                     $0.received += batch.rowsRead
@@ -79,16 +92,15 @@ public struct SampleImporter: Sendable {
         return final
     }
 
-    static func parse<Chunks: AsyncSequence>(
-        _ chunks: Chunks, layout: SampleCSVParser.Layout, now: Timestamp,
-        into batches: AsyncThrowingChannel<SampleBatch, any Error>
+    static func parse<Chunks: AsyncSequence, Decoder: SampleChunkDecoder>(
+        _ chunks: Chunks, decoder: Decoder, into batches: AsyncThrowingChannel<SampleBatch, any Error>
     ) async throws where Chunks.Element == ByteBuffer {
-        var parser = SampleCSVParser(layout: layout, now: now)
+        var parser = decoder
         var batch = SampleBatch()
         batch.reserve(batchRows + 16_384)
         do {
             for try await chunk in chunks {
-                try chunk.withUnsafeReadableBytes { (raw) throws(CSVFormatError) in try parser.parse(raw, into: &batch) }
+                try chunk.withUnsafeReadableBytes { raw in try parser.decode(raw, into: &batch) }
                 if batch.count >= batchRows || batch.rejected.count >= 10_000 {
                     await batches.send(batch)
                     batch = SampleBatch()
@@ -105,3 +117,36 @@ public struct SampleImporter: Sendable {
     }
 }
 
+
+extension SampleImporter {
+    /// Parses a whole input into batches without storing anything: for uploads that must go in
+    /// whole or not at all. Stops with `tooManyRows` past `maximumRows`.
+    public static func collect<Chunks: AsyncSequence, Decoder: SampleChunkDecoder>(
+        _ chunks: Chunks, decoder: Decoder, maximumRows: Int
+    ) async throws -> [SampleBatch] where Chunks.Element == ByteBuffer {
+        var parser = decoder
+        var batches: [SampleBatch] = []
+        var batch = SampleBatch()
+        var rows = 0
+        for try await chunk in chunks {
+            try chunk.withUnsafeReadableBytes { raw in try parser.decode(raw, into: &batch) }
+            if batch.count >= batchRows {
+                rows += batch.count
+                guard rows <= maximumRows else { throw TooManyRows(maximum: maximumRows) }
+                batches.append(batch)
+                batch = SampleBatch()
+            }
+        }
+        try parser.finish(into: &batch)
+        guard rows + batch.count <= maximumRows else { throw TooManyRows(maximum: maximumRows) }
+        batches.append(batch)
+        return batches
+    }
+
+    public struct TooManyRows: Error, CustomStringConvertible {
+        public var maximum: Int
+        public var description: String {
+            "an atomic upload holds at most \(maximum) rows; send more without atomic=true, or in several requests"
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import OpenAPIRuntime
+import VibrationCore
+import VibrationStore
+
+/// The bulk upload of samples, shared by the generated handler (CSV, NDJSON) and the JSON fast path.
+struct BulkUpload: Sendable {
+    let importer: SampleImporter
+    /// The most rows an atomic upload may hold: it is parsed whole before anything is stored.
+    static let maximumAtomicRows = 1_000_000
+
+    init(store: any Store) {
+        importer = SampleImporter(store: store)
+    }
+
+    /// Stores what the decoder reads from the chunks and reports it; with `atomic`, stores all or nothing.
+    func run<Chunks: AsyncSequence & Sendable, Decoder: SampleChunkDecoder>(
+        _ chunks: Chunks, decoder: Decoder, atomic: Bool
+    ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
+        do {
+            if atomic { return try await runAtomically(chunks, decoder: decoder) }
+            let progress = SampleImporter.Progress()
+            do {
+                return try await importer.importSamples(chunks, decoder: decoder, progress: progress)
+            } catch {
+                let stored = progress.committedThroughLine
+                guard stored > 0, !(error is CSVFormatError) else { throw error }
+                // Some batches were committed before the failure: say exactly which rows are in.
+                var problem = Problem(from: error)
+                problem.detail =
+                    (problem.detail.map { $0 + " " } ?? "")
+                    + "Rows through line \(stored) were stored (\(progress.inserted) new, \(progress.duplicates) already stored); nothing after it."
+                throw problem
+            }
+        } catch let error as CSVFormatError {
+            throw Problem(status: .unprocessableContent, title: "Unreadable CSV", detail: error.description)
+        } catch is GzipError {
+            throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not valid gzip.")
+        } catch let error as SampleImporter.TooManyRows {
+            throw Problem(status: .contentTooLarge, detail: error.description)
+        }
+    }
+
+    private func runAtomically<Chunks: AsyncSequence & Sendable, Decoder: SampleChunkDecoder>(
+        _ chunks: Chunks, decoder: Decoder
+    ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let batches = try await SampleImporter.collect(chunks, decoder: decoder, maximumRows: Self.maximumAtomicRows)
+        return try await store(batches, atomic: true, started: started, clock: clock)
+    }
+
+    /// Stores parsed batches (all or nothing when atomic) and reports.
+    func store(_ batches: [SampleBatch], atomic: Bool, started: ContinuousClock.Instant, clock: ContinuousClock)
+        async throws -> IngestReport
+    {
+        var report = IngestReport()
+        for batch in batches {
+            report.received += batch.rowsRead
+            report.record(batch.rejected)
+        }
+        if atomic, report.rejected > 0 {
+            report.elapsedSeconds = (clock.now - started).inSeconds
+            throw Problem(
+                status: .unprocessableContent, title: "Upload refused",
+                detail: "\(report.rejected) of \(report.received) rows are invalid and atomic=true: nothing was stored.",
+                report: report)
+        }
+        let counts = try await importer.store.ingestAtomically(batches)
+        report.inserted = counts.inserted
+        report.duplicates = counts.duplicates
+        report.elapsedSeconds = (clock.now - started).inSeconds
+        return report
+    }
+
+    /// A JSON array body, already in memory: parsed whole first, so that malformed JSON stores nothing.
+    func runJSONArray(_ body: ByteBuffer, atomic: Bool) async throws -> IngestReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var reader = SampleJSONReader(now: .now)
+        var batch = SampleBatch()
+        do {
+            try body.withUnsafeReadableBytes { raw throws(JSONFormatError) in try reader.parseArray(raw, into: &batch) }
+        } catch {
+            throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not a JSON array of samples: \(error).")
+        }
+        return try await store([batch], atomic: atomic, started: started, clock: clock)
+    }
+}
+
+extension BulkUpload {
+    /// Rows the generated code already decoded: validated one by one into a batch.
+    func runDecoded(_ rows: [Components.Schemas.VibrationDataInput], atomic: Bool) async throws -> IngestReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var streams = StreamTable()
+        var batch = SampleBatch()
+        let now = Timestamp.now
+        for (index, row) in rows.enumerated() {
+            let element = index + 1
+            batch.rowsRead += 1
+            var collectedAt = now
+            if let text = row.collectedAt {
+                guard let parsed = Timestamp(parsing: text) else {
+                    batch.rejected.append(RowError(line: element, column: "collected_at", message: "'\(text)' is not an RFC 3339 time"))
+                    continue
+                }
+                collectedAt = parsed
+            }
+            let sample = VibrationSample(
+                machineName: row.machineName, sensorNo: row.sensorNo, collectedAt: collectedAt,
+                measuredTime: row.measuredTime, normal: row.normal, unbalance: row.unbalance, looseness: row.looseness,
+                unbalanceLooseness: row.unbalanceLooseness)
+            if let violation = sample.violations().first {
+                batch.rejected.append(RowError(line: element, column: violation.field, message: violation.message))
+                continue
+            }
+            guard case .success(let stream) = streams.index(of: StreamKey(machineName: row.machineName, sensorNo: row.sensorNo), into: &batch)
+            else { continue }
+            batch.append(
+                stream: stream, collectedAt: collectedAt.microseconds, measuredTime: row.measuredTime, row.normal,
+                row.unbalance, row.looseness, row.unbalanceLooseness, line: element)
+        }
+        return try await store([batch], atomic: atomic, started: started, clock: clock)
+    }
+}
+
+/// An HTTP body as ByteBuffers, for the importer.
+struct BodyChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let body: HTTPBody
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: HTTPBody.AsyncIterator
+        mutating func next() async throws -> ByteBuffer? {
+            guard let chunk = try await base.next() else { return nil }
+            return ByteBuffer(bytes: chunk)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator()) }
+}
+
+/// Bodies of `Content-Encoding: gzip` are inflated as they stream.
+struct MaybeGunzipped: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: BodyChunks
+    let gzip: Bool
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var plain: BodyChunks.AsyncIterator?
+        var inflated: GunzippedChunks<BodyChunks>.AsyncIterator?
+        mutating func next() async throws -> ByteBuffer? {
+            if plain != nil { return try await plain!.next() }
+            return try await inflated!.next()
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        gzip
+            ? AsyncIterator(plain: nil, inflated: GunzippedChunks(base).makeAsyncIterator())
+            : AsyncIterator(plain: base.makeAsyncIterator(), inflated: nil)
+    }
+}
+
+/// Reads JSON array uploads with the hand-written reader instead of the generated Codable path.
+///
+/// The generated code would decode the array with Foundation's JSONDecoder (about 200k rows/s);
+/// the spec still documents the body's schema, and this middleware takes the request before the
+/// generated deserializer runs. Every other request passes through untouched.
+struct BulkJSONFastPath: ServerMiddleware {
+    let upload: BulkUpload
+    let maximumBytes: Int
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        guard operationID == "bulkCreateVibrationData",
+            request.headerFields[.contentType].map({ $0.lowercased().hasPrefix("application/json") }) ?? true
+        else { return try await next(request, body, metadata) }
+        let atomic = try Self.queryFlag("atomic", in: request.path ?? "")
+        var bytes = ByteBuffer()
+        if let body {
+            var chunks = MaybeGunzipped(
+                base: BodyChunks(body: body), gzip: request.headerFields[.contentEncoding]?.lowercased() == "gzip"
+            ).makeAsyncIterator()
+            while let chunk = try await chunks.next() {
+                guard bytes.readableBytes + chunk.readableBytes <= maximumBytes else {
+                    throw Problem(
+                        status: .contentTooLarge,
+                        detail: "The JSON body is larger than \(maximumBytes) bytes; send CSV or NDJSON to upload more.")
+                }
+                var chunk = chunk
+                bytes.writeBuffer(&chunk)
+            }
+        }
+        let report = try await upload.runJSONArray(bytes, atomic: atomic)
+        return (HTTPResponse(status: .ok, headerFields: [.contentType: "application/json; charset=utf-8"]), HTTPBody(report.json))
+    }
+
+    /// Whether `name=true` (or `1`) is in the query; the generated parser has not run yet here.
+    static func queryFlag(_ name: String, in path: String) throws -> Bool {
+        guard let query = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return false }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.first == Substring(name) {
+                let value = parts.count > 1 ? parts[1].lowercased() : "true"
+                if value == "true" || value == "1" { return true }
+                if value == "false" || value == "0" { return false }
+                throw ValidationError(field: name, message: "must be true or false, got '\(parts[1])'")
+            }
+        }
+        return false
+    }
+}
+
+extension IngestReport {
+    /// The report as the API answers it.
+    var json: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(self)) ?? Data())
+    }
+}
