@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import VibrationCore
 
 /// Reads a JSON request body whole, up to a size limit (413 beyond it), before the handler decodes it.
@@ -19,7 +20,7 @@ struct JSONBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw Problem(
                 status: .contentTooLarge,
                 detail: "The JSON body is larger than \(maximumBytes) bytes; send CSV or NDJSON to upload more.")

@@ -82,6 +82,19 @@ struct VibrationAPI<S: Store>: APIProtocol {
         return .ok(.init(body: .json(.init(report))))
     }
 
+    func exportVibrationData(_ input: Operations.ExportVibrationData.Input) async throws
+        -> Operations.ExportVibrationData.Output
+    {
+        let query = input.query
+        let filter = try SampleFilter(
+            machineName: query.machineName, sensorNo: query.sensorNo,
+            from: try Timestamp.bound("from", query.from, upper: false),
+            to: try Timestamp.bound("to", query.to, upper: true)
+        ).validated()
+        let chunks = SampleCSVExport(store: store, filter: filter).map { $0[...] }
+        return .ok(.init(body: .csv(HTTPBody(chunks, length: .unknown, iterationBehavior: .single))))
+    }
+
     func getVibrationData(_ input: Operations.GetVibrationData.Input) async throws
         -> Operations.GetVibrationData.Output
     {

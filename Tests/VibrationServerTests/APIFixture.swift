@@ -8,13 +8,14 @@ import VibrationStore
 
 /// Starts the whole application in-process on a fresh database and hands the test a client.
 func withApp(
-    corsOrigins: [String] = [], _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
+    corsOrigins: [String] = [], maximumJSONBytes: Int = 64 << 20,
+    _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-api-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let store = try SQLiteStore(path: directory.appendingPathComponent("api.sqlite").path)
-    let app = try buildApplication(store: store, config: ServerConfig(corsOrigins: corsOrigins, logLevel: .error))
+    let app = try buildApplication(store: store, config: ServerConfig(corsOrigins: corsOrigins, logLevel: .error, maximumJSONBytes: maximumJSONBytes))
     try await app.test(.router) { client in try await body(client, store) }
 }
 
@@ -23,11 +24,11 @@ extension TestClientProtocol {
     @discardableResult
     func call(
         _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, contentType: String = "application/json",
-        headers extra: HTTPFields = [:]
+        headers extra: HTTPFields = [:], bytes: ByteBuffer? = nil
     ) async throws -> Reply {
         var headers = extra
-        if json != nil { headers[.contentType] = contentType }
-        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) {
+        if json != nil || bytes != nil { headers[.contentType] = contentType }
+        return try await execute(uri: uri, method: method, headers: headers, body: bytes ?? json.map { ByteBuffer(string: $0) }) {
             response in
             let text = String(buffer: response.body)
             return Reply(

@@ -1,0 +1,203 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import VibrationCore
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the product on this machine and print the figures.",
+        subcommands: [BenchIngest.self])
+}
+
+struct BenchIngest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Time bulk loading on fresh SQLite databases against the sqlite3 shell's .import.",
+        discussion: """
+            Generates the CSV once, then times: `himmes import`; the same import again (must insert 0); \
+            the HTTP text/csv upload; the JSON bulk endpoint in 1000-row batches; and, as the floor, the \
+            sqlite3 shell's .import of the same file into a table without the identity key (skipped when \
+            sqlite3 is not installed). Build with -c release for figures worth quoting.
+            """)
+
+    @Option(help: "Rows in the generated file.") var rows = 1_500_000
+    @Option(help: "Folder for the file and databases (default: a new temporary folder, removed after).") var dir: String?
+    @Option(help: "Rows per JSON request.") var batch = 1000
+    @Option(help: "Port for the server under test.") var port = 18_089
+
+    func run() async throws {
+        let fm = FileManager.default
+        let folder = dir ?? fm.temporaryDirectory.appendingPathComponent("himmes-bench-\(UUID().uuidString)").path
+        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { if dir == nil { try? fm.removeItem(atPath: folder) } }
+        let csv = "\(folder)/plant.csv"
+        let himmes = Measured.himmes
+        print("generating \(rows.grouped) rows...")
+        let generated = try Measured.run(himmes, ["generate", "--rows", "\(rows)", "--out", csv])
+        guard generated.status == 0 else { throw ValidationError("generate failed") }
+        let size = (try fm.attributesOfItem(atPath: csv)[.size] as? NSNumber)?.intValue ?? 0
+        print("file: \(csv), \(size / 1_000_000) MB, written in \(String(format: "%.2f", generated.seconds)) s\n")
+
+        var table: [(String, Double?, Int, String)] = []
+        // 1. The sqlite3 shell: the floor to approach.
+        var reference: Double?
+        if let sqlite3 = Measured.which("sqlite3") {
+            let db = "\(folder)/reference.sqlite"
+            _ = try Measured.run(sqlite3, [db, "PRAGMA journal_mode=WAL;", "CREATE TABLE vibration_data (machine_name TEXT, sensor_no TEXT, collected_at TEXT, measured_time REAL, normal REAL, unbalance REAL, looseness REAL, unbalance_looseness REAL);"])
+            let run = try Measured.run(sqlite3, [db, ".mode csv", ".import --skip 1 \(csv) vibration_data"])
+            reference = run.seconds
+            table.append(("sqlite3 .import, no key (reference)", run.seconds, rows, ""))
+        } else {
+            print("sqlite3 is not installed: no reference row (apt-get install sqlite3)")
+        }
+
+        // 2. himmes import, then the same file again.
+        let db = "\(folder)/import.sqlite"
+        let first = try Measured.run(himmes, ["import", csv, "--db", db, "--quiet", "--json"])
+        let firstReport = try JSONDecoder().decode(IngestReport.self, from: Data(first.output.utf8))
+        table.append(("himmes import", first.seconds, rows, "inserted \(firstReport.inserted.grouped)"))
+        let second = try Measured.run(himmes, ["import", csv, "--db", db, "--quiet", "--json"])
+        let secondReport = try JSONDecoder().decode(IngestReport.self, from: Data(second.output.utf8))
+        table.append(("himmes import, same file again", second.seconds, rows, "inserted \(secondReport.inserted.grouped)"))
+
+        // 3. Over HTTP, to a server in its own process.
+        let serverDB = "\(folder)/http.sqlite"
+        let server = try ServerProcess(executable: himmes, database: serverDB, port: port)
+        defer { server.stop() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await server.waitUntilReady(client: client)
+            let (csvSeconds, csvInserted) = try await uploadCSV(client: client, path: csv)
+            table.append(("HTTP POST text/csv, one request", csvSeconds, rows, "inserted \(csvInserted.grouped)"))
+            server.stop()
+            let jsonServer = try ServerProcess(executable: himmes, database: "\(folder)/json.sqlite", port: port + 1)
+            defer { jsonServer.stop() }
+            try await jsonServer.waitUntilReady(client: client)
+            let bodies = try jsonBatches(csv: csv)
+            let (jsonSeconds, jsonInserted) = try await uploadJSON(client: client, bodies: bodies, port: port + 1)
+            table.append(("HTTP POST JSON, \(batch)-row batches", jsonSeconds, rows, "inserted \(jsonInserted.grouped), \(bodies.count) requests"))
+            jsonServer.stop()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+
+        print("step                                   seconds      rows/s   x reference  notes")
+        for (name, seconds, count, notes) in table {
+            let s = seconds.map { String(format: "%7.2f", $0) } ?? "      -"
+            let rate = seconds.map { Int(Double(count) / $0).grouped } ?? "-"
+            let ratio = seconds.flatMap { s in reference.map { String(format: "%.2f", s / $0) } } ?? "-"
+            print(name.padding(toLength: 38, withPad: " ", startingAt: 0) + " " + s + "  " + rate.leftPadded(11) + "   " + ratio.leftPadded(10) + "  " + notes)
+        }
+        print("\npeak resident memory of himmes import: \(first.peakMemoryBytes / 1_000_000) MB (first run), \(second.peakMemoryBytes / 1_000_000) MB (second)")
+        if firstReport.inserted != rows || secondReport.inserted != 0 {
+            throw ValidationError("unexpected counts: first import inserted \(firstReport.inserted), second \(secondReport.inserted)")
+        }
+    }
+
+    func uploadCSV(client: HTTPClient, path: String) async throws -> (Double, Int) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/vibration-data/bulk")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "text/csv")
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        request.body = .stream(FileBytes(handle: handle), length: .known(size))
+        let started = Date()
+        let response = try await client.execute(request, timeout: .minutes(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let seconds = Date().timeIntervalSince(started)
+        let report = try JSONDecoder().decode(IngestReport.self, from: Data(buffer: body))
+        return (seconds, report.inserted)
+    }
+
+    /// The file's rows as JSON arrays of `batch` objects, built before the clock starts.
+    func jsonBatches(csv: String) throws -> [ByteBuffer] {
+        let text = try String(contentsOfFile: csv, encoding: .utf8)
+        var bodies: [ByteBuffer] = []
+        var current: [String] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard f.count == 8 else { continue }
+            current.append(
+                "{\"machine_name\":\"\(f[0])\",\"sensor_no\":\"\(f[1])\",\"collected_at\":\"\(f[2])\",\"measured_time\":\(f[3]),\"normal\":\(f[4]),\"unbalance\":\(f[5]),\"looseness\":\(f[6]),\"unbalance_looseness\":\(f[7])}")
+            if current.count == batch {
+                bodies.append(ByteBuffer(string: "[" + current.joined(separator: ",") + "]"))
+                current.removeAll(keepingCapacity: true)
+            }
+        }
+        if !current.isEmpty { bodies.append(ByteBuffer(string: "[" + current.joined(separator: ",") + "]")) }
+        return bodies
+    }
+
+    /// Sends the batches one after another, as the original clients did.
+    func uploadJSON(client: HTTPClient, bodies: [ByteBuffer], port: Int) async throws -> (Double, Int) {
+        let started = Date()
+        var inserted = 0
+        for body in bodies {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/vibration-data/bulk")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+            let response = try await client.execute(request, timeout: .seconds(60))
+            let data = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok else { throw ValidationError("JSON upload answered \(response.status)") }
+            inserted += try JSONDecoder().decode(IngestReport.self, from: Data(buffer: data)).inserted
+        }
+        return (Date().timeIntervalSince(started), inserted)
+    }
+}
+
+/// A file's bytes for a streamed request body.
+struct FileBytes: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let handle: FileHandle
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle
+        mutating func next() async throws -> ByteBuffer? {
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
+}
+
+/// `himmes serve` in its own process, for measurements over real sockets.
+final class ServerProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    init(executable: String, database: String, port: Int, extra: [String] = []) throws {
+        self.port = port
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--db", database, "--port", "\(port)", "--log-level", "error"] + extra
+        try process.run()
+    }
+
+    func waitUntilReady(client: HTTPClient) async throws {
+        for _ in 0..<200 {
+            let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health")
+            if let response = try? await client.execute(request, timeout: .seconds(1)), response.status == .ok {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("the server on port \(port) did not start")
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

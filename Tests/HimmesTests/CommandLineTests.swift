@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import VibrationCore
+
+/// Runs the built `himmes` executable, as a user would.
+struct Himmes {
+    static var path: String {
+        let tests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return tests.appendingPathComponent("himmes").path
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    static func report(_ output: String) throws -> IngestReport {
+        try JSONDecoder().decode(IngestReport.self, from: Data(output.utf8))
+    }
+}
+
+func temporaryFolder() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-cli-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite("Command line")
+struct CommandLineTests {
+    @Test("import stores a generated file once; the second import inserts nothing")
+    func importTwice() throws {
+        let dir = try temporaryFolder()
+        #expect(try Himmes.run(["generate", "--rows", "20000", "--seed", "4", "--out", "\(dir)/plant.csv"]).status == 0)
+        let first = try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"])
+        #expect(first.status == 0, "\(first.err)")
+        let report = try Himmes.report(first.out)
+        #expect(report.received == 20_000)
+        #expect(report.inserted == 20_000)
+        let second = try Himmes.report(try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"]).out)
+        #expect(second.inserted == 0)
+        #expect(second.duplicates == 20_000)
+    }
+
+    @Test("export then import into an empty database reproduces the same rows")
+    func exportRoundTrip() throws {
+        let dir = try temporaryFolder()
+        try Himmes.run(["generate", "--rows", "12000", "--machines", "3", "--sensors", "2", "--out", "\(dir)/plant.csv"])
+        try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite"])
+        let exported = try Himmes.run(["export", "--db", "\(dir)/a.sqlite", "--out", "\(dir)/a.csv"])
+        #expect(exported.status == 0, "\(exported.err)")
+        let again = try Himmes.report(try Himmes.run(["import", "\(dir)/a.csv", "--db", "\(dir)/b.sqlite", "--json"]).out)
+        #expect(again.inserted == 12_000)
+        try Himmes.run(["export", "--db", "\(dir)/b.sqlite", "--out", "\(dir)/b.csv"])
+        let a = try String(contentsOfFile: "\(dir)/a.csv", encoding: .utf8)
+        let b = try String(contentsOfFile: "\(dir)/b.csv", encoding: .utf8)
+        #expect(a == b)
+        #expect(a.split(separator: "\n").count == 12_001)
+        let filtered = try Himmes.run(["export", "--db", "\(dir)/a.sqlite", "--machine-name", "g2", "--sensor-no", "sensor1"])
+        #expect(filtered.out.split(separator: "\n").count == 2_001)
+    }
+
+    @Test("the original data set's headerless files load from a folder, named gN_sensorM.csv")
+    func originalLayout() throws {
+        let dir = try temporaryFolder()
+        try Himmes.run(["generate", "--rows", "8000", "--layout", "original", "--out", "\(dir)/set"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/set").sorted()
+        #expect(files == ["g1_sensor1.csv", "g1_sensor2.csv", "g1_sensor3.csv", "g1_sensor4.csv", "g2_sensor1.csv", "g2_sensor2.csv", "g2_sensor3.csv", "g2_sensor4.csv"])
+        let result = try Himmes.run(["import", "\(dir)/set", "--db", "\(dir)/o.sqlite", "--start", "2024-06-01T00:00:00Z", "--json"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(try Himmes.report(result.out).inserted == 8_000)
+        let csv = try Himmes.run(["export", "--db", "\(dir)/o.sqlite", "--machine-name", "g2", "--sensor-no", "sensor3"]).out
+        let rows = csv.split(separator: "\n")
+        #expect(rows.count == 1_001)
+        #expect(rows[1].hasPrefix("g2,sensor3,2024-06-01 00:00:00,0,"))
+        // A file whose name does not say its machine needs the flags.
+        try FileManager.default.copyItem(atPath: "\(dir)/set/g1_sensor1.csv", toPath: "\(dir)/pump.csv")
+        let unnamed = try Himmes.run(["import", "\(dir)/pump.csv", "--db", "\(dir)/o.sqlite"])
+        #expect(unnamed.status == 1)
+        #expect(unnamed.err.contains("--machine"))
+        let named = try Himmes.run(["import", "\(dir)/pump.csv", "--db", "\(dir)/o.sqlite", "--machine", "pump-7", "--sensor", "de", "--json"])
+        #expect(try Himmes.report(named.out).inserted == 1_000)
+    }
+
+    @Test("rejected rows set exit status 1 and all of them go to --errors-out")
+    func rejectedRows() throws {
+        let dir = try temporaryFolder()
+        var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        for i in 0..<150 {
+            text += i % 2 == 0 ? "g1,s1,2025-01-01 00:00:00,\(i),1,2,3,4\n" : "g1,s1,2025-01-01 00:00:00,\(i),x,2,3,4\n"
+        }
+        try text.write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
+        let result = try Himmes.run(["import", "\(dir)/bad.csv", "--db", "\(dir)/r.sqlite", "--errors-out", "\(dir)/errors.csv", "--json"])
+        #expect(result.status == 1)
+        let report = try Himmes.report(result.out)
+        #expect(report.inserted == 75)
+        #expect(report.rejected == 75)
+        #expect(report.errors.count == 75)
+        #expect(report.errors.first == RowError(line: 3, column: "normal", message: "'x' is not a finite number"))
+        let lines = try String(contentsOfFile: "\(dir)/errors.csv", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 76)
+        #expect(lines[1] == "\(dir)/bad.csv,3,normal,'x' is not a finite number")
+    }
+
+    @Test("gzip files and standard input import like plain files")
+    func gzipAndStdin() throws {
+        let dir = try temporaryFolder()
+        try Himmes.run(["generate", "--rows", "5000", "--out", "\(dir)/p.csv"])
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-k", "\(dir)/p.csv"]
+        try gzip.run()
+        gzip.waitUntilExit()
+        let fromGzip = try Himmes.report(try Himmes.run(["import", "\(dir)/p.csv.gz", "--db", "\(dir)/g.sqlite", "--json"]).out)
+        #expect(fromGzip.inserted == 5_000)
+        let text = try String(contentsOfFile: "\(dir)/p.csv", encoding: .utf8)
+        let fromStdin = try Himmes.report(try Himmes.run(["import", "-", "--db", "\(dir)/g.sqlite", "--json"], stdin: text).out)
+        #expect(fromStdin.duplicates == 5_000)
+    }
+
+    @Test("an import killed at any moment, then run again, leaves exactly the rows of one clean import")
+    func crashSafety() async throws {
+        let dir = try temporaryFolder()
+        let rows = 400_000
+        try Himmes.run(["generate", "--rows", "\(rows)", "--seed", "11", "--out", "\(dir)/plant.csv"])
+        try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/clean.sqlite"])
+        let clean = try Himmes.run(["export", "--db", "\(dir)/clean.sqlite"]).out
+        var interruptedMidway = 0
+        for (attempt, delay) in [30, 150, 400, 800].enumerated() {
+            let db = "\(dir)/killed-\(attempt).sqlite"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Himmes.path)
+            process.arguments = ["import", "\(dir)/plant.csv", "--db", db, "--quiet"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(delay))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let rerun = try Himmes.run(["import", "\(dir)/plant.csv", "--db", db, "--json"])
+            #expect(rerun.status == 0, "\(rerun.err)")
+            let report = try Himmes.report(rerun.out)
+            #expect(report.inserted + report.duplicates == rows)
+            if report.inserted > 0 && report.duplicates > 0 { interruptedMidway += 1 }
+            let after = try Himmes.run(["export", "--db", db]).out
+            #expect(after == clean, "attempt \(attempt) after \(delay) ms")
+        }
+        // At least one kill must have landed between two committed batches for the test to mean anything.
+        #expect(interruptedMidway > 0)
+    }
+}
