@@ -40,7 +40,7 @@ func buildRouter(store: some Store, config: ServerConfig) throws -> Router<AppRe
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
-    let api = VibrationAPI(store: store)
+    let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes)
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
         configuration: .init(dateTranscoder: RFC3339DateTranscoder()),

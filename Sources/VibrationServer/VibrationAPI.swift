@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import OpenAPIRuntime
 import VibrationCore
 import VibrationStore
@@ -8,10 +9,13 @@ import VibrationStore
 struct VibrationAPI<S: Store>: APIProtocol {
     let store: S
     let bulk: BulkUpload
+    /// The largest diagnosis upload read whole (they are small beside sample uploads).
+    let maximumBodyBytes: Int
 
-    init(store: S) {
+    init(store: S, maximumBodyBytes: Int) {
         self.store = store
         self.bulk = BulkUpload(store: store)
+        self.maximumBodyBytes = maximumBodyBytes
     }
 
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
@@ -136,6 +140,27 @@ struct VibrationAPI<S: Store>: APIProtocol {
         let diagnosis = Diagnosis(machineName: body.machineName, detectedAt: detectedAt ?? .now, faultType: faultType)
         let stored = try await store.insert(diagnosis)
         return .created(.init(body: .json(.init(stored))))
+    }
+
+    func bulkCreateDiagnoses(_ input: Operations.BulkCreateDiagnoses.Input) async throws
+        -> Operations.BulkCreateDiagnoses.Output
+    {
+        let atomic = input.query.atomic ?? false
+        let gzip = input.headers.contentEncoding == .gzip
+        let report: IngestReport
+        switch input.body {
+        case .csv(let body):
+            let bytes = try await BulkUpload.collect(body, gzip: gzip, maximumBytes: maximumBodyBytes)
+            report = try await bulk.runDiagnoses(bytes, format: .csv, atomic: atomic)
+        case .applicationXNdjson(let body):
+            let bytes = try await BulkUpload.collect(body, gzip: gzip, maximumBytes: maximumBodyBytes)
+            report = try await bulk.runDiagnoses(bytes, format: .ndjson, atomic: atomic)
+        case .json(let rows):
+            // Only reached without the JSON fast path: re-encode the decoded rows for the reader.
+            let encoder = JSONEncoder()
+            report = try await bulk.runDiagnoses(ByteBuffer(bytes: try encoder.encode(rows)), format: .json, atomic: atomic)
+        }
+        return .ok(.init(body: .json(.init(report))))
     }
 
     func listLatestDiagnoses(_ input: Operations.ListLatestDiagnoses.Input) async throws

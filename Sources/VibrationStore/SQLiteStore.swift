@@ -188,6 +188,17 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func insert(_ diagnoses: [Diagnosis]) async throws -> Int {
+        try await pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type) VALUES (?, ?, ?)")
+            for d in diagnoses {
+                try statement.execute(arguments: [d.machineName, d.detectedAt.microseconds, d.faultType.rawValue])
+            }
+            return diagnoses.count
+        }
+    }
+
     public func diagnosis(id: Int64) async throws -> StoredDiagnosis? {
         try await pool.read { db in
             try Row.fetchOne(

@@ -21,6 +21,8 @@ public protocol Store: Sendable {
     func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample]
 
     func insert(_ diagnosis: Diagnosis) async throws -> StoredDiagnosis
+    /// Stores the diagnoses in one transaction; returns how many.
+    func insert(_ diagnoses: [Diagnosis]) async throws -> Int
     func diagnosis(id: Int64) async throws -> StoredDiagnosis?
     /// Diagnoses in (detected_at, id) order, starting after the cursor.
     func diagnoses(matching filter: DiagnosisFilter, after cursor: DiagnosisCursor?, limit: Int) async throws

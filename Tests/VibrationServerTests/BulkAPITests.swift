@@ -169,3 +169,51 @@ struct BulkAPITests {
         }
     }
 }
+
+@Suite("Diagnosis bulk upload API")
+struct DiagnosisBulkAPITests {
+    func count(_ store: SQLiteStore) async throws -> Int {
+        try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 10_000).count
+    }
+
+    @Test("JSON arrays, NDJSON and CSV store diagnoses and list the bad rows", arguments: ["application/json", "application/x-ndjson", "text/csv"])
+    func formats(contentType: String) async throws {
+        let body: String
+        switch contentType {
+        case "application/json":
+            body = "[{\"machine_name\": \"g1\", \"fault_type\": 1, \"detected_at\": \"2025-01-01T00:00:00Z\"}, {\"machine_name\": \"g2\", \"fault_type\": 0}, {\"machine_name\": \"g3\", \"fault_type\": true}, {\"machine_name\": \"g4\", \"fault_type\": 9}]"
+        case "application/x-ndjson":
+            body = "{\"machine_name\": \"g1\", \"fault_type\": 1, \"detected_at\": \"2025-01-01T00:00:00Z\"}\n{\"machine_name\": \"g2\", \"fault_type\": 0}\n{\"machine_name\": \"g3\", \"fault_type\": \"x\"}\n{\"machine_name\": \"g4\", \"fault_type\": 9}\n"
+        default:
+            body = "machine_name,detected_at,fault_type\ng1,2025-01-01T00:00:00Z,1\ng2,,0\ng3,,x\ng4,,9\n"
+        }
+        try await withApp { client, store in
+            let reply = try await client.call(.post, "/vibration-diagnosis/bulk", json: body, contentType: contentType)
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply["received"] as? Int == 4)
+            #expect(reply["inserted"] as? Int == 2)
+            let errors = reply["errors"] as? [[String: Any]] ?? []
+            let offset = contentType == "text/csv" ? 1 : 0
+            #expect(errors.map { "\($0["line"]!) \($0["column"]!)" } == ["\(3 + offset) fault_type", "\(4 + offset) fault_type"])
+            let latest = try await store.latestDiagnoses(machineName: nil)
+            #expect(latest.map(\.diagnosis.machineName) == ["g1", "g2"])
+            #expect(latest.first?.diagnosis.detectedAt == Timestamp(parsing: "2025-01-01T00:00:00Z"))
+        }
+    }
+
+    @Test("atomic=true stores no diagnosis when one is bad; malformed bodies store nothing")
+    func refusals() async throws {
+        try await withApp { client, store in
+            let atomic = try await client.call(
+                .post, "/vibration-diagnosis/bulk?atomic=true",
+                json: "[{\"machine_name\": \"g1\", \"fault_type\": 1}, {\"machine_name\": \"\", \"fault_type\": 1}]")
+            #expect(atomic.status == .unprocessableContent)
+            #expect(atomic["rejected"] as? Int == 1)
+            let malformed = try await client.call(.post, "/vibration-diagnosis/bulk", json: "[{\"machine_name\": ")
+            #expect(malformed.status == .badRequest)
+            let headerless = try await client.call(.post, "/vibration-diagnosis/bulk", json: "g1,1\n", contentType: "text/csv")
+            #expect(headerless.status == .unprocessableContent)
+            #expect(try await count(store) == 0)
+        }
+    }
+}

@@ -75,6 +75,61 @@ struct BulkUpload: Sendable {
         return report
     }
 
+    /// Diagnoses, read whole: all of them, or with `atomic` none when any is bad.
+    func runDiagnoses(_ body: ByteBuffer, format: DiagnosisFormat, atomic: Bool) async throws -> IngestReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let data = Data(buffer: body)
+        let read: DiagnosisRows
+        do {
+            switch format {
+            case .json: read = try DiagnosisReader.jsonArray(data, now: .now)
+            case .ndjson: read = DiagnosisReader.ndjson(data, now: .now)
+            case .csv: read = try DiagnosisReader.csv(data, now: .now)
+            }
+        } catch let error as JSONFormatError {
+            throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not a JSON array of diagnoses: \(error.message).")
+        } catch let error as CSVFormatError {
+            throw Problem(status: .unprocessableContent, title: "Unreadable CSV", detail: error.description)
+        }
+        var report = IngestReport()
+        report.received = read.received
+        report.record(read.rejected)
+        if atomic, report.rejected > 0 {
+            report.elapsedSeconds = (clock.now - started).inSeconds
+            throw Problem(
+                status: .unprocessableContent, title: "Upload refused",
+                detail: "\(report.rejected) of \(report.received) rows are invalid and atomic=true: nothing was stored.",
+                report: report)
+        }
+        report.inserted = try await importer.store.insert(read.rows)
+        report.elapsedSeconds = (clock.now - started).inSeconds
+        return report
+    }
+
+    enum DiagnosisFormat { case json, ndjson, csv }
+
+    /// A whole body, up to the size limit, inflated when gzip.
+    static func collect(_ body: HTTPBody?, gzip: Bool, maximumBytes: Int) async throws -> ByteBuffer {
+        var bytes = ByteBuffer()
+        guard let body else { return bytes }
+        var chunks = MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip).makeAsyncIterator()
+        do {
+            while let chunk = try await chunks.next() {
+                guard bytes.readableBytes + chunk.readableBytes <= maximumBytes else {
+                    throw Problem(
+                        status: .contentTooLarge,
+                        detail: "The body is larger than \(maximumBytes) bytes; send CSV or NDJSON samples, or several requests.")
+                }
+                var chunk = chunk
+                bytes.writeBuffer(&chunk)
+            }
+        } catch is GzipError {
+            throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not valid gzip.")
+        }
+        return bytes
+    }
+
     /// A JSON array body, already in memory: parsed whole first, so that malformed JSON stores nothing.
     func runJSONArray(_ body: ByteBuffer, atomic: Bool) async throws -> IngestReport {
         let clock = ContinuousClock()
@@ -178,26 +233,16 @@ struct BulkJSONFastPath: ServerMiddleware {
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
         next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
     ) async throws -> (HTTPResponse, HTTPBody?) {
-        guard operationID == "bulkCreateVibrationData",
+        guard operationID == "bulkCreateVibrationData" || operationID == "bulkCreateDiagnoses",
             request.headerFields[.contentType].map({ $0.lowercased().hasPrefix("application/json") }) ?? true
         else { return try await next(request, body, metadata) }
         let atomic = try Self.queryFlag("atomic", in: request.path ?? "")
-        var bytes = ByteBuffer()
-        if let body {
-            var chunks = MaybeGunzipped(
-                base: BodyChunks(body: body), gzip: request.headerFields[.contentEncoding]?.lowercased() == "gzip"
-            ).makeAsyncIterator()
-            while let chunk = try await chunks.next() {
-                guard bytes.readableBytes + chunk.readableBytes <= maximumBytes else {
-                    throw Problem(
-                        status: .contentTooLarge,
-                        detail: "The JSON body is larger than \(maximumBytes) bytes; send CSV or NDJSON to upload more.")
-                }
-                var chunk = chunk
-                bytes.writeBuffer(&chunk)
-            }
-        }
-        let report = try await upload.runJSONArray(bytes, atomic: atomic)
+        let bytes = try await BulkUpload.collect(
+            body, gzip: request.headerFields[.contentEncoding]?.lowercased() == "gzip", maximumBytes: maximumBytes)
+        let report =
+            operationID == "bulkCreateDiagnoses"
+            ? try await upload.runDiagnoses(bytes, format: .json, atomic: atomic)
+            : try await upload.runJSONArray(bytes, atomic: atomic)
         return (HTTPResponse(status: .ok, headerFields: [.contentType: "application/json; charset=utf-8"]), HTTPBody(report.json))
     }
 
