@@ -20,6 +20,8 @@ struct Measured {
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { env.forEach { free($0) } }
         var pid: pid_t = 0
+        // Earlier steps' dirty pages would otherwise be written back during this one.
+        sync()
         let started = Date()
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, env)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }

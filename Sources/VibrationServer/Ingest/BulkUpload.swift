@@ -63,16 +63,21 @@ struct BulkUpload: Sendable {
         }
         if atomic, report.rejected > 0 {
             report.elapsedSeconds = (clock.now - started).inSeconds
-            throw Problem(
-                status: .unprocessableContent, title: "Upload refused",
-                detail: "\(report.rejected) of \(report.received) rows are invalid and atomic=true: nothing was stored.",
-                report: report)
+            throw Self.refusal(report)
         }
         let counts = try await importer.store.ingestAtomically(batches)
         report.inserted = counts.inserted
         report.duplicates = counts.duplicates
         report.elapsedSeconds = (clock.now - started).inSeconds
         return report
+    }
+
+    /// The 422 of an atomic upload with bad rows: nothing was stored, and the report says why.
+    static func refusal(_ report: IngestReport) -> Problem {
+        Problem(
+            status: .unprocessableContent, title: "Upload refused",
+            detail: "\(report.rejected) of \(report.received) rows are invalid and atomic=true: nothing was stored.",
+            report: report)
     }
 
     /// Diagnoses, read whole: all of them, or with `atomic` none when any is bad.
@@ -97,10 +102,7 @@ struct BulkUpload: Sendable {
         report.record(read.rejected)
         if atomic, report.rejected > 0 {
             report.elapsedSeconds = (clock.now - started).inSeconds
-            throw Problem(
-                status: .unprocessableContent, title: "Upload refused",
-                detail: "\(report.rejected) of \(report.received) rows are invalid and atomic=true: nothing was stored.",
-                report: report)
+            throw Self.refusal(report)
         }
         report.inserted = try await importer.store.insert(read.rows)
         report.elapsedSeconds = (clock.now - started).inSeconds
