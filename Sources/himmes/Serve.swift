@@ -25,6 +25,13 @@ struct Serve: AsyncParsableCommand {
             """)
     var corsOrigins: [String] = []
 
+    @Flag(
+        help: """
+            Start on a fresh database in a temporary folder (unless --db is given) loaded with a \
+            generated plant, so that there is something to look at.
+            """)
+    var demo = false
+
     @OptionGroup var logging: LoggingOptions
 
     func config() throws -> ServerConfig {
@@ -35,14 +42,27 @@ struct Serve: AsyncParsableCommand {
         return ServerConfig(
             host: Environment.value(flag: host, variable: "HIMMES_HOST", default: "127.0.0.1"),
             port: port,
-            databasePath: database.path,
+            databasePath: demo && database.db == nil ? Self.demoDatabasePath() : database.path,
             corsOrigins: Environment.list(flag: corsOrigins, variable: "HIMMES_CORS_ORIGINS"),
             logLevel: try logging.level())
+    }
+
+    static func demoDatabasePath() -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-demo-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder.appendingPathComponent("demo.sqlite").path
     }
 
     func run() async throws {
         let config = try config()
         let logger = try logging.bootstrap()
+        if demo {
+            let store = try SQLiteStore(path: config.databasePath, logger: logger)
+            let report = try await DemoPlant.load(into: store)
+            logger.notice(
+                "demo plant loaded",
+                metadata: ["samples": "\(report.inserted)", "database": .string(config.databasePath)])
+        }
         let app = try buildApplication(config: config)
         let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         logger.notice(
