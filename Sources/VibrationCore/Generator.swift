@@ -49,6 +49,58 @@ public struct PlantGenerator: Sendable {
         var phases: [Double]
         var resonanceHz: Double
         var seed: UInt64
+
+        init(
+            machineName: String, sensorNo: String, shaftHz: Double, gain: Double, noise: Double, rows: Int,
+            phases: [Double], resonanceHz: Double, seed: UInt64
+        ) {
+            self.machineName = machineName
+            self.sensorNo = sensorNo
+            self.shaftHz = shaftHz
+            self.gain = gain
+            self.noise = noise
+            self.rows = rows
+            self.phases = phases
+            self.resonanceHz = resonanceHz
+            self.seed = seed
+        }
+
+        /// A channel of its own: for tests and benchmarks that choose the shaft speed and noise.
+        public init(
+            machineName: String = "m", sensorNo: String = "s", shaftHz: Double, gain: Double = 1, noise: Double = 0.02,
+            rows: Int = 0, seed: UInt64, sampleRateHz: Double
+        ) {
+            var rng = SplitMix64(seed: seed)
+            self.machineName = machineName
+            self.sensorNo = sensorNo
+            self.shaftHz = shaftHz
+            self.gain = gain
+            self.noise = noise
+            self.rows = rows
+            self.phases = (0..<12).map { _ in rng.uniform(0...(2 * .pi)) }
+            self.resonanceHz = min(rng.uniform(250...350), sampleRateHz * 0.4)
+            self.seed = rng.next()
+        }
+    }
+
+    /// The four conditions of a channel on a uniform grid: `count` samples at `sampleRateHz` from time `start`.
+    public static func window(of channel: Channel, count: Int, sampleRateHz: Double, start: Double = 0)
+        -> (normal: [Double], unbalance: [Double], looseness: [Double], both: [Double])
+    {
+        var rng = SplitMix64(seed: channel.seed ^ UInt64(bitPattern: Int64(start * 1000)))
+        var out = ([Double](), [Double](), [Double](), [Double]())
+        out.0.reserveCapacity(count)
+        out.1.reserveCapacity(count)
+        out.2.reserveCapacity(count)
+        out.3.reserveCapacity(count)
+        for i in 0..<count {
+            let c = conditions(of: channel, at: start + Double(i) / sampleRateHz, rng: &rng)
+            out.0.append(c.normal)
+            out.1.append(c.unbalance)
+            out.2.append(c.looseness)
+            out.3.append(c.unbalanceLooseness)
+        }
+        return out
     }
 
     public let options: Options

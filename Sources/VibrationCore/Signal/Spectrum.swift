@@ -1,0 +1,75 @@
+/// The amplitude spectrum of a window: a sine of amplitude A at a bin's frequency reads A there.
+public struct AmplitudeSpectrum: Sendable {
+    /// Amplitude per bin, in the signal's unit (g), bins 0...N/2.
+    public var amplitudes: [Double]
+    /// Width of one bin in Hz: sample rate / FFT size.
+    public var binHz: Double
+
+    public var nyquistHz: Double { binHz * Double(amplitudes.count - 1) }
+
+    /// Hann-windowed, mean removed, zero-padded to the next power of two.
+    public init(samples: [Double], sampleRateHz: Double) {
+        let n = samples.count
+        let size = FFTPlan.size(for: max(n, 4))
+        let plan = SignalTables.shared.plan(size: size)
+        let window = SignalTables.shared.hann(count: max(n, 1))
+        var mean = 0.0
+        for x in samples { mean += x }
+        mean /= Double(max(n, 1))
+        var windowed = [Double](repeating: 0, count: n)
+        var windowSum = 0.0
+        for i in 0..<n {
+            windowed[i] = (samples[i] - mean) * window[i]
+            windowSum += window[i]
+        }
+        var magnitudes = [Double](repeating: 0, count: size / 2 + 1)
+        windowed.withUnsafeBufferPointer { input in
+            magnitudes.withUnsafeMutableBufferPointer { output in plan.magnitudes(input, into: output) }
+        }
+        // One-sided amplitude, corrected for the window's coherent gain.
+        let scale = windowSum > 0 ? 2 / windowSum : 0
+        for k in magnitudes.indices { magnitudes[k] *= scale }
+        magnitudes[0] *= 0.5
+        magnitudes[magnitudes.count - 1] *= 0.5
+        amplitudes = magnitudes
+        binHz = sampleRateHz / Double(size)
+    }
+
+    /// The largest amplitude within `toleranceBins` of a frequency (a tone between bins spreads over two).
+    public func amplitude(at hz: Double, toleranceBins: Int = 1) -> Double {
+        guard hz > 0, hz < nyquistHz else { return 0 }
+        let center = Int((hz / binHz).rounded())
+        var best = 0.0
+        for k in max(1, center - toleranceBins)...min(amplitudes.count - 1, center + toleranceBins) {
+            best = max(best, amplitudes[k])
+        }
+        return best
+    }
+
+    /// The frequency of the largest amplitude in a band.
+    public func peak(in band: ClosedRange<Double>) -> (hz: Double, amplitude: Double)? {
+        let low = max(1, Int((band.lowerBound / binHz).rounded(.up)))
+        let high = min(amplitudes.count - 1, Int((band.upperBound / binHz).rounded(.down)))
+        guard low <= high else { return nil }
+        var best = low
+        for k in low...high where amplitudes[k] > amplitudes[best] { best = k }
+        return (Double(best) * binHz, amplitudes[best])
+    }
+
+    /// RMS velocity in mm/s over a band, from this acceleration spectrum in g: each bin divided by
+    /// 2πf (integration), the one-sided amplitudes summed as power and corrected for the Hann
+    /// window's noise bandwidth of 1.5 bins.
+    public func velocityRMS(band: ClosedRange<Double> = 10...1000) -> Double {
+        let standardGravity = 9.80665
+        var power = 0.0
+        let low = max(1, Int((band.lowerBound / binHz).rounded(.up)))
+        let high = min(amplitudes.count - 1, Int((band.upperBound / binHz).rounded(.down)))
+        guard low <= high else { return 0 }
+        for k in low...high {
+            let f = Double(k) * binHz
+            let velocity = amplitudes[k] * standardGravity / (2 * .pi * f) * 1000
+            power += velocity * velocity
+        }
+        return (power / 2 / 1.5).squareRoot()
+    }
+}
