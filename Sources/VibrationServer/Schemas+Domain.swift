@@ -72,3 +72,23 @@ extension Components.Schemas.BulkReport {
             elapsedS: report.elapsedSeconds)
     }
 }
+
+extension Components.Schemas.DiagnoseResult {
+    init(_ verdict: WindowDiagnosis) {
+        let t = verdict.time
+        let f = verdict.spectral
+        self.init(
+            faultType: Components.Schemas.FaultType(rawValue: verdict.faultType.rawValue) ?? ._0,
+            faultName: verdict.faultType.name, confidence: verdict.confidence,
+            severityZone: .init(rawValue: verdict.severityZone.rawValue) ?? .a, velocityRmsMmS: f.velocityRMS,
+            shaftHz: f.shaftHz, shaftSource: f.shaftSource == .configured ? .configured : .estimated,
+            evidence: verdict.evidence.map {
+                .init(feature: $0.feature, value: $0.value, threshold: $0.threshold, unit: $0.unit, exceeded: $0.exceeded, meaning: $0.meaning)
+            },
+            timeFeatures: .init(
+                rms: t.rms, peak: t.peak, peakToPeak: t.peakToPeak, crestFactor: t.crestFactor, kurtosis: t.kurtosis,
+                skewness: t.skewness),
+            spectralFeatures: .init(
+                amplitude05xG: f.halfX, amplitude1xG: f.oneX, amplitudes2xTo10xG: f.orders, harmonics2x10xG: f.harmonics))
+    }
+}

@@ -177,6 +177,50 @@ struct VibrationAPI<S: Store>: APIProtocol {
         return .ok(.init(body: .json(.init(stored))))
     }
 
+    // MARK: Diagnose
+
+    func diagnoseWaveform(_ input: Operations.DiagnoseWaveform.Input) async throws -> Operations.DiagnoseWaveform.Output {
+        guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
+        var violations: [FieldViolation] = []
+        let values = body.values
+        if !(4...1_000_000).contains(values.count) {
+            violations.append(FieldViolation(field: "values", message: "must hold 4 to 1,000,000 samples, got \(values.count)"))
+        }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            violations.append(FieldViolation(field: "values/\(bad)", message: "must be a finite number"))
+        }
+        if let rpm = body.rpm, !(rpm > 0 && rpm <= 1_000_000) {
+            violations.append(FieldViolation(field: "rpm", message: "must be above 0 and at most 1,000,000, got \(rpm)"))
+        }
+        var waveform: Waveform?
+        switch (body.sampleRateHz, body.measuredTime) {
+        case (let rate?, nil):
+            if rate > 0 && rate <= 10_000_000 {
+                waveform = Waveform(samples: values, sampleRateHz: rate)
+            } else {
+                violations.append(FieldViolation(field: "sample_rate_hz", message: "must be above 0 and at most 10,000,000, got \(rate)"))
+            }
+        case (nil, let times?):
+            if times.count != values.count {
+                violations.append(FieldViolation(field: "measured_time", message: "must have one time per value (\(values.count)), got \(times.count)"))
+            } else if let resampled = Waveform(values: values, times: times) {
+                waveform = resampled
+            } else {
+                violations.append(FieldViolation(field: "measured_time", message: "must be finite and strictly increasing"))
+            }
+        case (nil, nil):
+            violations.append(FieldViolation(field: "sample_rate_hz", message: "give sample_rate_hz or measured_time"))
+        case (_?, _?):
+            violations.append(FieldViolation(field: "measured_time", message: "give sample_rate_hz or measured_time, not both"))
+        }
+        guard violations.isEmpty, let waveform else { throw ValidationError(violations) }
+        let profile = MachineProfile(
+            rpm: body.rpm, group: body.isoGroup == ._1 ? .large : .medium,
+            foundation: body.foundation == .flexible ? .flexible : .rigid)
+        let verdict = FaultClassifier().diagnose(waveform, profile: profile)
+        return .ok(.init(body: .json(.init(verdict))))
+    }
+
     // MARK: Machines
 
     func listMachines(_ input: Operations.ListMachines.Input) async throws -> Operations.ListMachines.Output {

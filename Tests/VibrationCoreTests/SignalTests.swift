@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+
+@testable import VibrationCore
+
+func sine(amplitude: Double, hz: Double, rate: Double, count: Int, phase: Double = 0.3) -> [Double] {
+    (0..<count).map { amplitude * sin(2 * .pi * hz * Double($0) / rate + phase) }
+}
+
+@Suite("Signal features")
+struct SignalTests {
+    @Test("a pure sine: RMS A/√2, crest factor √2, kurtosis 1.5, no skew")
+    func sineFeatures() {
+        let f = TimeFeatures(sine(amplitude: 2, hz: 50, rate: 5_000, count: 5_000))
+        #expect(abs(f.rms - 2 / 2.squareRoot()) < 1e-3)
+        #expect(abs(f.peak - 2) < 1e-3)
+        #expect(abs(f.peakToPeak - 4) < 2e-3)
+        #expect(abs(f.crestFactor - 2.squareRoot()) < 1e-3)
+        #expect(abs(f.kurtosis - 1.5) < 1e-3)
+        #expect(abs(f.skewness) < 1e-3)
+    }
+
+    @Test("Gaussian noise has kurtosis 3; a square wave 1")
+    func kurtosis() {
+        var rng = SplitMix64(seed: 8)
+        let noise = (0..<200_000).map { _ in rng.gaussian() }
+        #expect(abs(TimeFeatures(noise).kurtosis - 3) < 0.05)
+        let square = (0..<1_000).map { $0 % 2 == 0 ? 1.0 : -1.0 }
+        #expect(abs(TimeFeatures(square).kurtosis - 1) < 1e-9)
+        #expect(abs(TimeFeatures(square).crestFactor - 1) < 1e-9)
+    }
+
+    @Test("the FFT agrees with a direct DFT", arguments: [8, 64, 1024])
+    func fftMatchesDFT(size: Int) {
+        var rng = SplitMix64(seed: UInt64(size))
+        let x = (0..<size).map { _ in rng.gaussian() }
+        var fast = [Double](repeating: 0, count: size / 2 + 1)
+        x.withUnsafeBufferPointer { input in
+            fast.withUnsafeMutableBufferPointer { FFTPlan(size: size).magnitudes(input, into: $0) }
+        }
+        for k in 0...(size / 2) {
+            var re = 0.0
+            var im = 0.0
+            for n in 0..<size {
+                re += x[n] * cos(2 * .pi * Double(k * n) / Double(size))
+                im -= x[n] * sin(2 * .pi * Double(k * n) / Double(size))
+            }
+            #expect(abs(fast[k] - (re * re + im * im).squareRoot()) < 1e-8 * Double(size))
+        }
+    }
+
+    @Test("a sine's spectrum peaks at its frequency with its amplitude, zero-padded or not", arguments: [4_096, 3_000, 1_000])
+    func spectrumPeak(count: Int) throws {
+        let rate = Double(count)
+        let spectrum = AmplitudeSpectrum(samples: sine(amplitude: 0.5, hz: 37, rate: rate, count: count), sampleRateHz: rate)
+        let peak = try #require(spectrum.peak(in: 5...200))
+        #expect(abs(peak.hz - 37) <= spectrum.binHz)
+        #expect(abs(spectrum.amplitude(at: 37) - 0.5) < 0.5 * 0.16)
+        if count == 4_096 { #expect(abs(spectrum.amplitude(at: 37) - 0.5) < 1e-3) }
+    }
+
+    @Test("velocity RMS of a known acceleration tone")
+    func velocity() {
+        // 1 g at 100 Hz: v peak = 9.80665 / (2π·100) m/s = 15.61 mm/s, RMS 11.04 mm/s.
+        let spectrum = AmplitudeSpectrum(samples: sine(amplitude: 1, hz: 100, rate: 4_096, count: 4_096), sampleRateHz: 4_096)
+        let expected = 9.80665 / (2 * .pi * 100) * 1000 / 2.squareRoot()
+        #expect(abs(spectrum.velocityRMS() - expected) / expected < 0.01)
+        // Outside 10-1000 Hz it does not count.
+        let high = AmplitudeSpectrum(samples: sine(amplitude: 1, hz: 1_500, rate: 4_096, count: 4_096), sampleRateHz: 4_096)
+        #expect(high.velocityRMS() < 0.05)
+    }
+
+    @Test(
+        "ISO 10816-3 zone boundaries belong to the better zone",
+        arguments: [
+            (ISO10816.MachineGroup.large, ISO10816.Foundation.rigid, [2.3, 4.5, 7.1]),
+            (.large, .flexible, [3.5, 7.1, 11.0]), (.medium, .rigid, [1.4, 2.8, 4.5]), (.medium, .flexible, [2.3, 4.5, 7.1]),
+        ])
+    func zones(group: ISO10816.MachineGroup, foundation: ISO10816.Foundation, bounds: [Double]) {
+        let zones: [ISO10816.Zone] = [.a, .b, .c]
+        for (i, bound) in bounds.enumerated() {
+            #expect(ISO10816.zone(velocityRMS: bound, group: group, foundation: foundation) == zones[i])
+            #expect(ISO10816.zone(velocityRMS: bound + 0.001, group: group, foundation: foundation) != zones[i])
+        }
+        #expect(ISO10816.zone(velocityRMS: 0, group: group, foundation: foundation) == .a)
+        #expect(ISO10816.zone(velocityRMS: 50, group: group, foundation: foundation) == .d)
+    }
+
+    @Test("uneven sampling is put on a uniform grid without changing the tone")
+    func resample() throws {
+        var rng = SplitMix64(seed: 2)
+        var times: [Double] = [0]
+        for _ in 1..<2_700 { times.append(times.last! + (1 / 1_350.0) * (1 + 0.05 * (rng.unit() * 2 - 1))) }
+        let values = times.map { 0.3 * sin(2 * .pi * 25 * $0) }
+        let waveform = try #require(Waveform(values: values, times: times))
+        #expect(abs(waveform.sampleRateHz - 1_350) < 15)
+        let spectrum = AmplitudeSpectrum(samples: waveform.samples, sampleRateHz: waveform.sampleRateHz)
+        #expect(abs(try #require(spectrum.peak(in: 5...100)).hz - 25) <= spectrum.binHz)
+        #expect(abs(spectrum.amplitude(at: 25) - 0.3) < 0.05)
+        #expect(Waveform(values: [1, 2, 3, 4], times: [0, 1, 1, 2]) == nil)
+    }
+
+    @Test("recordings split into complete one-second windows by measured time")
+    func windows() {
+        let times = (0..<3_500).map { Double($0) / 1_000 }
+        let ranges = Waveform.windows(times: times, seconds: 1)
+        #expect(ranges == [0..<1_000, 1_000..<2_000, 2_000..<3_000])
+    }
+}
+
+@Suite("Fault classifier")
+struct FaultClassifierTests {
+    @Test("each condition of generated channels is classified by its column", arguments: [true, false])
+    func conditions(knownShaft: Bool) {
+        let matrix = DiagnosisBenchmark.confusion(DiagnosisBenchmark.cases(seeds: 0..<40), knownShaftSpeed: knownShaft)
+        for type in FaultType.allCases {
+            #expect(matrix.recall(type) >= 0.95, "\(type): \(matrix)")
+        }
+    }
+
+    @Test("the shaft speed is found from the spectrum, also when a sub-harmonic is stronger than 1X")
+    func shaftEstimate() {
+        let rate = 4_096.0
+        let base = sine(amplitude: 0.06, hz: 30, rate: rate, count: 4_096)
+        let sub = sine(amplitude: 0.08, hz: 15, rate: rate, count: 4_096, phase: 1)
+        let harmonics = (2...6).map { sine(amplitude: 0.05, hz: 30 * Double($0), rate: rate, count: 4_096, phase: Double($0)) }
+        var signal = zip(base, sub).map(+)
+        for h in harmonics { signal = zip(signal, h).map(+) }
+        let spectrum = AmplitudeSpectrum(samples: signal, sampleRateHz: rate)
+        #expect(abs(FaultClassifier.estimateShaftHz(spectrum) - 30) < 1)
+        let lone = AmplitudeSpectrum(samples: sine(amplitude: 0.3, hz: 42.5, rate: rate, count: 4_096), sampleRateHz: rate)
+        #expect(abs(FaultClassifier.estimateShaftHz(lone) - 42.5) < 1)
+    }
+
+    @Test("every verdict carries the evidence it rests on")
+    func evidence() {
+        let channel = PlantGenerator.Channel(shaftHz: 25, seed: 5, sampleRateHz: 4_096)
+        let w = PlantGenerator.window(of: channel, count: 4_096, sampleRateHz: 4_096)
+        let verdict = FaultClassifier().diagnose(Waveform(samples: w.unbalance, sampleRateHz: 4_096), profile: MachineProfile(rpm: 1_500))
+        #expect(verdict.faultType == .massUnbalance)
+        #expect(verdict.spectral.shaftSource == .configured)
+        let oneX = verdict.evidence.first { $0.feature == "amplitude_1x" }
+        #expect(oneX?.exceeded == true)
+        #expect(oneX?.threshold == DiagnosisThresholds().unbalanceOneX)
+        #expect(verdict.evidence.contains { $0.feature == "velocity_rms" })
+        #expect(verdict.confidence > 0.5 && verdict.confidence <= 1)
+    }
+
+    @Test("a healthy baseline judges a machine against itself")
+    func baseline() {
+        // A machine whose healthy 1X is already 0.25 g: unbalance by the absolute rule, not against itself.
+        let rate = 4_096.0
+        let healthy = sine(amplitude: 0.25, hz: 20, rate: rate, count: 4_096)
+        let classifier = FaultClassifier()
+        let profile = MachineProfile(rpm: 1_200)
+        #expect(classifier.diagnose(Waveform(samples: healthy, sampleRateHz: rate), profile: profile).faultType == .massUnbalance)
+        let features = FaultClassifier.spectralFeatures(AmplitudeSpectrum(samples: healthy, sampleRateHz: rate), rpm: 1_200)
+        let learned = HealthyBaseline([features])
+        var judged = profile
+        judged.baseline = learned
+        #expect(classifier.diagnose(Waveform(samples: healthy, sampleRateHz: rate), profile: judged).faultType == .normal)
+        let worse = sine(amplitude: 0.9, hz: 20, rate: rate, count: 4_096)
+        #expect(classifier.diagnose(Waveform(samples: worse, sampleRateHz: rate), profile: judged).faultType == .massUnbalance)
+    }
+}
