@@ -25,14 +25,19 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
         logger.logLevel = config.logLevel
         return logger
     }()
-    let router = try buildRouter(store: store, config: config)
+    let engine = DiagnosisService(store: store, options: config.diagnosis, logger: logger)
+    let router = try buildRouter(store: store, config: config, engine: config.automaticDiagnosis ? engine : nil)
+    if config.automaticDiagnosis {
+        // Data loaded while the server was down is diagnosed on start.
+        Task { await engine.notify() }
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
         logger: logger)
 }
 
-func buildRouter(store: some Store, config: ServerConfig) throws -> Router<AppRequestContext> {
+func buildRouter(store: some Store, config: ServerConfig, engine: DiagnosisService?) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     // Outermost first: CORS headers go on every answer, problems included.
     router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
@@ -40,7 +45,7 @@ func buildRouter(store: some Store, config: ServerConfig) throws -> Router<AppRe
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
-    let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes)
+    let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes, engine: engine)
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
         configuration: .init(dateTranscoder: RFC3339DateTranscoder()),

@@ -24,11 +24,32 @@ extension Components.Schemas.Diagnosis {
 }
 
 extension Components.Schemas.Machine {
-    init(_ summary: MachineSummary) {
+    init(summary: MachineSummary, status: MachineStatus?, openAlarms: Int) {
+        let config = status?.config ?? MachineConfig(machineName: summary.machineName)
+        let state = status?.state ?? MachineState()
         self.init(
             machineName: summary.machineName, sensors: summary.sensors, sampleCount: summary.sampleCount,
             firstCollectedAt: summary.firstCollectedAt?.date, lastCollectedAt: summary.lastCollectedAt?.date,
-            latestDiagnosis: summary.latestDiagnosis.map(Components.Schemas.Diagnosis.init))
+            latestDiagnosis: summary.latestDiagnosis.map(Components.Schemas.Diagnosis.init), line: config.line,
+            rpm: config.rpm, isoGroup: config.isoGroup == .large ? ._1 : ._2,
+            foundation: config.foundation == .flexible ? .flexible : .rigid,
+            channel: .init(rawValue: config.channel.rawValue) ?? .normal, baseline1xG: config.baseline?.oneX,
+            state: .init(
+                faultType: Components.Schemas.FaultType(rawValue: state.faultType.rawValue) ?? ._0,
+                faultName: state.faultType.name, severityZone: state.zone?.rawValue, since: state.since?.date,
+                lastWindowAt: state.lastWindowAt?.date),
+            openAlarms: openAlarms)
+    }
+}
+
+extension Components.Schemas.Alarm {
+    init(_ alarm: Alarm) {
+        self.init(
+            id: alarm.id, machineName: alarm.machineName,
+            faultType: Components.Schemas.FaultType(rawValue: alarm.faultType.rawValue) ?? ._0,
+            faultName: alarm.faultType.name, severityZone: alarm.severityZone?.rawValue, message: alarm.message,
+            openedAt: alarm.openedAt.date, closedAt: alarm.closedAt?.date, acknowledgedAt: alarm.acknowledgedAt?.date,
+            acknowledgedBy: alarm.acknowledgedBy)
     }
 }
 
@@ -60,6 +81,41 @@ extension Components.Schemas.Machine {
         try container.encode(firstCollectedAt, forKey: .firstCollectedAt)
         try container.encode(lastCollectedAt, forKey: .lastCollectedAt)
         try container.encode(latestDiagnosis, forKey: .latestDiagnosis)
+        try container.encode(line, forKey: .line)
+        try container.encode(rpm, forKey: .rpm)
+        try container.encode(isoGroup, forKey: .isoGroup)
+        try container.encode(foundation, forKey: .foundation)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(baseline1xG, forKey: .baseline1xG)
+        try container.encode(state, forKey: .state)
+        try container.encode(openAlarms, forKey: .openAlarms)
+    }
+}
+
+extension Components.Schemas.MachineState {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(faultType, forKey: .faultType)
+        try container.encode(faultName, forKey: .faultName)
+        try container.encode(severityZone, forKey: .severityZone)
+        try container.encode(since, forKey: .since)
+        try container.encode(lastWindowAt, forKey: .lastWindowAt)
+    }
+}
+
+extension Components.Schemas.Alarm {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(machineName, forKey: .machineName)
+        try container.encode(faultType, forKey: .faultType)
+        try container.encode(faultName, forKey: .faultName)
+        try container.encode(severityZone, forKey: .severityZone)
+        try container.encode(message, forKey: .message)
+        try container.encode(openedAt, forKey: .openedAt)
+        try container.encode(closedAt, forKey: .closedAt)
+        try container.encode(acknowledgedAt, forKey: .acknowledgedAt)
+        try container.encode(acknowledgedBy, forKey: .acknowledgedBy)
     }
 }
 

@@ -13,11 +13,17 @@ public struct ServerConfig: Sendable {
     public var logLevel: Logger.Level
     /// The largest JSON request body accepted; larger ones are refused with 413.
     public var maximumJSONBytes: Int
+    /// Whether the built-in engine diagnoses new data as it arrives.
+    public var automaticDiagnosis: Bool
+    public var diagnosis: DiagnosisService.Options
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "himmes.sqlite",
-        corsOrigins: [String] = [], logLevel: Logger.Level = .info, maximumJSONBytes: Int = 64 << 20
+        corsOrigins: [String] = [], logLevel: Logger.Level = .info, maximumJSONBytes: Int = 64 << 20,
+        automaticDiagnosis: Bool = true, diagnosis: DiagnosisService.Options = .init()
     ) {
+        self.automaticDiagnosis = automaticDiagnosis
+        self.diagnosis = diagnosis
         self.maximumJSONBytes = maximumJSONBytes
         self.host = host
         self.port = port

@@ -11,11 +11,14 @@ struct VibrationAPI<S: Store>: APIProtocol {
     let bulk: BulkUpload
     /// The largest diagnosis upload read whole (they are small beside sample uploads).
     let maximumBodyBytes: Int
+    /// The built-in engine, told when samples arrive; nil when automatic diagnosis is off.
+    let engine: DiagnosisService?
 
-    init(store: S, maximumBodyBytes: Int) {
+    init(store: S, maximumBodyBytes: Int, engine: DiagnosisService?) {
         self.store = store
-        self.bulk = BulkUpload(store: store)
+        self.bulk = BulkUpload(store: store, engine: engine)
         self.maximumBodyBytes = maximumBodyBytes
+        self.engine = engine
     }
 
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
@@ -61,6 +64,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         violations += sample.violations()
         guard violations.isEmpty else { throw ValidationError(violations) }
         let stored = try await store.insert(sample)
+        await engine?.notify()
         return .created(.init(body: .json(.init(stored))))
     }
 
@@ -224,8 +228,85 @@ struct VibrationAPI<S: Store>: APIProtocol {
     // MARK: Machines
 
     func listMachines(_ input: Operations.ListMachines.Input) async throws -> Operations.ListMachines.Output {
-        let machines = try await store.machines()
-        return .ok(.init(body: .json(.init(items: machines.map(Components.Schemas.Machine.init)))))
+        let summaries = try await store.machines()
+        let statuses = try await store.machineStatuses()
+        let open = try await store.alarms(openOnly: true, machineName: nil, limit: 100_000)
+        var byName = Dictionary(uniqueKeysWithValues: summaries.map { ($0.machineName, $0) })
+        for status in statuses where byName[status.config.machineName] == nil {
+            byName[status.config.machineName] = MachineSummary(
+                machineName: status.config.machineName, sensors: [], sampleCount: 0, firstCollectedAt: nil,
+                lastCollectedAt: nil, latestDiagnosis: nil)
+        }
+        let statusByName = Dictionary(uniqueKeysWithValues: statuses.map { ($0.config.machineName, $0) })
+        let openByName = Dictionary(grouping: open, by: \.machineName)
+        let items = byName.values.sorted { $0.machineName < $1.machineName }.map {
+            Components.Schemas.Machine(
+                summary: $0, status: statusByName[$0.machineName], openAlarms: openByName[$0.machineName]?.count ?? 0)
+        }
+        return .ok(.init(body: .json(.init(items: items))))
+    }
+
+    /// One machine as the list shows it; nil when unknown.
+    func machine(named name: String) async throws -> Components.Schemas.Machine? {
+        guard let status = try await store.machineStatus(named: name) else { return nil }
+        let summary =
+            try await store.machines().first { $0.machineName == name }
+            ?? MachineSummary(machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil, latestDiagnosis: nil)
+        let open = try await store.alarms(openOnly: true, machineName: name, limit: 10_000).count
+        return Components.Schemas.Machine(summary: summary, status: status, openAlarms: open)
+    }
+
+    func getMachine(_ input: Operations.GetMachine.Input) async throws -> Operations.GetMachine.Output {
+        guard let machine = try await machine(named: input.path.name) else {
+            throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
+        }
+        return .ok(.init(body: .json(machine)))
+    }
+
+    func putMachine(_ input: Operations.PutMachine.Input) async throws -> Operations.PutMachine.Output {
+        guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
+        let existing = try await store.machineStatus(named: input.path.name)
+        let config = MachineConfig(
+            machineName: input.path.name, line: body.line, rpm: body.rpm,
+            isoGroup: body.isoGroup == ._1 ? .large : .medium, foundation: body.foundation == .flexible ? .flexible : .rigid,
+            channel: body.channel.flatMap { SignalChannel(rawValue: $0.rawValue) } ?? .normal,
+            baseline: existing?.config.baseline)
+        let violations = config.violations()
+        guard violations.isEmpty else { throw ValidationError(violations) }
+        _ = try await store.save(config)
+        return .ok(.init(body: .json(try await machine(named: config.machineName)!)))
+    }
+
+    func learnBaseline(_ input: Operations.LearnBaseline.Input) async throws -> Operations.LearnBaseline.Output {
+        guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
+        let from = try Timestamp.bound("from", body.from, upper: false)!
+        let to = try Timestamp.bound("to", body.to, upper: true)!
+        _ = try SampleFilter(from: from, to: to).validated()
+        guard try await store.machineStatus(named: input.path.name) != nil else {
+            throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
+        }
+        guard try await store.learnBaseline(machineName: input.path.name, from: from, to: to) != nil else {
+            throw Problem(status: .notFound, detail: "No window of '\(input.path.name)' was diagnosed between \(from) and \(to).")
+        }
+        return .ok(.init(body: .json(try await machine(named: input.path.name)!)))
+    }
+
+    // MARK: Alarms
+
+    func listAlarms(_ input: Operations.ListAlarms.Input) async throws -> Operations.ListAlarms.Output {
+        let limit = try Page.limit(input.query.limit)
+        let alarms = try await store.alarms(openOnly: input.query.open ?? false, machineName: input.query.machineName, limit: limit)
+        return .ok(.init(body: .json(.init(items: alarms.map(Components.Schemas.Alarm.init)))))
+    }
+
+    func acknowledgeAlarm(_ input: Operations.AcknowledgeAlarm.Input) async throws -> Operations.AcknowledgeAlarm.Output {
+        var by: String?
+        if case .json(let body)? = input.body { by = body.by }
+        if let by, by.count > 100 { throw ValidationError(field: "by", message: "must be at most 100 characters") }
+        guard let alarm = try await store.acknowledgeAlarm(id: input.path.id, by: by) else {
+            throw Problem(status: .notFound, detail: "No alarm has id \(input.path.id).")
+        }
+        return .ok(.init(body: .json(.init(alarm))))
     }
 
     /// Runs one check, adding its complaint to the list instead of stopping, so that a client

@@ -13,6 +13,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0001 vibration data and diagnosis") { db in
             try db.execute(sql: migration0001)
         }
+        migrator.registerMigration("0002 machine registry, diagnosis evidence, alarms") { db in
+            try db.execute(sql: migration0002)
+        }
         return migrator
     }
 
@@ -68,5 +71,79 @@ enum SQLiteSchema {
         -- Latest per machine is one probe of this index per machine.
         CREATE INDEX vibration_diagnosis_machine_time ON vibration_diagnosis (machine_name, detected_at);
         CREATE INDEX vibration_diagnosis_time ON vibration_diagnosis (detected_at);
+        """
+
+    static let migration0002 = """
+        -- The machine registry: one row per machine, created on first data, edited through PUT /machines/{name}.
+        CREATE TABLE machines (
+            machine_name TEXT PRIMARY KEY CHECK (length(machine_name) BETWEEN 1 AND 50),
+            line TEXT,
+            rpm REAL CHECK (rpm IS NULL OR rpm > 0),
+            iso_group INTEGER NOT NULL DEFAULT 2 CHECK (iso_group IN (1, 2)),
+            foundation TEXT NOT NULL DEFAULT 'rigid' CHECK (foundation IN ('rigid', 'flexible')),
+            channel TEXT NOT NULL DEFAULT 'normal'
+                CHECK (channel IN ('normal', 'unbalance', 'looseness', 'unbalance_looseness')),
+            baseline_1x REAL,
+            baseline_harmonics REAL,
+            -- The confirmed state (hysteresis: it changes after enough consecutive windows agree).
+            state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),
+            state_zone TEXT,
+            state_since INTEGER,
+            pending_state INTEGER,
+            pending_count INTEGER NOT NULL DEFAULT 0,
+            last_window_at INTEGER
+        );
+        INSERT INTO machines (machine_name)
+            SELECT machine_name FROM sensors UNION SELECT machine_name FROM vibration_diagnosis;
+
+        -- What the built-in engine saw in the window behind each of its diagnoses. One row per
+        -- (sensor, window, channel): diagnosing the same data again writes nothing new.
+        CREATE TABLE diagnosis_evidence (
+            diagnosis_id INTEGER PRIMARY KEY REFERENCES vibration_diagnosis(id) ON DELETE CASCADE,
+            sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+            channel TEXT NOT NULL,
+            window_start INTEGER NOT NULL,
+            window_seconds REAL NOT NULL,
+            confidence REAL NOT NULL,
+            severity_zone TEXT NOT NULL,
+            velocity_rms REAL NOT NULL,
+            shaft_hz REAL NOT NULL,
+            amplitude_1x REAL NOT NULL,
+            harmonics REAL NOT NULL,
+            rms REAL NOT NULL,
+            crest_factor REAL NOT NULL,
+            kurtosis REAL NOT NULL,
+            evidence TEXT NOT NULL,
+            UNIQUE (sensor_id, window_start, channel)
+        );
+
+        -- How far the engine has looked at the samples, by sample id (one row), and the windows it
+        -- saw start but not yet end: their sensors have no data past the window's end so far.
+        CREATE TABLE diagnosis_progress (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            scanned_through_id INTEGER NOT NULL
+        );
+        CREATE TABLE diagnosis_open_windows (
+            sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+            channel TEXT NOT NULL,
+            recording_start INTEGER NOT NULL,
+            window_index INTEGER NOT NULL,
+            window_seconds REAL NOT NULL,
+            PRIMARY KEY (sensor_id, channel, recording_start, window_index)
+        );
+
+        CREATE TABLE alarms (
+            id INTEGER PRIMARY KEY,
+            machine_name TEXT NOT NULL,
+            fault_type INTEGER NOT NULL CHECK (fault_type BETWEEN 0 AND 3),
+            severity_zone TEXT,
+            message TEXT NOT NULL,
+            opened_at INTEGER NOT NULL,
+            closed_at INTEGER,
+            acknowledged_at INTEGER,
+            acknowledged_by TEXT
+        );
+        CREATE INDEX alarms_machine ON alarms (machine_name, opened_at);
+        CREATE INDEX alarms_open ON alarms (opened_at) WHERE closed_at IS NULL;
         """
 }

@@ -32,6 +32,38 @@ public protocol Store: Sendable {
 
     /// Every machine that has samples or diagnoses, ordered by name.
     func machines() async throws -> [MachineSummary]
+
+    // MARK: Registry
+
+    /// The machine's registry entry and confirmed state; nil when the machine is unknown.
+    func machineStatus(named name: String) async throws -> MachineStatus?
+    /// Every registry entry, ordered by name.
+    func machineStatuses() async throws -> [MachineStatus]
+    /// Creates or updates a registry entry (the state is kept).
+    func save(_ config: MachineConfig) async throws -> MachineStatus
+
+    // MARK: Automatic diagnosis
+
+    /// Complete windows of each machine's monitored channel with data the engine has not looked at
+    /// yet, oldest first. Machines first seen in the data get a registry entry.
+    /// `channels` overrides each machine's monitored channel (for re-diagnosing other columns).
+    func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows
+    /// The times (measured_time) and values of the window's channel, in order.
+    func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double])
+    /// Stores the verdicts (one diagnosis with evidence per window; a window diagnosed before is
+    /// skipped), moves each machine's state and opens or closes its alarms, and remembers how far
+    /// the samples have been looked at and which windows are still open. Returns the alarms opened.
+    func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm]
+    /// Learns a machine's healthy baseline from the windows diagnosed in a period.
+    func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline?
+    /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.
+    func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int
+
+    // MARK: Alarms
+
+    func alarms(openOnly: Bool, machineName: String?, limit: Int) async throws -> [Alarm]
+    /// Acknowledges an alarm; nil when no alarm has that id.
+    func acknowledgeAlarm(id: Int64, by: String?) async throws -> Alarm?
 }
 
 public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -43,5 +75,20 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case .duplicateSample(let id):
             "a sample with the same machine_name, sensor_no, collected_at and measured_time is already stored (id \(id))"
         }
+    }
+}
+
+/// Windows for the engine, and how far the samples behind them reach: once they are recorded,
+/// the samples through `scannedThrough` need not be looked at again.
+public struct PendingWindows: Sendable {
+    public var windows: [AnalysisWindow]
+    public var scannedThrough: Int64
+    /// Windows seen but not complete yet, or beyond this call's limit: looked at again next time.
+    public var open: [AnalysisWindow]
+
+    public init(windows: [AnalysisWindow], scannedThrough: Int64, open: [AnalysisWindow]) {
+        self.windows = windows
+        self.scannedThrough = scannedThrough
+        self.open = open
     }
 }

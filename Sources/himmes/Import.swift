@@ -32,6 +32,8 @@ struct Import: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Write every rejected row (line, column, reason) to this file.") var errorsOut: String?
     @Flag(help: "No progress line.") var quiet = false
+    @Flag(help: "Load only; leave the new data for the engine to diagnose later (himmes diagnose, or the server).")
+    var noDiagnose = false
 
     @OptionGroup var logging: LoggingOptions
 
@@ -91,6 +93,10 @@ struct Import: AsyncParsableCommand {
             total.duplicates = progress.duplicates
         }
         print(json ? total.jsonText : total.text(files: files.count))
+        if failure == nil && !noDiagnose {
+            let run = try await DiagnosisService(store: store, logger: logger).run()
+            if !json { print(run.summary) }
+        }
         if failure != nil || total.rejected > 0 { throw ExitCode(1) }
     }
 }

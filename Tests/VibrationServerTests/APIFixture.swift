@@ -8,14 +8,16 @@ import VibrationStore
 
 /// Starts the whole application in-process on a fresh database and hands the test a client.
 func withApp(
-    corsOrigins: [String] = [], maximumJSONBytes: Int = 64 << 20,
+    corsOrigins: [String] = [], maximumJSONBytes: Int = 64 << 20, automaticDiagnosis: Bool = false,
     _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-api-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let store = try SQLiteStore(path: directory.appendingPathComponent("api.sqlite").path)
-    let app = try buildApplication(store: store, config: ServerConfig(corsOrigins: corsOrigins, logLevel: .error, maximumJSONBytes: maximumJSONBytes))
+    let app = try buildApplication(store: store, config: ServerConfig(
+            corsOrigins: corsOrigins, logLevel: .error, maximumJSONBytes: maximumJSONBytes,
+            automaticDiagnosis: automaticDiagnosis))
     try await app.test(.router) { client in try await body(client, store) }
 }
 

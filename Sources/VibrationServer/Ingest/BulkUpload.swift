@@ -8,17 +8,20 @@ import VibrationStore
 /// The bulk upload of samples, shared by the generated handler (CSV, NDJSON) and the JSON fast path.
 struct BulkUpload: Sendable {
     let importer: SampleImporter
+    let engine: DiagnosisService?
     /// The most rows an atomic upload may hold: it is parsed whole before anything is stored.
     static let maximumAtomicRows = 1_000_000
 
-    init(store: any Store) {
+    init(store: any Store, engine: DiagnosisService?) {
         importer = SampleImporter(store: store)
+        self.engine = engine
     }
 
     /// Stores what the decoder reads from the chunks and reports it; with `atomic`, stores all or nothing.
     func run<Chunks: AsyncSequence & Sendable, Decoder: SampleChunkDecoder>(
         _ chunks: Chunks, decoder: Decoder, atomic: Bool
     ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
+        defer { if let engine { Task { await engine.notify() } } }
         do {
             if atomic { return try await runAtomically(chunks, decoder: decoder) }
             let progress = SampleImporter.Progress()
@@ -134,6 +137,7 @@ struct BulkUpload: Sendable {
 
     /// A JSON array body, already in memory: parsed whole first, so that malformed JSON stores nothing.
     func runJSONArray(_ body: ByteBuffer, atomic: Bool) async throws -> IngestReport {
+        defer { if let engine { Task { await engine.notify() } } }
         let clock = ContinuousClock()
         let started = clock.now
         var reader = SampleJSONReader(now: .now)

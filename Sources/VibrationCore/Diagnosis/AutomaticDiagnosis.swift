@@ -1,0 +1,80 @@
+/// One window of one sensor's recording that the engine has not diagnosed yet.
+public struct AnalysisWindow: Sendable, Hashable {
+    public var machineName: String
+    public var sensorNo: String
+    public var sensorID: Int64
+    public var channel: SignalChannel
+    /// collected_at of the recording's first instant (collected_at - measured_time).
+    public var recordingStart: Timestamp
+    /// Window k covers measured_time in [k·seconds, (k+1)·seconds).
+    public var index: Int
+    public var seconds: Double
+
+    public init(
+        machineName: String, sensorNo: String, sensorID: Int64, channel: SignalChannel, recordingStart: Timestamp,
+        index: Int, seconds: Double
+    ) {
+        self.machineName = machineName
+        self.sensorNo = sensorNo
+        self.sensorID = sensorID
+        self.channel = channel
+        self.recordingStart = recordingStart
+        self.index = index
+        self.seconds = seconds
+    }
+
+    public var start: Timestamp { recordingStart.adding(seconds: Double(index) * seconds) }
+    public var end: Timestamp { recordingStart.adding(seconds: Double(index + 1) * seconds) }
+}
+
+/// The engine's verdict on a window, ready to be stored.
+public struct WindowResult: Sendable {
+    public var window: AnalysisWindow
+    public var diagnosis: WindowDiagnosis
+
+    public init(window: AnalysisWindow, diagnosis: WindowDiagnosis) {
+        self.window = window
+        self.diagnosis = diagnosis
+    }
+}
+
+/// A raised alarm: a machine confirmed in a fault, or in ISO zone C or D.
+public struct Alarm: Sendable, Hashable {
+    public var id: Int64
+    public var machineName: String
+    public var faultType: FaultType
+    public var severityZone: ISO10816.Zone?
+    public var message: String
+    public var openedAt: Timestamp
+    public var closedAt: Timestamp?
+    public var acknowledgedAt: Timestamp?
+    public var acknowledgedBy: String?
+
+    public init(
+        id: Int64, machineName: String, faultType: FaultType, severityZone: ISO10816.Zone?, message: String,
+        openedAt: Timestamp, closedAt: Timestamp? = nil, acknowledgedAt: Timestamp? = nil, acknowledgedBy: String? = nil
+    ) {
+        self.id = id
+        self.machineName = machineName
+        self.faultType = faultType
+        self.severityZone = severityZone
+        self.message = message
+        self.openedAt = openedAt
+        self.closedAt = closedAt
+        self.acknowledgedAt = acknowledgedAt
+        self.acknowledgedBy = acknowledgedBy
+    }
+
+    public var isOpen: Bool { closedAt == nil }
+}
+
+/// A machine's registry entry with its confirmed state, for the API and the status board.
+public struct MachineStatus: Sendable, Hashable {
+    public var config: MachineConfig
+    public var state: MachineState
+
+    public init(config: MachineConfig, state: MachineState) {
+        self.config = config
+        self.state = state
+    }
+}

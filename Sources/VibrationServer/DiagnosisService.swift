@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import VibrationCore
+import VibrationStore
+
+/// The built-in engine at work: finds complete windows of new data, classifies them with each
+/// machine's profile, stores the verdicts with their evidence, and moves machine states and alarms.
+public actor DiagnosisService {
+    public struct Options: Sendable {
+        /// Length of a diagnosed window in seconds of measured_time.
+        public var windowSeconds = 1.0
+        /// Consecutive windows that must agree before a machine's state changes.
+        public var confirmations = 3
+        public var thresholds = DiagnosisThresholds()
+        /// Windows with fewer samples cannot be analysed and are passed over.
+        public var minimumSamples = 64
+
+        public init() {}
+    }
+
+    /// What one run did.
+    public struct Run: Sendable {
+        public var windows = 0
+        public var skipped = 0
+        public var alarmsOpened: [Alarm] = []
+        public var byFault: [FaultType: Int] = [:]
+    }
+
+    let store: any Store
+    let options: Options
+    let logger: Logger
+    let alarmSink: (@Sendable ([Alarm]) async -> Void)?
+    private var scheduled = false
+    private var lastRun = ContinuousClock.now - .seconds(60)
+
+    public init(store: any Store, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil) {
+        self.store = store
+        self.options = options
+        self.logger = logger
+        self.alarmSink = alarmSink
+    }
+
+    /// Diagnoses every pending window; `channels` overrides the monitored ones.
+    @discardableResult
+    public func run(channels: [SignalChannel]? = nil) async throws -> Run {
+        var total = Run()
+        let classifier = FaultClassifier(thresholds: options.thresholds)
+        let tracker = MachineStateTracker(confirmations: options.confirmations)
+        var previousMarker: Int64 = -1
+        while true {
+            let pending = try await store.pendingWindows(seconds: options.windowSeconds, limit: 500, channels: channels)
+            var profiles: [String: MachineProfile] = [:]
+            var results: [WindowResult] = []
+            for window in pending.windows {
+                let (times, values) = try await store.samples(of: window)
+                guard values.count >= options.minimumSamples, let waveform = Waveform(values: values, times: times) else {
+                    total.skipped += 1
+                    continue
+                }
+                if profiles[window.machineName] == nil {
+                    profiles[window.machineName] = try await store.machineStatus(named: window.machineName)?.config.profile ?? MachineProfile()
+                }
+                let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName]!)
+                results.append(WindowResult(window: window, diagnosis: verdict))
+                total.byFault[verdict.faultType, default: 0] += 1
+            }
+            let opened = try await store.record(results, progress: pending, tracker: tracker)
+            total.windows += results.count
+            total.alarmsOpened += opened
+            if !opened.isEmpty, let alarmSink { await alarmSink(opened) }
+            // Done when the scan has caught up and nothing came back ready.
+            if pending.windows.isEmpty || (results.isEmpty && pending.scannedThrough == previousMarker) { break }
+            previousMarker = pending.scannedThrough
+        }
+        lastRun = .now
+        return total
+    }
+
+    /// Asks for a run soon; calls close together make one run, at most one a second.
+    public func notify() {
+        guard !scheduled else { return }
+        scheduled = true
+        Task {
+            let wait = max(.zero, .seconds(1) - (ContinuousClock.now - lastRun))
+            try? await Task.sleep(for: wait)
+            await self.runScheduled()
+        }
+    }
+
+    private func runScheduled() async {
+        scheduled = false
+        do {
+            let run = try await run()
+            if run.windows > 0 {
+                logger.debug("diagnosed windows", metadata: ["windows": "\(run.windows)", "alarms": "\(run.alarmsOpened.count)"])
+            }
+        } catch {
+            logger.error("automatic diagnosis failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,348 @@
+import Foundation
+import GRDB
+import VibrationCore
+
+extension SQLiteStore {
+    // MARK: Registry
+
+    static let statusColumns = """
+        machine_name, line, rpm, iso_group, foundation, channel, baseline_1x, baseline_harmonics,
+        state, state_zone, state_since, pending_state, pending_count, last_window_at
+        """
+
+    static func machineStatus(_ row: Row) -> MachineStatus {
+        let baseline: HealthyBaseline? = {
+            guard let oneX = row["baseline_1x"] as Double?, let harmonics = row["baseline_harmonics"] as Double? else { return nil }
+            return HealthyBaseline(oneX: oneX, harmonics: harmonics)
+        }()
+        let config = MachineConfig(
+            machineName: row["machine_name"], line: row["line"], rpm: row["rpm"],
+            isoGroup: ISO10816.MachineGroup(rawValue: row["iso_group"]) ?? .medium,
+            foundation: ISO10816.Foundation(rawValue: row["foundation"]) ?? .rigid,
+            channel: SignalChannel(rawValue: row["channel"]) ?? .normal, baseline: baseline)
+        let state = MachineState(
+            faultType: FaultType(rawValue: row["state"]) ?? .normal,
+            zone: (row["state_zone"] as String?).flatMap(ISO10816.Zone.init(rawValue:)),
+            since: (row["state_since"] as Int64?).map(Timestamp.init(microseconds:)),
+            pending: (row["pending_state"] as Int?).flatMap(FaultType.init(rawValue:)),
+            pendingCount: row["pending_count"],
+            lastWindowAt: (row["last_window_at"] as Int64?).map(Timestamp.init(microseconds:)))
+        return MachineStatus(config: config, state: state)
+    }
+
+    public func machineStatus(named name: String) async throws -> MachineStatus? {
+        try await pool.write { db in
+            try Self.registerSeenMachines(db)
+            return try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [name])
+                .map(Self.machineStatus)
+        }
+    }
+
+    public func machineStatuses() async throws -> [MachineStatus] {
+        try await pool.write { db in
+            try Self.registerSeenMachines(db)
+            return try Row.fetchAll(db, sql: "SELECT \(Self.statusColumns) FROM machines ORDER BY machine_name").map(Self.machineStatus)
+        }
+    }
+
+    public func save(_ config: MachineConfig) async throws -> MachineStatus {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO machines (machine_name, line, rpm, iso_group, foundation, channel, baseline_1x, baseline_harmonics)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (machine_name) DO UPDATE SET
+                        line = excluded.line, rpm = excluded.rpm, iso_group = excluded.iso_group,
+                        foundation = excluded.foundation, channel = excluded.channel,
+                        baseline_1x = excluded.baseline_1x, baseline_harmonics = excluded.baseline_harmonics
+                    """,
+                arguments: [
+                    config.machineName, config.line, config.rpm, config.isoGroup.rawValue, config.foundation.rawValue,
+                    config.channel.rawValue, config.baseline?.oneX, config.baseline?.harmonics,
+                ])
+            return try Row.fetchOne(
+                db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [config.machineName]
+            ).map(Self.machineStatus)!
+        }
+    }
+
+    /// Machines first seen in samples or diagnoses get a registry entry with the defaults.
+    static func registerSeenMachines(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO machines (machine_name)
+                SELECT name FROM (SELECT machine_name AS name FROM sensors UNION SELECT machine_name FROM vibration_diagnosis)
+                WHERE true
+                ON CONFLICT DO NOTHING
+                """)
+    }
+
+    // MARK: Automatic diagnosis
+
+    /// Rows scanned per call at most, so that one call stays short however much was loaded.
+    static let scanRows: Int64 = 2_000_000
+
+    public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
+        try await pool.write { db in
+            try Self.registerSeenMachines(db)
+            let marker = try Int64.fetchOne(db, sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1") ?? 0
+            let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM vibration_samples") ?? 0
+            let upto = min(newest, marker + Self.scanRows)
+            var candidates: [AnalysisWindow] = []
+            // Windows left open by earlier calls.
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds
+                    FROM diagnosis_open_windows o JOIN sensors s ON s.id = o.sensor_id
+                    """)
+            {
+                candidates.append(
+                    AnalysisWindow(
+                        machineName: row[1], sensorNo: row[2], sensorID: row[0], channel: SignalChannel(rawValue: row[3]) ?? .normal,
+                        recordingStart: Timestamp(microseconds: row[4]), index: row[5], seconds: row[6]))
+            }
+            // The windows the new rows fall in: (sensor, recording start, window index).
+            if upto > marker {
+                let keys = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT v.sensor_id AS sensor, s.machine_name AS machine, s.sensor_no AS sensor_no, m.channel AS channel,
+                               v.collected_at - CAST(round(v.measured_time * 1000000) AS INTEGER) AS recording,
+                               CAST(v.measured_time / ? AS INTEGER) AS k
+                        FROM vibration_samples v
+                        JOIN sensors s ON s.id = v.sensor_id
+                        JOIN machines m ON m.machine_name = s.machine_name
+                        WHERE v.id > ? AND v.id <= ? AND v.measured_time >= 0
+                        GROUP BY v.sensor_id, recording, k
+                        """,
+                    arguments: [seconds, marker, upto])
+                for key in keys {
+                    for channel in channels ?? [SignalChannel(rawValue: key["channel"]) ?? .normal] {
+                        candidates.append(
+                            AnalysisWindow(
+                                machineName: key["machine"], sensorNo: key["sensor_no"], sensorID: key["sensor"], channel: channel,
+                                recordingStart: Timestamp(microseconds: key["recording"]), index: key["k"], seconds: seconds))
+                    }
+                }
+            }
+            var ready: [AnalysisWindow] = []
+            var open: [AnalysisWindow] = []
+            var seen = Set<AnalysisWindow>()
+            for window in candidates where seen.insert(window).inserted {
+                let done = try Bool.fetchOne(
+                    db,
+                    sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)",
+                    arguments: [window.sensorID, window.start.microseconds, window.channel.rawValue]) ?? false
+                if done { continue }
+                // Complete once the sensor has data at or past the window's end.
+                let complete = try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM vibration_samples WHERE sensor_id = ? AND collected_at >= ?)",
+                    arguments: [window.sensorID, window.end.microseconds]) ?? false
+                if complete { ready.append(window) } else { open.append(window) }
+            }
+            ready.sort { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
+            return PendingWindows(
+                windows: Array(ready.prefix(limit)), scannedThrough: max(marker, upto), open: open + ready.dropFirst(limit))
+        }
+    }
+
+    public func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double]) {
+        // The channel names a column; it comes from the enum, never from a request.
+        let column = window.channel.rawValue
+        return try await pool.read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT collected_at, measured_time, \(column) FROM vibration_samples
+                    WHERE sensor_id = ? AND collected_at >= ? AND collected_at < ?
+                    ORDER BY collected_at, measured_time
+                    """,
+                arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1])
+            var times: [Double] = []
+            var values: [Double] = []
+            let low = Double(window.index) * window.seconds
+            let high = Double(window.index + 1) * window.seconds
+            while let row = try rows.next() {
+                let collected: Int64 = row[0]
+                let t: Double = row[1]
+                guard t >= low, t < high,
+                    abs(collected - Int64((t * 1_000_000).rounded()) - window.recordingStart.microseconds) <= 1
+                else { continue }
+                times.append(t)
+                values.append(row[2])
+            }
+            return (times, values)
+        }
+    }
+
+    public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let ordered = results.sorted { ($0.window.end, $0.window.machineName) < ($1.window.end, $1.window.machineName) }
+        let evidenceJSON = try ordered.map { String(decoding: try encoder.encode($0.diagnosis.evidence), as: UTF8.self) }
+        return try await pool.write { db in
+            var states: [String: MachineState] = [:]
+            var opened: [Alarm] = []
+            for (result, evidence) in zip(ordered, evidenceJSON) {
+                let w = result.window
+                let d = result.diagnosis
+                let done = try Bool.fetchOne(
+                    db,
+                    sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)",
+                    arguments: [w.sensorID, w.start.microseconds, w.channel.rawValue]) ?? false
+                if done { continue }
+                try db.execute(
+                    sql: "INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type) VALUES (?, ?, ?)",
+                    arguments: [w.machineName, w.end.microseconds, d.faultType.rawValue])
+                let diagnosisID = db.lastInsertedRowID
+                try db.execute(
+                    sql: """
+                        INSERT INTO diagnosis_evidence (diagnosis_id, sensor_id, channel, window_start, window_seconds,
+                            confidence, severity_zone, velocity_rms, shaft_hz, amplitude_1x, harmonics, rms, crest_factor,
+                            kurtosis, evidence)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        diagnosisID, w.sensorID, w.channel.rawValue, w.start.microseconds, w.seconds, d.confidence,
+                        d.severityZone.rawValue, d.spectral.velocityRMS, d.spectral.shaftHz, d.spectral.oneX,
+                        d.spectral.harmonics, d.time.rms, d.time.crestFactor, d.time.kurtosis, evidence,
+                    ])
+                let monitored = try String.fetchOne(db, sql: "SELECT channel FROM machines WHERE machine_name = ?", arguments: [w.machineName])
+                guard monitored == w.channel.rawValue else { continue }
+                var state: MachineState
+                if let known = states[w.machineName] {
+                    state = known
+                } else {
+                    state = try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [w.machineName])
+                        .map(Self.machineStatus)?.state ?? MachineState()
+                }
+                for event in tracker.apply(verdict: d.faultType, zone: d.severityZone, at: w.end, to: &state, machineName: w.machineName) {
+                    switch event {
+                    case .open(let machine, let at, let fault, let zone, let message):
+                        try db.execute(
+                            sql: "INSERT INTO alarms (machine_name, fault_type, severity_zone, message, opened_at) VALUES (?, ?, ?, ?, ?)",
+                            arguments: [machine, fault.rawValue, zone?.rawValue, message, at.microseconds])
+                        opened.append(
+                            Alarm(id: db.lastInsertedRowID, machineName: machine, faultType: fault, severityZone: zone, message: message, openedAt: at))
+                    case .close(let machine, let at):
+                        try db.execute(
+                            sql: "UPDATE alarms SET closed_at = ? WHERE machine_name = ? AND closed_at IS NULL",
+                            arguments: [at.microseconds, machine])
+                        opened.removeAll { $0.machineName == machine }
+                    }
+                }
+                states[w.machineName] = state
+            }
+            for (machine, state) in states {
+                try db.execute(
+                    sql: """
+                        UPDATE machines SET state = ?, state_zone = ?, state_since = ?, pending_state = ?, pending_count = ?,
+                            last_window_at = ?
+                        WHERE machine_name = ?
+                        """,
+                    arguments: [
+                        state.faultType.rawValue, state.zone?.rawValue, state.since?.microseconds, state.pending?.rawValue,
+                        state.pendingCount, state.lastWindowAt?.microseconds, machine,
+                    ])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, ?)
+                    ON CONFLICT (id) DO UPDATE SET scanned_through_id = max(scanned_through_id, excluded.scanned_through_id)
+                    """,
+                arguments: [progress.scannedThrough])
+            try db.execute(sql: "DELETE FROM diagnosis_open_windows")
+            for w in progress.open {
+                try db.execute(
+                    sql: """
+                        INSERT INTO diagnosis_open_windows (sensor_id, channel, recording_start, window_index, window_seconds)
+                        VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """,
+                    arguments: [w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds])
+            }
+            return opened
+        }
+    }
+
+    public func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline? {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.amplitude_1x, e.harmonics FROM diagnosis_evidence e
+                    JOIN vibration_diagnosis d ON d.id = e.diagnosis_id
+                    WHERE d.machine_name = ? AND d.detected_at BETWEEN ? AND ?
+                    """,
+                arguments: [machineName, from.microseconds, to.microseconds])
+            guard !rows.isEmpty else { return nil }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let baseline = HealthyBaseline(oneX: median(rows.map { $0[0] }), harmonics: median(rows.map { $0[1] }))
+            try db.execute(
+                sql: "UPDATE machines SET baseline_1x = ?, baseline_harmonics = ? WHERE machine_name = ?",
+                arguments: [baseline.oneX, baseline.harmonics, machineName])
+            return baseline
+        }
+    }
+
+    public func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int {
+        try await pool.write { db in
+            var conditions = ["id IN (SELECT diagnosis_id FROM diagnosis_evidence)"]
+            var arguments: StatementArguments = []
+            if let machineName {
+                conditions.append("machine_name = ?")
+                arguments += [machineName]
+            }
+            if let from {
+                conditions.append("detected_at >= ?")
+                arguments += [from.microseconds]
+            }
+            if let to {
+                conditions.append("detected_at <= ?")
+                arguments += [to.microseconds]
+            }
+            try db.execute(sql: "DELETE FROM vibration_diagnosis WHERE " + conditions.joined(separator: " AND "), arguments: arguments)
+            let removed = db.changesCount
+            // Look at every sample again; windows still diagnosed are skipped.
+            try db.execute(sql: "DELETE FROM diagnosis_progress")
+            try db.execute(sql: "DELETE FROM diagnosis_open_windows")
+            return removed
+        }
+    }
+
+    // MARK: Alarms
+
+    static func alarm(_ row: Row) -> Alarm {
+        Alarm(
+            id: row["id"], machineName: row["machine_name"], faultType: FaultType(rawValue: row["fault_type"]) ?? .normal,
+            severityZone: (row["severity_zone"] as String?).flatMap(ISO10816.Zone.init(rawValue:)), message: row["message"],
+            openedAt: Timestamp(microseconds: row["opened_at"]),
+            closedAt: (row["closed_at"] as Int64?).map(Timestamp.init(microseconds:)),
+            acknowledgedAt: (row["acknowledged_at"] as Int64?).map(Timestamp.init(microseconds:)),
+            acknowledgedBy: row["acknowledged_by"])
+    }
+
+    public func alarms(openOnly: Bool, machineName: String?, limit: Int) async throws -> [Alarm] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if openOnly { conditions.append("closed_at IS NULL") }
+        if let machineName {
+            conditions.append("machine_name = ?")
+            arguments += [machineName]
+        }
+        arguments += [limit]
+        let sql = "SELECT * FROM alarms" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY opened_at DESC, id DESC LIMIT ?"
+        let bound = arguments
+        return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.alarm) }
+    }
+
+    public func acknowledgeAlarm(id: Int64, by: String?) async throws -> Alarm? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE alarms SET acknowledged_at = coalesce(acknowledged_at, ?), acknowledged_by = coalesce(acknowledged_by, ?) WHERE id = ?",
+                arguments: [Timestamp.now.microseconds, by, id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM alarms WHERE id = ?", arguments: [id]).map(Self.alarm)
+        }
+    }
+}

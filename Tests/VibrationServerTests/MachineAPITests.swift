@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VibrationCore
+import VibrationStore
+
+@Suite("Machine registry and alarms API")
+struct MachineAPITests {
+    @Test("PUT sets the registry entry, GET reads it back with its state; unknown is 404")
+    func registry() async throws {
+        try await withApp { client, _ in
+            #expect(try await client.call(.get, "/machines/pump-1").status == .notFound)
+            let put = try await client.call(
+                .put, "/machines/pump-1", json: "{\"line\": \"Line A\", \"rpm\": 1780, \"iso_group\": 1, \"foundation\": \"flexible\", \"channel\": \"looseness\"}")
+            #expect(put.status == .ok, "\(put.text)")
+            let got = try await client.call(.get, "/machines/pump-1")
+            #expect(got["line"] as? String == "Line A")
+            #expect(got["rpm"] as? Double == 1780)
+            #expect(got["iso_group"] as? Int == 1)
+            #expect(got["foundation"] as? String == "flexible")
+            #expect(got["channel"] as? String == "looseness")
+            #expect((got["state"] as? [String: Any])?["fault_name"] as? String == "normal")
+            #expect((got["state"] as? [String: Any])?["since"] is NSNull)
+            #expect(got["open_alarms"] as? Int == 0)
+            let list = try await client.call(.get, "/machines")
+            #expect(list.items.map { $0["machine_name"] as? String } == ["pump-1"])
+            let bad = try await client.call(.put, "/machines/pump-1", json: "{\"rpm\": -3, \"channel\": \"sideways\"}")
+            #expect(bad.status.code == 422 || bad.status.code == 400)
+            #expect(bad.isProblem)
+            let negative = try await client.call(.put, "/machines/pump-1", json: "{\"rpm\": -3}")
+            #expect(negative.errorFields == ["rpm"])
+        }
+    }
+
+    @Test("samples posted over HTTP are diagnosed by the engine, which raises an alarm that can be acknowledged")
+    func automatic() async throws {
+        let generator = PlantGenerator(options: .init(rows: 2_000 * 8, machines: 1, sensors: 1, rateHz: 2_000, jitter: 0, seed: 9, recordingSeconds: 20))
+        var bytes: [UInt8] = []
+        try generator.writeCSV { bytes += $0 }
+        let csv = ByteBuffer(bytes: bytes)
+        try await withApp(automaticDiagnosis: true) { client, store in
+            _ = try await client.call(.put, "/machines/g1", json: "{\"channel\": \"unbalance_looseness\"}")
+            let upload = try await client.call(.post, "/vibration-data/bulk", contentType: "text/csv", bytes: csv)
+            #expect(upload["inserted"] as? Int == 16_000)
+            var alarms: [[String: Any]] = []
+            for _ in 0..<100 where alarms.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                alarms = try await client.call(.get, "/alarms?open=true").items
+            }
+            #expect(alarms.count == 1)
+            #expect(alarms.first?["fault_name"] as? String == "unbalance and looseness")
+            let machine = try await client.call(.get, "/machines/g1")
+            #expect((machine["state"] as? [String: Any])?["fault_type"] as? Int == 3)
+            #expect(machine["open_alarms"] as? Int == 1)
+            let latest = try await client.call(.get, "/vibration-diagnosis/latest?machine_name=g1")
+            #expect(latest.items.first?["fault_type"] as? Int == 3)
+            let id = try #require(alarms.first?["id"] as? Int)
+            let ack = try await client.call(.post, "/alarms/\(id)/ack", json: "{\"by\": \"operator 7\"}")
+            #expect(ack["acknowledged_by"] as? String == "operator 7")
+            #expect(ack["acknowledged_at"] is String)
+            #expect(try await client.call(.post, "/alarms/99999/ack", json: "{}").status == .notFound)
+            // Seven complete windows; the eighth waits for data past its end.
+            #expect(try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 100).count == 7)
+        }
+    }
+}
