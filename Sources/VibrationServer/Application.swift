@@ -25,7 +25,10 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
         logger.logLevel = config.logLevel
         return logger
     }()
-    let engine = DiagnosisService(store: store, options: config.diagnosis, logger: logger)
+    let webhook = config.alarmWebhook.map { AlarmWebhook(url: $0, logger: logger) }
+    let engine = DiagnosisService(
+        store: store, options: config.diagnosis, logger: logger,
+        alarmSink: webhook.map { hook in { @Sendable alarms in Task { await hook.deliver(alarms) } } })
     let router = try buildRouter(store: store, config: config, engine: config.automaticDiagnosis ? engine : nil)
     if config.automaticDiagnosis {
         // Data loaded while the server was down is diagnosed on start.

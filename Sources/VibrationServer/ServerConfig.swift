@@ -16,12 +16,15 @@ public struct ServerConfig: Sendable {
     /// Whether the built-in engine diagnoses new data as it arrives.
     public var automaticDiagnosis: Bool
     public var diagnosis: DiagnosisService.Options
+    /// Where to post each opened alarm, if anywhere.
+    public var alarmWebhook: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "himmes.sqlite",
         corsOrigins: [String] = [], logLevel: Logger.Level = .info, maximumJSONBytes: Int = 64 << 20,
-        automaticDiagnosis: Bool = true, diagnosis: DiagnosisService.Options = .init()
+        automaticDiagnosis: Bool = true, diagnosis: DiagnosisService.Options = .init(), alarmWebhook: String? = nil
     ) {
+        self.alarmWebhook = alarmWebhook
         self.automaticDiagnosis = automaticDiagnosis
         self.diagnosis = diagnosis
         self.maximumJSONBytes = maximumJSONBytes

@@ -178,7 +178,16 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard let stored = try await store.diagnosis(id: input.path.id) else {
             throw Problem(status: .notFound, detail: "No diagnosis has id \(input.path.id).")
         }
-        return .ok(.init(body: .json(.init(stored))))
+        var diagnosis = Components.Schemas.Diagnosis(stored)
+        if let e = try await store.engineEvidence(diagnosisID: stored.id) {
+            diagnosis.engine = .init(
+                sensorNo: e.sensorNo, channel: e.channel.rawValue, windowStart: e.windowStart.date, windowSeconds: e.windowSeconds,
+                confidence: e.confidence, severityZone: e.severityZone.rawValue, velocityRmsMmS: e.velocityRMS, shaftHz: e.shaftHz,
+                evidence: e.evidence.map {
+                    .init(feature: $0.feature, value: $0.value, threshold: $0.threshold, unit: $0.unit, exceeded: $0.exceeded, meaning: $0.meaning)
+                })
+        }
+        return .ok(.init(body: .json(diagnosis)))
     }
 
     // MARK: Diagnose

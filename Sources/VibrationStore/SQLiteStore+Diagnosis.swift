@@ -265,6 +265,26 @@ extension SQLiteStore {
         }
     }
 
+    public func engineEvidence(diagnosisID: Int64) async throws -> EngineEvidence? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT s.sensor_no, e.channel, e.window_start, e.window_seconds, e.confidence, e.severity_zone,
+                               e.velocity_rms, e.shaft_hz, e.evidence
+                        FROM diagnosis_evidence e JOIN sensors s ON s.id = e.sensor_id WHERE e.diagnosis_id = ?
+                        """, arguments: [diagnosisID])
+            else { return nil }
+            let evidenceText: String = row[8]
+            return EngineEvidence(
+                sensorNo: row[0], channel: SignalChannel(rawValue: row[1]) ?? .normal, windowStart: Timestamp(microseconds: row[2]),
+                windowSeconds: row[3], confidence: row[4], severityZone: ISO10816.Zone(rawValue: row[5]) ?? .a,
+                velocityRMS: row[6], shaftHz: row[7],
+                evidence: (try? JSONDecoder().decode([Evidence].self, from: Data(evidenceText.utf8))) ?? [])
+        }
+    }
+
     public func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline? {
         try await pool.write { db in
             let rows = try Row.fetchAll(

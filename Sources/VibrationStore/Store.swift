@@ -54,6 +54,8 @@ public protocol Store: Sendable {
     /// skipped), moves each machine's state and opens or closes its alarms, and remembers how far
     /// the samples have been looked at and which windows are still open. Returns the alarms opened.
     func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm]
+    /// The engine's record behind a diagnosis; nil for verdicts posted from outside.
+    func engineEvidence(diagnosisID: Int64) async throws -> EngineEvidence?
     /// Learns a machine's healthy baseline from the windows diagnosed in a period.
     func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline?
     /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.

@@ -25,6 +25,15 @@ struct Serve: AsyncParsableCommand {
             """)
     var corsOrigins: [String] = []
 
+    @Option(help: "URL to POST each opened alarm to, as JSON, with retries. [env: HIMMES_ALARM_WEBHOOK]")
+    var alarmWebhook: String?
+
+    @Option(help: "Consecutive windows that must agree before a machine's state changes. (default: 3)")
+    var confirmations: Int?
+
+    @Flag(help: "Do not diagnose arriving data (himmes diagnose can do it later).")
+    var noAutoDiagnose = false
+
     @Flag(
         help: """
             Start on a fresh database in a temporary folder (unless --db is given) loaded with a \
@@ -39,12 +48,22 @@ struct Serve: AsyncParsableCommand {
         guard let port = Int(portText), (0...65535).contains(port) else {
             throw ValidationError("port must be a number from 0 to 65535, got '\(portText)'")
         }
+        var diagnosis = DiagnosisService.Options()
+        if let confirmations {
+            guard confirmations >= 1 else { throw ValidationError("--confirmations must be at least 1") }
+            diagnosis.confirmations = confirmations
+        }
+        let webhook = alarmWebhook ?? ProcessInfo.processInfo.environment["HIMMES_ALARM_WEBHOOK"].flatMap { $0.isEmpty ? nil : $0 }
+        if let webhook, URL(string: webhook)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw ValidationError("--alarm-webhook must be an http or https URL, got '\(webhook)'")
+        }
         return ServerConfig(
             host: Environment.value(flag: host, variable: "HIMMES_HOST", default: "127.0.0.1"),
             port: port,
             databasePath: demo && database.db == nil ? Self.demoDatabasePath() : database.path,
             corsOrigins: Environment.list(flag: corsOrigins, variable: "HIMMES_CORS_ORIGINS"),
-            logLevel: try logging.level())
+            logLevel: try logging.level(), automaticDiagnosis: !noAutoDiagnose, diagnosis: diagnosis,
+            alarmWebhook: webhook)
     }
 
     static func demoDatabasePath() -> String {

@@ -61,7 +61,14 @@ struct MachineAPITests {
             #expect(ack["acknowledged_at"] is String)
             #expect(try await client.call(.post, "/alarms/99999/ack", json: "{}").status == .notFound)
             // Seven complete windows; the eighth waits for data past its end.
-            #expect(try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 100).count == 7)
+            let verdicts = try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 100)
+            #expect(verdicts.count == 7)
+            let detail = try await client.call(.get, "/vibration-diagnosis/\(verdicts[0].id)")
+            let engine = try #require(detail["engine"] as? [String: Any])
+            #expect(engine["channel"] as? String == "unbalance_looseness")
+            #expect(engine["sensor_no"] as? String == "sensor1")
+            #expect(engine["window_seconds"] as? Double == 1)
+            #expect((engine["evidence"] as? [[String: Any]])?.contains { $0["feature"] as? String == "harmonics_2x_10x" } == true)
         }
     }
 }

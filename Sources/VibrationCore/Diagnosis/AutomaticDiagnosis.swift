@@ -78,3 +78,31 @@ public struct MachineStatus: Sendable, Hashable {
         self.state = state
     }
 }
+
+/// What the built-in engine recorded behind one of its diagnoses.
+public struct EngineEvidence: Sendable {
+    public var sensorNo: String
+    public var channel: SignalChannel
+    public var windowStart: Timestamp
+    public var windowSeconds: Double
+    public var confidence: Double
+    public var severityZone: ISO10816.Zone
+    public var velocityRMS: Double
+    public var shaftHz: Double
+    public var evidence: [Evidence]
+
+    public init(
+        sensorNo: String, channel: SignalChannel, windowStart: Timestamp, windowSeconds: Double, confidence: Double,
+        severityZone: ISO10816.Zone, velocityRMS: Double, shaftHz: Double, evidence: [Evidence]
+    ) {
+        self.sensorNo = sensorNo
+        self.channel = channel
+        self.windowStart = windowStart
+        self.windowSeconds = windowSeconds
+        self.confidence = confidence
+        self.severityZone = severityZone
+        self.velocityRMS = velocityRMS
+        self.shaftHz = shaftHz
+        self.evidence = evidence
+    }
+}

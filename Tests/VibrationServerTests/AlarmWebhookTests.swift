@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import Testing
+import VibrationCore
+
+@testable import VibrationServer
+
+@Suite("Alarm webhook")
+struct AlarmWebhookTests {
+    @Test("an alarm is posted as JSON and retried until the receiver accepts it")
+    func retries() async throws {
+        let received = Mutex<[String]>([])
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            let body = try await request.body.collect(upTo: 1 << 16)
+            let count = received.withLock {
+                $0.append(String(buffer: body))
+                return $0.count
+            }
+            return count == 1 ? .internalServerError : .noContent
+        }
+        let receiver = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await receiver.test(.live) { client in
+            let port = try #require(client.port)
+            let hook = AlarmWebhook(url: "http://127.0.0.1:\(port)/hook", attempts: 3, logger: Logger(label: "test"))
+            let alarm = Alarm(
+                id: 7, machineName: "pump-1", faultType: .supportLooseness, severityZone: .c, message: "support looseness confirmed",
+                openedAt: Timestamp(parsing: "2025-01-01T00:00:00Z")!)
+            await hook.deliver([alarm])
+        }
+        let bodies = received.withLock { $0 }
+        #expect(bodies.count == 2)
+        let object = try JSONSerialization.jsonObject(with: Data(bodies[1].utf8)) as? [String: Any]
+        #expect(object?["machine_name"] as? String == "pump-1")
+        #expect(object?["fault_type"] as? Int == 2)
+        #expect(object?["severity_zone"] as? String == "C")
+        #expect(object?["opened_at"] as? String == "2025-01-01T00:00:00Z")
+    }
+}
