@@ -82,25 +82,33 @@ struct BenchIngest: AsyncParsableCommand {
             let (csvSeconds, csvInserted) = try await uploadCSV(client: client, path: csv)
             table.append(("HTTP POST text/csv, one request", csvSeconds, rows, "inserted \(csvInserted.grouped)"))
             server.stop()
-            let jsonServer = try ServerProcess(executable: himmes, database: "\(folder)/json.sqlite", port: port + 1)
-            defer { jsonServer.stop() }
-            try await jsonServer.waitUntilReady(client: client)
             let bodies = try jsonBatches(csv: csv)
-            let (jsonSeconds, jsonInserted) = try await uploadJSON(client: client, bodies: bodies, port: port + 1)
-            table.append(("HTTP POST JSON, \(batch)-row batches", jsonSeconds, rows, "inserted \(jsonInserted.grouped), \(bodies.count) requests"))
-            jsonServer.stop()
+            // The engine diagnoses in the background as batches arrive and shares the two cores with
+            // the server and this client: measured with it on, and off (load only).
+            for (offset, engine) in [(1, true), (2, false)] {
+                let jsonServer = try ServerProcess(
+                    executable: himmes, database: "\(folder)/json-\(offset).sqlite", port: port + offset,
+                    extra: engine ? [] : ["--no-auto-diagnose"])
+                defer { jsonServer.stop() }
+                try await jsonServer.waitUntilReady(client: client)
+                let (jsonSeconds, jsonInserted) = try await uploadJSON(client: client, bodies: bodies, port: port + offset)
+                table.append(
+                    ("HTTP POST JSON, \(batch)-row batches" + (engine ? "" : ", engine off"), jsonSeconds, rows,
+                     "inserted \(jsonInserted.grouped), \(bodies.count) requests"))
+                jsonServer.stop()
+            }
         } catch {
             try? await client.shutdown()
             throw error
         }
         try await client.shutdown()
 
-        print("step                                   seconds      rows/s   x reference  notes")
+        print("step".padding(toLength: 47, withPad: " ", startingAt: 0) + "seconds      rows/s   x reference  notes")
         for (name, seconds, count, notes) in table {
             let s = seconds.map { String(format: "%7.2f", $0) } ?? "      -"
             let rate = seconds.map { Int(Double(count) / $0).grouped } ?? "-"
             let ratio = seconds.flatMap { s in reference.map { String(format: "%.2f", s / $0) } } ?? "-"
-            print(name.padding(toLength: 38, withPad: " ", startingAt: 0) + " " + s + "  " + rate.leftPadded(11) + "   " + ratio.leftPadded(10) + "  " + notes)
+            print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + s + "  " + rate.leftPadded(11) + "   " + ratio.leftPadded(10) + "  " + notes)
         }
         print("\npeak resident memory of himmes import: \(runs.map(\.peakMemoryBytes).max()! / 1_000_000) MB (fresh database), \(second.peakMemoryBytes / 1_000_000) MB (same file again)")
         if firstReport.inserted != rows || secondReport.inserted != 0 {
