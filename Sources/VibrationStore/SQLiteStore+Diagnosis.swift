@@ -257,9 +257,14 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT INTO diagnosis_open_windows (sensor_id, channel, recording_start, window_index, window_seconds)
-                        VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        SELECT ?, ?, ?, ?, ? WHERE EXISTS (
+                            SELECT 1 FROM machines WHERE machine_name = ? AND channel = ?)
+                        ON CONFLICT DO NOTHING
                         """,
-                    arguments: [w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds])
+                    arguments: [
+                        w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds, w.machineName,
+                        w.channel.rawValue,
+                    ])
             }
             return opened
         }
@@ -302,6 +307,12 @@ extension SQLiteStore {
                 sql: "UPDATE machines SET baseline_1x = ?, baseline_harmonics = ? WHERE machine_name = ?",
                 arguments: [baseline.oneX, baseline.harmonics, machineName])
             return baseline
+        }
+    }
+
+    public func restartScan() async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM diagnosis_progress")
         }
     }
 

@@ -58,6 +58,8 @@ public protocol Store: Sendable {
     func engineEvidence(diagnosisID: Int64) async throws -> EngineEvidence?
     /// Learns a machine's healthy baseline from the windows diagnosed in a period.
     func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline?
+    /// Makes the engine look at every stored sample again (windows already diagnosed are skipped).
+    func restartScan() async throws
     /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.
     func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int
 

@@ -48,6 +48,7 @@ struct Diagnose: AsyncParsableCommand {
             let dropped = try await store.forgetEngineDiagnoses(machineName: machine, from: fromTime, to: toTime)
             print("dropped \(dropped.grouped) earlier verdicts")
         }
+        if channels != nil { try await store.restartScan() }
         let started = Date()
         let run = try await DiagnosisService(store: store, logger: logger).run(channels: channels)
         print(run.summary + String(format: " in %.2f s", Date().timeIntervalSince(started)))

@@ -163,3 +163,27 @@ struct CommandLineTests {
         #expect(interruptedMidway > 0)
     }
 }
+
+@Suite("Command line: diagnosis")
+struct DiagnoseCommandTests {
+    @Test("import diagnoses what it loaded; diagnose --channel all reads every column's condition")
+    func diagnoseChannels() throws {
+        let dir = try temporaryFolder()
+        try Himmes.run(["generate", "--rows", "24000", "--machines", "1", "--sensors", "1", "--rate", "2000", "--recording-seconds", "6", "--out", "\(dir)/p.csv"])
+        let imported = try Himmes.run(["import", "\(dir)/p.csv", "--db", "\(dir)/d.sqlite"])
+        #expect(imported.status == 0, "\(imported.err)")
+        // 12 s in two 6-second recordings: 6 complete windows in the first, 5 in the second (its last
+        // waits for data past its end).
+        #expect(imported.out.contains("diagnosed 11 windows (normal 11,"), "\(imported.out)")
+        let all = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--channel", "all"])
+        #expect(all.status == 0, "\(all.err)")
+        #expect(all.out.contains("diagnosed 33 windows (normal 0, mass unbalance 11, support looseness 11, unbalance and looseness 11)"), "\(all.out)")
+        let again = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite"])
+        #expect(again.out.contains("diagnosed 0 windows"))
+        let redo = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--machine", "g1"])
+        #expect(redo.out.contains("dropped 44 earlier verdicts"), "\(redo.out)")
+        #expect(redo.out.contains("diagnosed 11 windows (normal 11,"), "\(redo.out)")
+        let bad = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--channel", "sideways"])
+        #expect(bad.status != 0)
+    }
+}
