@@ -48,6 +48,7 @@ func buildRouter(store: some Store, config: ServerConfig, engine: DiagnosisServi
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
+    DashboardController(store: store).addRoutes(to: router)
     let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes, engine: engine)
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),

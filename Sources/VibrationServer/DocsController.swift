@@ -17,9 +17,6 @@ struct DocsController {
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: Self.swaggerPage)))
         }
-        router.get("/") { _, _ in
-            Response(status: .seeOther, headers: [.location: "/docs"])
-        }
     }
 
     /// Swagger UI from its public CDN, pointed at this server's spec (as FastAPI's /docs does).

@@ -1,0 +1,220 @@
+import Foundation
+import Hummingbird
+import Mustache
+import VibrationCore
+import VibrationStore
+
+/// The operator's pages, rendered on the server from the templates beside this file: the status
+/// board, the vibration data table and the diagnosis table. Filters live in the URL, so a link
+/// shows what its sender saw; times are sent in UTC and shown in the viewer's zone by app.js.
+struct DashboardController<S: Store> {
+    let store: S
+    static var library: MustacheLibrary {
+        var library = MustacheLibrary()
+        for (name, bytes) in [
+            ("layout", PackageResources.layout_mustache), ("board", PackageResources.board_mustache),
+            ("data", PackageResources.data_mustache), ("diagnosis", PackageResources.diagnosis_mustache),
+        ] {
+            // The templates ship inside the binary; a broken one is a build defect, caught by the tests.
+            try! library.register(String(decoding: bytes, as: UTF8.self), named: name)
+        }
+        return library
+    }
+    let library = Self.library
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/") { request, _ in try await board(request) }
+        router.get("/data") { request, _ in try await data(request) }
+        router.get("/diagnosis") { request, _ in try await diagnoses(request) }
+        router.get("/assets/app.css") { _, _ in Self.asset(PackageResources.app_css, type: "text/css; charset=utf-8") }
+        router.get("/assets/app.js") { _, _ in Self.asset(PackageResources.app_js, type: "text/javascript; charset=utf-8") }
+    }
+
+    static func asset(_ bytes: [UInt8], type: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func page(_ template: String, _ context: [String: Any]) -> Response {
+        let html = library.render(context, withTemplate: template) ?? ""
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    // MARK: Status board
+
+    func board(_ request: Request) async throws -> Response {
+        let text = DashboardText.for(request)
+        let query = request.uri.queryParameters
+        let lineFilter = query["line"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        let stateFilter = query["state"].flatMap { Int(String($0)) }.flatMap(FaultType.init(rawValue:))
+        let statuses = try await store.machineStatuses()
+        let summaries = Dictionary(uniqueKeysWithValues: try await store.machines().map { ($0.machineName, $0) })
+        let open = try await store.alarms(openOnly: true, machineName: nil, limit: 1_000)
+        let openByMachine = Dictionary(grouping: open, by: \.machineName)
+        let shown = statuses.filter {
+            (lineFilter == nil || $0.config.line == lineFilter) && (stateFilter == nil || $0.state.faultType == stateFilter)
+        }
+        let machines: [[String: Any]] = shown.map { status in
+            let name = status.config.machineName
+            let state = status.state
+            var card: [String: Any] = [
+                "name": name, "stateCode": state.faultType.rawValue, "stateName": text.faultName(state.faultType),
+                "stateHelp": text.faultHelp(state.faultType), "icon": Self.icon(state.faultType),
+                "samples": (summaries[name]?.sampleCount ?? 0).formatted(),
+                "openAlarms": openByMachine[name]?.count ?? 0,
+            ]
+            card["line"] = status.config.line
+            card["since"] = state.since?.rfc3339
+            card["lastData"] = summaries[name]?.lastCollectedAt?.rfc3339
+            if let zone = state.zone {
+                card["zone"] = zone.rawValue
+                card["zoneHelp"] = "ISO 10816-3 \(zone.rawValue): \(zone.meaning)"
+            }
+            return card
+        }
+        let counts: [[String: Any]] = FaultType.allCases.map { type in
+            [
+                "code": type.rawValue, "name": text.faultName(type), "icon": Self.icon(type), "help": text.faultHelp(type),
+                "count": statuses.filter { $0.state.faultType == type }.count, "line": lineFilter ?? "",
+            ]
+        }
+        let lines = Set(statuses.compactMap(\.config.line)).sorted().map { ["value": $0, "selected": $0 == lineFilter] }
+        let states = FaultType.allCases.map {
+            ["code": $0.rawValue, "name": text.faultName($0), "selected": $0 == stateFilter] as [String: Any]
+        }
+        let alarms: [[String: Any]] = open.prefix(50).map {
+            var row: [String: Any] = [
+                "machine": $0.machineName, "message": $0.message, "openedAt": $0.openedAt.rfc3339, "code": $0.faultType.rawValue,
+            ]
+            row["acknowledgedBy"] = $0.acknowledgedBy
+            return row
+        }
+        return page(
+            "board",
+            [
+                "lang": text.lang, "text": text.strings, "nav": ["board": true], "counts": counts, "machines": machines,
+                "lines": lines, "states": states, "openAlarms": open.count, "alarms": alarms,
+            ])
+    }
+
+    static func icon(_ type: FaultType) -> String {
+        switch type {
+        case .normal: "✔"
+        case .massUnbalance: "⚠"
+        case .supportLooseness: "⚠"
+        case .unbalanceAndLooseness: "⛔"
+        }
+    }
+
+    // MARK: Tables
+
+    /// The filter fields of a table page, echoed back into its form and links.
+    struct TableQuery {
+        var machine = ""
+        var sensor = ""
+        var from = ""
+        var to = ""
+        var faultType: FaultType?
+        var cursor: String?
+
+        init(_ request: Request) {
+            let q = request.uri.queryParameters
+            func value(_ key: String) -> String { q[Substring(key)].map(String.init) ?? "" }
+            machine = value("machine_name")
+            sensor = value("sensor_no")
+            from = value("from")
+            to = value("to")
+            faultType = Int(value("fault_type")).flatMap(FaultType.init(rawValue:))
+            cursor = q["cursor"].map(String.init)
+        }
+
+        /// The query string of these filters, without the cursor.
+        var encoded: String {
+            var items: [URLQueryItem] = []
+            for (key, value) in [("machine_name", machine), ("sensor_no", sensor), ("from", from), ("to", to)] where !value.isEmpty {
+                items.append(URLQueryItem(name: key, value: value))
+            }
+            if let faultType { items.append(URLQueryItem(name: "fault_type", value: String(faultType.rawValue))) }
+            var components = URLComponents()
+            components.queryItems = items
+            return components.percentEncodedQuery ?? ""
+        }
+
+        func with(cursor: String) -> String {
+            var components = URLComponents()
+            components.percentEncodedQuery = encoded.isEmpty ? nil : encoded
+            components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "cursor", value: cursor)]
+            return components.percentEncodedQuery ?? ""
+        }
+
+        func bounds() throws(ValidationError) -> (Timestamp?, Timestamp?) {
+            (try Timestamp.bound("from", from.isEmpty ? nil : from, upper: false),
+             try Timestamp.bound("to", to.isEmpty ? nil : to, upper: true))
+        }
+    }
+
+    func data(_ request: Request) async throws -> Response {
+        let text = DashboardText.for(request)
+        let query = TableQuery(request)
+        var context: [String: Any] = [
+            "lang": text.lang, "text": text.strings, "nav": ["data": true],
+            "filter": ["machine": query.machine, "sensor": query.sensor, "from": query.from, "to": query.to],
+            "query": query.encoded, "machineNames": try await store.machineStatuses().map(\.config.machineName),
+        ]
+        do {
+            let (from, to) = try query.bounds()
+            let filter = try SampleFilter(
+                machineName: query.machine.isEmpty ? nil : query.machine, sensorNo: query.sensor.isEmpty ? nil : query.sensor,
+                from: from, to: to
+            ).validated()
+            let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
+            let rows = try await store.samples(matching: filter, after: cursor, limit: 101)
+            context["rows"] = rows.prefix(100).map { row -> [String: Any] in
+                let s = row.sample
+                return [
+                    "id": row.id, "machine": s.machineName, "sensor": s.sensorNo, "collectedAt": s.collectedAt.rfc3339,
+                    "measuredTime": s.measuredTime, "normal": s.normal, "unbalance": s.unbalance, "looseness": s.looseness,
+                    "unbalanceLooseness": s.unbalanceLooseness,
+                ]
+            }
+            if rows.count > 100 { context["next"] = query.with(cursor: SampleCursor(after: rows[99]).token) }
+        } catch let error as ValidationError {
+            context["error"] = error.description
+        }
+        return page("data", context)
+    }
+
+    func diagnoses(_ request: Request) async throws -> Response {
+        let text = DashboardText.for(request)
+        let query = TableQuery(request)
+        var context: [String: Any] = [
+            "lang": text.lang, "text": text.strings, "nav": ["diagnosis": true],
+            "filter": ["machine": query.machine, "from": query.from, "to": query.to],
+            "states": FaultType.allCases.map {
+                ["code": $0.rawValue, "name": text.faultName($0), "selected": $0 == query.faultType] as [String: Any]
+            },
+            "machineNames": try await store.machineStatuses().map(\.config.machineName),
+        ]
+        do {
+            let (from, to) = try query.bounds()
+            let filter = try DiagnosisFilter(
+                machineName: query.machine.isEmpty ? nil : query.machine, faultType: query.faultType, from: from, to: to
+            ).validated()
+            let cursor = try query.cursor.map { token throws(ValidationError) in try DiagnosisCursor(token: token) }
+            let rows = try await store.diagnoses(matching: filter, after: cursor, limit: 101)
+            context["rows"] = rows.prefix(100).map { row -> [String: Any] in
+                let d = row.diagnosis
+                return [
+                    "id": row.id, "machine": d.machineName, "detectedAt": d.detectedAt.rfc3339, "code": d.faultType.rawValue,
+                    "name": text.faultName(d.faultType), "icon": Self.icon(d.faultType), "help": text.faultHelp(d.faultType),
+                ]
+            }
+            if rows.count > 100 { context["next"] = query.with(cursor: DiagnosisCursor(after: rows[99]).token) }
+        } catch let error as ValidationError {
+            context["error"] = error.description
+        }
+        return page("diagnosis", context)
+    }
+}

@@ -1,0 +1,64 @@
+import Hummingbird
+import VibrationCore
+
+/// The dashboard's words in English and Korean: `?lang=ko`, else the browser's Accept-Language.
+struct DashboardText {
+    let lang: String
+    let strings: [String: String]
+
+    static func `for`(_ request: Request) -> DashboardText {
+        if let asked = request.uri.queryParameters["lang"] {
+            return asked.hasPrefix("ko") ? korean : english
+        }
+        let accept = request.headers[.acceptLanguage]?.lowercased() ?? ""
+        return accept.hasPrefix("ko") ? korean : english
+    }
+
+    func faultName(_ type: FaultType) -> String { strings["fault\(type.rawValue)"] ?? type.name }
+    func faultHelp(_ type: FaultType) -> String { strings["faultHelp\(type.rawValue)"] ?? "" }
+
+    static let english = DashboardText(
+        lang: "en",
+        strings: [
+            "board": "Status board", "data": "Vibration data", "diagnosis": "Diagnoses", "counts": "Machines per state",
+            "line": "Line", "state": "State", "all": "All", "apply": "Apply", "since": "In this state since",
+            "lastData": "Last data", "zone": "Severity", "samples": "Samples", "openAlarms": "open alarms",
+            "acknowledgedBy": "acknowledged by", "noMachines": "No machine has sent data yet.",
+            "alarmsHelp": "An alarm opens when a fault is confirmed by consecutive windows or vibration reaches ISO zone C or D.",
+            "zoneHelp": "ISO 10816-3 zone from velocity RMS (10-1000 Hz): A new, B acceptable, C unsatisfactory, D severe.",
+            "machine": "Machine", "sensor": "Sensor", "from": "From", "to": "To", "download": "Download CSV",
+            "downloadHelp": "Every row of this filter as CSV, however many.", "noRows": "No rows match these filters.",
+            "next": "Next page", "faultType": "Fault type",
+            "collectedHelp": "When the recording was collected (your local time; UTC in the tooltip).",
+            "measuredHelp": "Seconds since the start of the recording.", "gHelp": "Acceleration in g.",
+            "faultHelp": "0 normal, 1 mass unbalance, 2 support looseness, 3 both.",
+            "evidenceHelp": "The verdict with the evidence behind it.",
+            "times": "Times are shown in your time zone and stored in UTC.",
+            "fault0": "Normal", "fault1": "Mass unbalance", "fault2": "Support looseness", "fault3": "Unbalance + looseness",
+            "faultHelp0": "No fault: vibration at shaft speed and its harmonics is low.",
+            "faultHelp1": "A strong, sinusoidal vibration at shaft speed (1X): the rotor's mass is off-centre.",
+            "faultHelp2": "Harmonics of shaft speed, a half-order sub-harmonic and impacts: the mounting has come loose.",
+            "faultHelp3": "Both a strong 1X and the harmonics and impacts of looseness.",
+        ])
+
+    static let korean = DashboardText(
+        lang: "ko",
+        strings: [
+            "board": "설비 상태판", "data": "진동 데이터", "diagnosis": "진단 이력", "counts": "상태별 설비 수",
+            "line": "라인", "state": "상태", "all": "전체", "apply": "적용", "since": "상태 시작", "lastData": "최근 데이터",
+            "zone": "심각도", "samples": "샘플 수", "openAlarms": "진행 중 알람", "acknowledgedBy": "확인자",
+            "noMachines": "아직 데이터를 보낸 설비가 없습니다.",
+            "alarmsHelp": "연속된 구간에서 결함이 확인되거나 진동이 ISO C·D 구역에 들면 알람이 발생합니다.",
+            "zoneHelp": "속도 RMS(10-1000 Hz)에 따른 ISO 10816-3 구역: A 신규, B 양호, C 불만족, D 위험.",
+            "machine": "설비", "sensor": "센서", "from": "시작", "to": "끝", "download": "CSV 내려받기",
+            "downloadHelp": "이 조건의 모든 행을 CSV로 받습니다.", "noRows": "조건에 맞는 행이 없습니다.", "next": "다음 쪽",
+            "faultType": "결함 유형", "collectedHelp": "수집 시각(현지 시간, 툴팁에 UTC).", "measuredHelp": "측정 시작 후 경과 초.",
+            "gHelp": "가속도(g).", "faultHelp": "0 정상, 1 질량 불평형, 2 지지 풀림, 3 복합.",
+            "evidenceHelp": "판정과 그 근거.", "times": "시각은 현지 시간으로 보이고 UTC로 저장됩니다.",
+            "fault0": "정상", "fault1": "질량 불평형", "fault2": "지지 풀림", "fault3": "불평형 + 풀림",
+            "faultHelp0": "결함 없음: 회전 주파수와 고조파의 진동이 낮습니다.",
+            "faultHelp1": "회전 주파수(1X)의 강한 정현파 진동: 회전체 질량 중심이 어긋났습니다.",
+            "faultHelp2": "회전 주파수의 고조파, 0.5X 분수 고조파와 충격: 설치부가 풀렸습니다.",
+            "faultHelp3": "강한 1X와 풀림의 고조파·충격이 함께 나타납니다.",
+        ])
+}
