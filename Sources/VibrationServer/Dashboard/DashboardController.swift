@@ -104,7 +104,7 @@ struct DashboardController<S: Store> {
         case .normal: "✔"
         case .massUnbalance: "⚠"
         case .supportLooseness: "⚠"
-        case .unbalanceAndLooseness: "⛔"
+        case .unbalanceAndLooseness: "✖"
         }
     }
 
