@@ -300,6 +300,41 @@ struct VibrationAPI<S: Store>: APIProtocol {
         return .ok(.init(body: .json(try await machine(named: input.path.name)!)))
     }
 
+    func getWaveform(_ input: Operations.GetWaveform.Input) async throws -> Operations.GetWaveform.Output {
+        let q = input.query
+        var violations: [FieldViolation] = []
+        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", q.from, upper: false) }
+        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", q.to, upper: true) }
+        let points = q.points ?? 2_000
+        if !(10...4_000).contains(points) {
+            violations.append(FieldViolation(field: "points", message: "must be between 10 and 4000, got \(points)"))
+        }
+        guard violations.isEmpty, let from, let to else { throw ValidationError(violations) }
+        _ = try SampleFilter(from: from, to: to).validated()
+        guard let status = try await store.machineStatus(named: input.path.name) else {
+            throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
+        }
+        let channel = q.channel.flatMap { SignalChannel(rawValue: $0.rawValue) } ?? status.config.channel
+        let limit = 5_000_000
+        guard
+            let series = try await store.series(
+                machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, from: from, to: to, limit: limit)
+        else {
+            throw Problem(status: .notFound, detail: "Machine '\(input.path.name)' has no sensor '\(q.sensorNo)'.")
+        }
+        let buckets = Downsampling.minMax(
+            times: series.times, values: series.values, from: from.microseconds, to: to.microseconds + 1, buckets: points)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        machineName: input.path.name, sensorNo: q.sensorNo, channel: channel.rawValue, samples: series.times.count,
+                        truncated: series.times.count == limit,
+                        buckets: buckets.map {
+                            .init(t: Timestamp(microseconds: $0.time).date, min: $0.min, max: $0.max, n: $0.count)
+                        }))))
+    }
+
     // MARK: Alarms
 
     func listAlarms(_ input: Operations.ListAlarms.Input) async throws -> Operations.ListAlarms.Output {

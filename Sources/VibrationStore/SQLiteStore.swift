@@ -168,6 +168,33 @@ public final class SQLiteStore: Store {
         return merged
     }
 
+    public func series(
+        machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int
+    ) async throws -> (times: [Int64], values: [Double])? {
+        // The channel names a column; it comes from the enum, never from a request.
+        let column = channel.rawValue
+        return try await pool.read { db in
+            guard
+                let sensor = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM sensors WHERE machine_name = ? AND sensor_no = ?", arguments: [machineName, sensorNo])
+            else { return nil }
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT collected_at, \(column) FROM vibration_samples
+                    WHERE sensor_id = ? AND collected_at BETWEEN ? AND ? ORDER BY collected_at, measured_time LIMIT ?
+                    """,
+                arguments: [sensor, from.microseconds, to.microseconds, limit])
+            var times: [Int64] = []
+            var values: [Double] = []
+            while let row = try rows.next() {
+                times.append(row[0])
+                values.append(row[1])
+            }
+            return (times, values)
+        }
+    }
+
     // MARK: Diagnoses
 
     static func storedDiagnosis(_ row: Row) throws -> StoredDiagnosis {

@@ -32,6 +32,10 @@ public protocol Store: Sendable {
 
     /// Every machine that has samples or diagnoses, ordered by name.
     func machines() async throws -> [MachineSummary]
+    /// One sensor's channel over a time range (collected_at, inclusive), in time order, at most
+    /// `limit` samples; nil when the machine has no such sensor.
+    func series(machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int)
+        async throws -> (times: [Int64], values: [Double])?
 
     // MARK: Registry
 

@@ -163,3 +163,28 @@ struct FaultClassifierTests {
         #expect(classifier.diagnose(Waveform(samples: worse, sampleRateHz: rate), profile: judged).faultType == .massUnbalance)
     }
 }
+
+@Suite("Downsampling")
+struct DownsamplingTests {
+    @Test("a million samples become at most one bucket per column, and the single spike survives")
+    func keepsPeaks() {
+        let n = 1_000_000
+        let times = (0..<n).map { Int64($0) * 100 }
+        var values = (0..<n).map { sin(Double($0) / 50) * 0.1 }
+        values[777_777] = 9.5
+        values[123_456] = -7.25
+        let buckets = Downsampling.minMax(times: times, values: values, from: 0, to: Int64(n) * 100, buckets: 2_000)
+        #expect(buckets.count == 2_000)
+        #expect(buckets.map(\.max).max() == 9.5)
+        #expect(buckets.map(\.min).min() == -7.25)
+        #expect(buckets.reduce(0) { $0 + $1.count } == n)
+        #expect(zip(buckets, buckets.dropFirst()).allSatisfy { $0.time < $1.time })
+    }
+
+    @Test("fewer samples than buckets come back one per bucket, values unchanged")
+    func sparse() {
+        let buckets = Downsampling.minMax(times: [0, 10, 20], values: [1, 2, 3], from: 0, to: 30, buckets: 300)
+        #expect(buckets.map(\.max) == [1, 2, 3])
+        #expect(buckets.map(\.min) == [1, 2, 3])
+    }
+}

@@ -72,3 +72,32 @@ struct MachineAPITests {
         }
     }
 }
+
+@Suite("Waveform API")
+struct WaveformAPITests {
+    @Test("a long range comes back as min/max buckets that keep the peaks")
+    func buckets() async throws {
+        var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        for i in 0..<20_000 {
+            let value = i == 12_345 ? 5.5 : sin(Double(i) / 20) * 0.1
+            // collected_at is each sample's own instant: the recording's start plus measured_time.
+            let at = Timestamp(parsing: "2025-01-01T00:00:00Z")!.adding(seconds: Double(i) / 1000).csv
+            text += "m1,s1,\(at),\(Double(i) / 1000),\(value),0,0,0\n"
+        }
+        let csv = text
+        try await withApp { client, _ in
+            _ = try await client.call(.post, "/vibration-data/bulk", json: csv, contentType: "text/csv")
+            let reply = try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:20Z&points=500")
+            #expect(reply.status == .ok, "\(reply.text)")
+            let buckets = reply["buckets"] as? [[String: Any]] ?? []
+            #expect(buckets.count <= 500 && buckets.count > 400)
+            #expect(buckets.compactMap { $0["max"] as? Double }.max() == 5.5)
+            #expect(buckets.compactMap { $0["n"] as? Int }.reduce(0, +) == 20_000)
+            #expect(reply["samples"] as? Int == 20_000)
+            #expect(reply["channel"] as? String == "normal")
+            #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s9&from=2025-01-01&to=2025-01-02").status == .notFound)
+            #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-01&to=2025-01-02&points=5").status == .unprocessableContent)
+            #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-03&to=2025-01-02").status == .unprocessableContent)
+        }
+    }
+}
