@@ -36,8 +36,9 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(
         help: """
-            Start on a fresh database in a temporary folder (unless --db is given) loaded with a \
-            generated plant, so that there is something to look at.
+            Start on a fresh database in a temporary folder (unless --db is given) with a living demo \
+            plant: two minutes of history, then live data every second through the bulk API; within \
+            minutes machines develop faults, one is repaired, and alarms open and close.
             """)
     var demo = false
 
@@ -75,17 +76,25 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try config()
         let logger = try logging.bootstrap()
-        if demo {
-            let store = try SQLiteStore(path: config.databasePath, logger: logger)
-            let report = try await DemoPlant.load(into: store)
-            logger.notice(
-                "demo plant loaded",
-                metadata: ["samples": "\(report.inserted)", "database": .string(config.databasePath)])
-        }
         let app = try buildApplication(config: config)
+        if demo {
+            // A plant that is alive: history loaded at once, then live data through the public bulk
+            // API, as edge gateways would send it.
+            let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
+            let stream = DemoStream(url: "http://\(host):\(config.port)", logger: logger)
+            let store = try SQLiteStore(path: config.databasePath, logger: logger)
+            try await stream.register(in: store)
+            Task {
+                do {
+                    try await stream.run(store: store)
+                } catch {
+                    logger.error("demo stream stopped", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         logger.notice(
-            "HIM-MES is up: open http://\(shownHost):\(config.port)/docs",
+            "HIM-MES is up: open http://\(shownHost):\(config.port)/ (API docs at /docs)",
             metadata: ["database": .string(config.databasePath)])
         try await app.runService()
     }

@@ -52,3 +52,18 @@ struct MachineStateTests {
         if case .close = events[3][0] {} else { Issue.record("expected close first") }
     }
 }
+
+@Suite("Machine state: passing verdicts")
+struct PassingVerdictTests {
+    @Test("windows that disagree with the state do not move its zone or raise a severity alarm")
+    func passing() {
+        let tracker = MachineStateTracker(confirmations: 3)
+        var state = MachineState()
+        var events: [AlarmEvent] = []
+        for (i, verdict) in [FaultType.massUnbalance, .massUnbalance, .massUnbalance].enumerated() {
+            events += tracker.apply(verdict: verdict, zone: .d, at: Timestamp(microseconds: Int64(i)), to: &state, machineName: "m")
+        }
+        #expect(events.count == 1)
+        #expect(state.faultType == .massUnbalance && state.zone == .d)
+    }
+}

@@ -110,8 +110,9 @@ public struct MachineStateTracker: Sendable {
             state.pendingCount = 0
             changed = true
         }
-        // The zone follows the windows of the confirmed state; a first zone is taken as it comes.
-        if state.zone == nil || verdict == state.faultType { state.zone = zone }
+        // The zone follows the windows that agree with the confirmed state, so that a passing
+        // verdict does not raise a severity alarm of its own.
+        if verdict == state.faultType { state.zone = zone }
         let isAlarming = Self.alarming(state.faultType, state.zone)
         if !wasAlarming && isAlarming || (changed && isAlarming) {
             let message =

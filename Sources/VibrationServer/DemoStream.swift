@@ -1,0 +1,161 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import VibrationCore
+import VibrationStore
+
+/// Live data for the demo plant, sent through the public bulk API like an edge gateway would: every
+/// second, one second of samples for each machine and sensor. The monitored signal of some machines
+/// drifts into a fault and one is repaired, so states change and alarms open and close within minutes.
+public struct DemoStream: Sendable {
+    /// How a machine's live signal evolves: its condition from `seconds` after the start.
+    public struct Scenario: Sendable {
+        public var machineName: String
+        public var steps: [(seconds: Double, condition: FaultType)]
+
+        public func condition(at elapsed: Double) -> FaultType {
+            steps.last { $0.seconds <= elapsed }?.condition ?? .normal
+        }
+    }
+
+    public let url: String
+    public let rateHz: Double
+    /// Seconds of data loaded before the live stream begins; the scenarios play out after it.
+    public let historySeconds: Int
+    public let channels: [PlantGenerator.Channel]
+    public let scenarios: [String: Scenario]
+    let logger: Logger
+
+    /// The demo plant: two lines of three machines.
+    public static let machines = [
+        "line-a-press", "line-a-pump", "line-a-compressor", "line-b-fan", "line-b-mixer", "line-b-conveyor",
+    ]
+
+    /// The demo plant's machines, with their shaft speeds, and what happens to each.
+    public init(
+        url: String, machines: [String] = DemoStream.machines, sensors: Int = 2, rateHz: Double = 2_000,
+        historySeconds: Int = 120, logger: Logger
+    ) {
+        self.url = url
+        self.rateHz = rateHz
+        self.historySeconds = historySeconds
+        self.logger = logger
+        var rng = SplitMix64(seed: 77)
+        var channels: [PlantGenerator.Channel] = []
+        for machine in machines {
+            let shaft = rng.uniform(20...50)
+            for s in 1...sensors {
+                channels.append(
+                    PlantGenerator.Channel(
+                        machineName: machine, sensorNo: "sensor\(s)", shaftHz: shaft, gain: rng.uniform(0.8...1.2),
+                        noise: rng.uniform(0.01...0.02), seed: rng.next(), sampleRateHz: rateHz))
+            }
+        }
+        self.channels = channels
+        let plan: [[(Double, FaultType)]] = [
+            [(0, .normal)],
+            [(0, .normal), (45, .massUnbalance)],
+            [(0, .normal), (90, .supportLooseness)],
+            [(0, .normal), (60, .massUnbalance), (150, .unbalanceAndLooseness)],
+            [(0, .massUnbalance), (120, .normal)],
+            [(0, .normal)],
+        ]
+        var scenarios: [String: Scenario] = [:]
+        for (i, machine) in machines.enumerated() {
+            scenarios[machine] = Scenario(
+                machineName: machine,
+                steps: plan[i % plan.count].map { (seconds: $0.0 == 0 ? 0 : $0.0 + Double(historySeconds), condition: $0.1) })
+        }
+        self.scenarios = scenarios
+    }
+
+    /// One second of every channel as CSV, `second` seconds into the stream; the live signal goes in
+    /// `normal` (the column the demo machines that stream watch), the data set's other conditions in
+    /// the other columns.
+    public func csv(second: Int, start: Timestamp) -> [UInt8] {
+        var out = Array(SampleCSVWriter.header.utf8)
+        var writer = SampleCSVWriter(precision: .fixed6)
+        let perSecond = Int(rateHz)
+        // A recording lasts a minute: measured_time restarts at 0 every 60 s.
+        let recording = second / 60
+        let recordingStart = start.adding(seconds: Double(recording * 60))
+        for channel in channels {
+            let condition = scenarios[channel.machineName]?.condition(at: Double(second)) ?? .normal
+            let w = PlantGenerator.window(of: channel, count: perSecond, sampleRateHz: rateHz, start: Double(second))
+            let live: [Double] =
+                switch condition {
+                case .normal: w.normal
+                case .massUnbalance: w.unbalance
+                case .supportLooseness: w.looseness
+                case .unbalanceAndLooseness: w.both
+                }
+            for i in 0..<perSecond {
+                let measured = Double(second % 60) + Double(i) / rateHz
+                writer.append(
+                    VibrationSample(
+                        machineName: channel.machineName, sensorNo: channel.sensorNo,
+                        collectedAt: recordingStart.adding(seconds: measured), measuredTime: (measured * 1_000_000).rounded() / 1_000_000,
+                        normal: live[i], unbalance: w.unbalance[i], looseness: w.looseness[i], unbalanceLooseness: w.both[i]),
+                    to: &out)
+            }
+        }
+        return out
+    }
+
+    /// Registers the streaming machines: their line, shaft speed and the `normal` column as their signal.
+    public func register(in store: any Store) async throws {
+        for machine in Set(channels.map(\.machineName)).sorted() {
+            let shaft = channels.first { $0.machineName == machine }!.shaftHz
+            _ = try await store.save(
+                MachineConfig(
+                    machineName: machine, line: machine.hasPrefix("line-a") ? "Line A" : "Line B", rpm: (shaft * 60).rounded(),
+                    channel: .normal))
+        }
+    }
+
+    /// Loads the history straight into the store, then posts a second of data every second, in step
+    /// with the clock, until cancelled.
+    public func run(store: any Store) async throws {
+        let now = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
+        let start = now.adding(seconds: -Double(historySeconds))
+        let importer = SampleImporter(store: store)
+        for second in 0..<historySeconds {
+            _ = try await importer.importCSV(Once(bytes: csv(second: second, start: start)), layout: .product)
+        }
+        let clock = ContinuousClock()
+        let began = clock.now
+        var second = historySeconds
+        while !Task.isCancelled {
+            var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "text/csv")
+            request.body = .bytes(ByteBuffer(bytes: csv(second: second, start: start)))
+            do {
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                if response.status != .ok { logger.warning("demo upload answered \(response.status)") }
+            } catch {
+                logger.debug("demo upload failed", metadata: ["error": "\(error)"])
+            }
+            second += 1
+            try? await clock.sleep(until: began + .seconds(second - historySeconds))
+        }
+    }
+
+    /// One buffer as a stream of chunks.
+    struct Once: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let bytes: [UInt8]
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var bytes: [UInt8]?
+            mutating func next() async -> ByteBuffer? {
+                defer { bytes = nil }
+                return bytes.map { ByteBuffer(bytes: $0) }
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(bytes: bytes) }
+    }
+}
