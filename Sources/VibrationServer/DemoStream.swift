@@ -73,14 +73,14 @@ public struct DemoStream: Sendable {
     /// One second of every channel as CSV, `second` seconds into the stream; the live signal goes in
     /// `normal` (the column the demo machines that stream watch), the data set's other conditions in
     /// the other columns.
-    public func csv(second: Int, start: Timestamp) -> [UInt8] {
+    public func csv(second: Int, start: Timestamp, machine: String? = nil) -> [UInt8] {
         var out = Array(SampleCSVWriter.header.utf8)
         var writer = SampleCSVWriter(precision: .fixed6)
         let perSecond = Int(rateHz)
         // A recording lasts a minute: measured_time restarts at 0 every 60 s.
         let recording = second / 60
         let recordingStart = start.adding(seconds: Double(recording * 60))
-        for channel in channels {
+        for channel in channels where machine == nil || channel.machineName == machine {
             let condition = scenarios[channel.machineName]?.condition(at: Double(second)) ?? .normal
             let w = PlantGenerator.window(of: channel, count: perSecond, sampleRateHz: rateHz, start: Double(second))
             let live: [Double] =

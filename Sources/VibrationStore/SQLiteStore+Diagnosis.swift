@@ -31,18 +31,34 @@ extension SQLiteStore {
     }
 
     public func machineStatus(named name: String) async throws -> MachineStatus? {
-        try await pool.write { db in
-            try Self.registerSeenMachines(db)
-            return try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [name])
+        try await registerSeenMachines()
+        return try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [name])
                 .map(Self.machineStatus)
         }
     }
 
     public func machineStatuses() async throws -> [MachineStatus] {
-        try await pool.write { db in
-            try Self.registerSeenMachines(db)
-            return try Row.fetchAll(db, sql: "SELECT \(Self.statusColumns) FROM machines ORDER BY machine_name").map(Self.machineStatus)
+        try await registerSeenMachines()
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.statusColumns) FROM machines ORDER BY machine_name").map(Self.machineStatus)
         }
+    }
+
+    /// Registers machines first seen in the data; takes the writer only when there is one to add,
+    /// so that readers of the registry do not queue behind uploads.
+    func registerSeenMachines() async throws {
+        let missing = try await pool.read { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM sensors s WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = s.machine_name))
+                        OR EXISTS (SELECT 1 FROM vibration_diagnosis d
+                                   WHERE d.id > (SELECT coalesce(max(id), 0) - 1000 FROM vibration_diagnosis)
+                                   AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = d.machine_name))
+                    """) ?? false
+        }
+        if missing { try await pool.write { db in try Self.registerSeenMachines(db) } }
     }
 
     public func save(_ config: MachineConfig) async throws -> MachineStatus {
@@ -83,8 +99,9 @@ extension SQLiteStore {
     static let scanRows: Int64 = 2_000_000
 
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
-        try await pool.write { db in
-            try Self.registerSeenMachines(db)
+        try await registerSeenMachines()
+        // A read: uploads keep writing while the engine looks for work.
+        return try await pool.read { db in
             let marker = try Int64.fetchOne(db, sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1") ?? 0
             let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM vibration_samples") ?? 0
             let upto = min(newest, marker + Self.scanRows)

@@ -1,0 +1,149 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import VibrationCore
+import VibrationServer
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Act as edge gateways: stream generated vibration data to a server's bulk API.",
+        discussion: """
+            Each machine is a gateway that sends one second of its sensors' samples every second (in \
+            requests of at most --batch rows), following the demo's scenarios: some machines drift into \
+            faults. Prints rows/s sent, accepted and rejected, and request latency percentiles every \
+            second, and a summary at the end of --duration.
+            """)
+
+    @Option(help: "Base URL of the server.") var target = "http://127.0.0.1:8080"
+    @Option(help: "Machines (gateways).") var machines = 10
+    @Option(help: "Sensors per machine.") var sensors = 1
+    @Option(help: "Samples per second per sensor.") var rate = 2_000
+    @Option(help: "Rows per request at most (0: one request per machine per second).") var batch = 0
+    @Option(help: "Seconds to run.") var duration = 60
+    @Option(help: "API key, sent as 'Authorization: Bearer KEY'.") var apiKey: String?
+
+    func validate() throws {
+        guard machines >= 1, sensors >= 1, rate >= 10, duration >= 1, batch >= 0 else {
+            throw ValidationError("machines, sensors and duration must be at least 1, rate at least 10, batch 0 or more")
+        }
+        guard URL(string: target)?.scheme != nil else { throw ValidationError("--target must be a URL like http://127.0.0.1:8080") }
+    }
+
+    final class Tally: Sendable {
+        struct State {
+            var sent = 0
+            var accepted = 0
+            var rejected = 0
+            var failedRequests = 0
+            var latencies: [Double] = []
+        }
+        let state = Mutex(State())
+    }
+
+    func run() async throws {
+        let names = (1...machines).map { String(format: "sim-%03d", $0) }
+        let stream = DemoStream(
+            url: target, machines: names, sensors: sensors, rateHz: Double(rate), historySeconds: 0, logger: Logger(label: "simulate"))
+        let start = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
+        let tally = Tally()
+        let total = Tally()
+        let clock = ContinuousClock()
+        let began = clock.now
+        print("streaming \(machines) machines x \(sensors) sensors at \(rate) Hz (\((machines * sensors * rate).grouped) samples/s offered) to \(target) for \(duration) s")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, name) in names.enumerated() {
+                // Gateways are not synchronised: each sends at its own moment within the second.
+                let phase = Duration.milliseconds(index * 1000 / names.count)
+                group.addTask {
+                    for second in 0..<duration {
+                        try await clock.sleep(until: began + .seconds(second) + phase)
+                        let rows = stream.csv(second: second, start: start, machine: name)
+                        for body in split(rows) {
+                            await post(body.bytes, rows: body.rows, tallies: [tally, total])
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                for second in 1...duration {
+                    try await clock.sleep(until: began + .seconds(second - 1) + .milliseconds(950))
+                    let s = tally.state.withLock { state -> Tally.State in
+                        defer { state = Tally.State() }
+                        return state
+                    }
+                    print(line(second: second, s, seconds: 1))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let s = total.state.withLock { $0 }
+        print("\nsummary: " + line(second: duration, s, seconds: Double(duration)))
+        if s.failedRequests > 0 || s.rejected > 0 { throw ExitCode(1) }
+    }
+
+    /// The CSV of one machine-second, cut into bodies of at most `batch` rows, each with the header.
+    func split(_ csv: [UInt8]) -> [(bytes: [UInt8], rows: Int)] {
+        let lines = csv.split(separator: 0x0A)
+        let header = Array(lines[0]) + [0x0A]
+        let rows = lines.dropFirst()
+        let size = batch == 0 ? rows.count : batch
+        var bodies: [(bytes: [UInt8], rows: Int)] = []
+        var index = rows.startIndex
+        while index < rows.endIndex {
+            let end = min(index + size, rows.endIndex)
+            var body = header
+            for row in rows[index..<end] {
+                body += row
+                body.append(0x0A)
+            }
+            bodies.append((body, end - index))
+            index = end
+        }
+        return bodies
+    }
+
+    func post(_ body: [UInt8], rows: Int, tallies: [Tally]) async {
+        var request = HTTPClientRequest(url: target + "/vibration-data/bulk")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "text/csv")
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let started = ContinuousClock.now
+        var accepted = 0
+        var rejected = rows
+        var failed = 1
+        if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)),
+            let data = try? await response.body.collect(upTo: 1 << 20), response.status == .ok,
+            let report = try? JSONDecoder().decode(IngestReport.self, from: Data(buffer: data))
+        {
+            accepted = report.inserted + report.duplicates
+            rejected = report.rejected
+            failed = 0
+        }
+        let latency = (ContinuousClock.now - started).inSeconds
+        for tally in tallies {
+            tally.state.withLock {
+                $0.sent += rows
+                $0.accepted += accepted
+                $0.rejected += rejected
+                $0.failedRequests += failed
+                $0.latencies.append(latency)
+            }
+        }
+    }
+
+    func line(second: Int, _ s: Tally.State, seconds: Double) -> String {
+        let sorted = s.latencies.sorted()
+        func percentile(_ p: Double) -> String {
+            guard !sorted.isEmpty else { return "-" }
+            return String(format: "%.1f ms", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000)
+        }
+        return String(
+            format: "%4d s  sent %@ rows/s  accepted %@  rejected %@  requests %@ (%@ failed)  latency p50 %@ p99 %@",
+            second, Int(Double(s.sent) / seconds).grouped, s.accepted.grouped, s.rejected.grouped, s.latencies.count.grouped,
+            s.failedRequests.grouped, percentile(0.5), percentile(0.99))
+    }
+}
