@@ -80,8 +80,7 @@ public actor DiagnosisService {
     public func notify() {
         guard !scheduled else { return }
         scheduled = true
-        // Below the uploads and page requests: the engine catches up when they leave room.
-        Task(priority: .background) {
+        Task {
             let wait = max(.zero, .seconds(1) - (ContinuousClock.now - lastRun))
             try? await Task.sleep(for: wait)
             await self.runScheduled()
