@@ -36,11 +36,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         -> Operations.ListVibrationData.Output
     {
         let query = input.query
-        let filter = try SampleFilter(
-            machineName: query.machineName, sensorNo: query.sensorNo,
-            from: try Timestamp.bound("from", query.from, upper: false),
-            to: try Timestamp.bound("to", query.to, upper: true)
-        ).validated()
+        let filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to))
         let limit = try Page.limit(query.limit)
         let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
         let rows = try await store.samples(matching: filter, after: cursor, limit: limit + 1)
@@ -94,11 +90,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         -> Operations.ExportVibrationData.Output
     {
         let query = input.query
-        let filter = try SampleFilter(
-            machineName: query.machineName, sensorNo: query.sensorNo,
-            from: try Timestamp.bound("from", query.from, upper: false),
-            to: try Timestamp.bound("to", query.to, upper: true)
-        ).validated()
+        let filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to))
         let chunks = SampleCSVExport(store: store, filter: filter).map { $0[...] }
         return .ok(.init(body: .csv(HTTPBody(chunks, length: .unknown, iterationBehavior: .single))))
     }
@@ -362,5 +354,16 @@ struct VibrationAPI<S: Store>: APIProtocol {
             violations += error.violations
             return nil
         }
+    }
+}
+
+extension SampleFilter {
+    /// The filters of a sample list or export as the query gives them: `from` and `to` as times or dates.
+    init(query: (machineName: String?, sensorNo: String?, from: String?, to: String?)) throws(ValidationError) {
+        self = try SampleFilter(
+            machineName: query.machineName, sensorNo: query.sensorNo,
+            from: try Timestamp.bound("from", query.from, upper: false),
+            to: try Timestamp.bound("to", query.to, upper: true)
+        ).validated()
     }
 }
