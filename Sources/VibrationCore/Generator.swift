@@ -71,15 +71,11 @@ public struct PlantGenerator: Sendable {
             rows: Int = 0, seed: UInt64, sampleRateHz: Double
         ) {
             var rng = SplitMix64(seed: seed)
-            self.machineName = machineName
-            self.sensorNo = sensorNo
-            self.shaftHz = shaftHz
-            self.gain = gain
-            self.noise = noise
-            self.rows = rows
-            self.phases = (0..<12).map { _ in rng.uniform(0...(2 * .pi)) }
-            self.resonanceHz = min(rng.uniform(250...350), sampleRateHz * 0.4)
-            self.seed = rng.next()
+            let phases = (0..<12).map { _ in rng.uniform(0...(2 * .pi)) }
+            let resonanceHz = min(rng.uniform(250...350), sampleRateHz * 0.4)
+            self.init(
+                machineName: machineName, sensorNo: sensorNo, shaftHz: shaftHz, gain: gain, noise: noise, rows: rows,
+                phases: phases, resonanceHz: resonanceHz, seed: rng.next())
         }
     }
 

@@ -117,12 +117,6 @@ public struct SampleCSVParser: Sendable {
         }
     }
 
-    /// Whether a data line has been seen; an empty input of the product layout has no header either.
-    public var sawHeaderOrData: Bool {
-        if case .awaitingHeader = state { return false }
-        return true
-    }
-
     private func firstNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int? {
         guard from < to else { return nil }
         guard let found = memchr(base + from, 0x0A, to - from) else { return nil }

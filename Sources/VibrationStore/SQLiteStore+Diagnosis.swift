@@ -317,9 +317,9 @@ extension SQLiteStore {
                     WHERE d.machine_name = ? AND d.detected_at BETWEEN ? AND ?
                     """,
                 arguments: [machineName, from.microseconds, to.microseconds])
-            guard !rows.isEmpty else { return nil }
-            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            let baseline = HealthyBaseline(oneX: median(rows.map { $0[0] }), harmonics: median(rows.map { $0[1] }))
+            guard let baseline = HealthyBaseline(oneXLevels: rows.map { $0[0] }, harmonicLevels: rows.map { $0[1] }) else {
+                return nil
+            }
             try db.execute(
                 sql: "UPDATE machines SET baseline_1x = ?, baseline_harmonics = ? WHERE machine_name = ?",
                 arguments: [baseline.oneX, baseline.harmonics, machineName])

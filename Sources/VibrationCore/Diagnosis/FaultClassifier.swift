@@ -51,12 +51,17 @@ public struct HealthyBaseline: Sendable, Hashable, Codable {
 
     /// The median levels of healthy windows.
     public init?(_ healthy: [SpectralFeatures]) {
-        guard !healthy.isEmpty else { return nil }
+        self.init(oneXLevels: healthy.map(\.oneX), harmonicLevels: healthy.map(\.harmonics))
+    }
+
+    /// The median of each level over healthy windows; nil without any.
+    public init?(oneXLevels: [Double], harmonicLevels: [Double]) {
+        guard !oneXLevels.isEmpty, !harmonicLevels.isEmpty else { return nil }
         func median(_ values: [Double]) -> Double {
             let sorted = values.sorted()
             return sorted[sorted.count / 2]
         }
-        self.init(oneX: median(healthy.map(\.oneX)), harmonics: median(healthy.map(\.harmonics)))
+        self.init(oneX: median(oneXLevels), harmonics: median(harmonicLevels))
     }
 
     enum CodingKeys: String, CodingKey {
