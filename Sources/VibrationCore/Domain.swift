@@ -121,3 +121,24 @@ public struct MachineSummary: Hashable, Sendable {
         self.latestDiagnosis = latestDiagnosis
     }
 }
+
+/// Consecutive diagnoses of one machine with the same verdict: a band on the fault timeline.
+public struct DiagnosisRun: Hashable, Sendable {
+    public var machineName: String
+    public var faultType: FaultType
+    /// The first and the last diagnosis of the run.
+    public var first: Timestamp
+    public var last: Timestamp
+    public var count: Int
+    /// The id of the run's last diagnosis, whose evidence explains it.
+    public var lastID: Int64
+
+    public init(machineName: String, faultType: FaultType, first: Timestamp, last: Timestamp, count: Int, lastID: Int64) {
+        self.machineName = machineName
+        self.faultType = faultType
+        self.first = first
+        self.last = last
+        self.count = count
+        self.lastID = lastID
+    }
+}

@@ -4,12 +4,18 @@ public struct SampleFilter: Hashable, Sendable {
     public var sensorNo: String?
     public var from: Timestamp?
     public var to: Timestamp?
+    /// Oldest first (the default) or newest first; a cursor continues in the order it was made in.
+    public var order: ListOrder
 
-    public init(machineName: String? = nil, sensorNo: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+    public init(
+        machineName: String? = nil, sensorNo: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil,
+        order: ListOrder = .oldestFirst
+    ) {
         self.machineName = machineName
         self.sensorNo = sensorNo
         self.from = from
         self.to = to
+        self.order = order
     }
 
     public func validated() throws(ValidationError) -> SampleFilter {
@@ -24,18 +30,32 @@ public struct DiagnosisFilter: Hashable, Sendable {
     public var faultType: FaultType?
     public var from: Timestamp?
     public var to: Timestamp?
+    public var order: ListOrder
 
-    public init(machineName: String? = nil, faultType: FaultType? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+    public init(
+        machineName: String? = nil, faultType: FaultType? = nil, from: Timestamp? = nil, to: Timestamp? = nil,
+        order: ListOrder = .oldestFirst
+    ) {
         self.machineName = machineName
         self.faultType = faultType
         self.from = from
         self.to = to
+        self.order = order
     }
 
     public func validated() throws(ValidationError) -> DiagnosisFilter {
         try Page.checkRange(from: from, to: to)
         return self
     }
+}
+
+/// The time order of a list.
+public enum ListOrder: String, Hashable, Sendable, CaseIterable {
+    case oldestFirst = "asc"
+    case newestFirst = "desc"
+
+    /// SQL's keyword for the order, and the comparison that continues after a cursor.
+    public var sql: (keyword: String, after: String) { self == .oldestFirst ? ("ASC", ">") : ("DESC", "<") }
 }
 
 /// Where the previous page of samples ended: the order is (collected_at, measured_time, id).

@@ -26,10 +26,12 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
         return logger
     }()
     let webhook = config.alarmWebhook.map { AlarmWebhook(url: $0, logger: logger) }
+    let events = EventHub()
     let engine = DiagnosisService(
         store: store, options: config.diagnosis, logger: logger,
-        alarmSink: webhook.map { hook in { @Sendable alarms in Task { await hook.deliver(alarms) } } })
-    let router = try buildRouter(store: store, config: config, engine: config.automaticDiagnosis ? engine : nil)
+        alarmSink: webhook.map { hook in { @Sendable alarms in Task { await hook.deliver(alarms) } } }, events: events)
+    let router = try buildRouter(
+        store: store, config: config, changes: Changes(engine: config.automaticDiagnosis ? engine : nil, events: events))
     if config.automaticDiagnosis {
         // Data loaded while the server was down is diagnosed on start.
         Task { await engine.notify() }
@@ -40,7 +42,7 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
         logger: logger)
 }
 
-func buildRouter(store: some Store, config: ServerConfig, engine: DiagnosisService?) throws -> Router<AppRequestContext> {
+func buildRouter(store: some Store, config: ServerConfig, changes: Changes) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     // Outermost first: CORS headers go on every answer, problems included.
     router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
@@ -48,8 +50,11 @@ func buildRouter(store: some Store, config: ServerConfig, engine: DiagnosisServi
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
-    DashboardController(store: store).addRoutes(to: router)
-    let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes, engine: engine)
+    DashboardController(
+        store: store, assets: DashboardAssets(directory: config.assetsDirectory), windowSeconds: config.diagnosis.windowSeconds
+    ).addRoutes(to: router)
+    LiveEventsController(hub: changes.events, lifetime: config.eventStreamLifetime).addRoutes(to: router)
+    let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes, changes: changes, diagnosis: config.diagnosis)
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
         configuration: .init(dateTranscoder: RFC3339DateTranscoder()),

@@ -30,11 +30,17 @@ public actor DiagnosisService {
     let options: Options
     let logger: Logger
     let alarmSink: (@Sendable ([Alarm]) async -> Void)?
+    /// Told of every stored verdict and opened alarm, for open dashboard pages.
+    let events: EventHub?
     private var scheduled = false
     private var lastRun = ContinuousClock.now - .seconds(60)
 
-    public init(store: any Store, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil) {
+    public init(
+        store: any Store, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
+        events: EventHub? = nil
+    ) {
         self.store = store
+        self.events = events
         self.options = options
         self.logger = logger
         self.alarmSink = alarmSink
@@ -67,7 +73,11 @@ public actor DiagnosisService {
             let opened = try await store.record(results, progress: pending, tracker: tracker)
             total.windows += results.count
             total.alarmsOpened += opened
-            if !opened.isEmpty, let alarmSink { await alarmSink(opened) }
+            if !results.isEmpty { events?.publish(.diagnosis) }
+            if !opened.isEmpty {
+                events?.publish(.alarm)
+                if let alarmSink { await alarmSink(opened) }
+            }
             // Done when the scan has caught up and nothing came back ready.
             if pending.windows.isEmpty || (results.isEmpty && pending.scannedThrough == previousMarker) { break }
             previousMarker = pending.scannedThrough

@@ -18,12 +18,19 @@ public struct ServerConfig: Sendable {
     public var diagnosis: DiagnosisService.Options
     /// Where to post each opened alarm, if anywhere.
     public var alarmWebhook: String?
+    /// A folder holding the dashboard's charting library (chart.min.js); when nil, the
+    /// distribution's copy under /usr/share/javascript is used if installed, else a CDN.
+    public var assetsDirectory: String?
+    /// How long one `/events` stream stays open before the browser is asked to reconnect.
+    public var eventStreamLifetime: Duration = .seconds(300)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "himmes.sqlite",
         corsOrigins: [String] = [], logLevel: Logger.Level = .info, maximumJSONBytes: Int = 64 << 20,
-        automaticDiagnosis: Bool = true, diagnosis: DiagnosisService.Options = .init(), alarmWebhook: String? = nil
+        automaticDiagnosis: Bool = true, diagnosis: DiagnosisService.Options = .init(), alarmWebhook: String? = nil,
+        assetsDirectory: String? = nil
     ) {
+        self.assetsDirectory = assetsDirectory
         self.alarmWebhook = alarmWebhook
         self.automaticDiagnosis = automaticDiagnosis
         self.diagnosis = diagnosis

@@ -11,14 +11,17 @@ struct VibrationAPI<S: Store>: APIProtocol {
     let bulk: BulkUpload
     /// The largest diagnosis upload read whole (they are small beside sample uploads).
     let maximumBodyBytes: Int
-    /// The built-in engine, told when samples arrive; nil when automatic diagnosis is off.
-    let engine: DiagnosisService?
+    /// Told of what was stored: the built-in engine (when on) and open dashboard pages.
+    let changes: Changes
+    /// The engine's settings, used when a window is diagnosed on request.
+    let diagnosis: DiagnosisService.Options
 
-    init(store: S, maximumBodyBytes: Int, engine: DiagnosisService?) {
+    init(store: S, maximumBodyBytes: Int, changes: Changes, diagnosis: DiagnosisService.Options = .init()) {
         self.store = store
-        self.bulk = BulkUpload(store: store, engine: engine)
+        self.diagnosis = diagnosis
+        self.bulk = BulkUpload(store: store, changes: changes)
         self.maximumBodyBytes = maximumBodyBytes
-        self.engine = engine
+        self.changes = changes
     }
 
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
@@ -36,7 +39,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
         -> Operations.ListVibrationData.Output
     {
         let query = input.query
-        let filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to))
+        var filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to))
+        filter.order = query.order == .desc ? .newestFirst : .oldestFirst
         let limit = try Page.limit(query.limit)
         let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
         let rows = try await store.samples(matching: filter, after: cursor, limit: limit + 1)
@@ -60,7 +64,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         violations += sample.violations()
         guard violations.isEmpty else { throw ValidationError(violations) }
         let stored = try await store.insert(sample)
-        await engine?.notify()
+        changes.samplesStored()
         return .created(.init(body: .json(.init(stored))))
     }
 
@@ -112,7 +116,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
             machineName: query.machineName,
             faultType: query.faultType.map { code throws(ValidationError) in try Validation.faultType(code) },
             from: try Timestamp.bound("from", query.from, upper: false),
-            to: try Timestamp.bound("to", query.to, upper: true)
+            to: try Timestamp.bound("to", query.to, upper: true),
+            order: query.order == .desc ? .newestFirst : .oldestFirst
         ).validated()
         let limit = try Page.limit(query.limit)
         let cursor = try query.cursor.map { token throws(ValidationError) in try DiagnosisCursor(token: token) }
@@ -135,6 +140,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard violations.isEmpty, let faultType else { throw ValidationError(violations) }
         let diagnosis = Diagnosis(machineName: body.machineName, detectedAt: detectedAt ?? .now, faultType: faultType)
         let stored = try await store.insert(diagnosis)
+        changes.diagnosesStored()
         return .created(.init(body: .json(.init(stored))))
     }
 
@@ -156,6 +162,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
             let encoder = JSONEncoder()
             report = try await bulk.runDiagnoses(ByteBuffer(bytes: try encoder.encode(rows)), format: .json, atomic: atomic)
         }
+        if report.inserted > 0 { changes.diagnosesStored() }
         return .ok(.init(body: .json(.init(report))))
     }
 
@@ -251,7 +258,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
     func machine(named name: String) async throws -> Components.Schemas.Machine? {
         guard let status = try await store.machineStatus(named: name) else { return nil }
         let summary =
-            try await store.machines().first { $0.machineName == name }
+            try await store.machine(named: name)
             ?? MachineSummary(machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil, latestDiagnosis: nil)
         let open = try await store.alarms(openOnly: true, machineName: name, limit: 10_000).count
         return Components.Schemas.Machine(summary: summary, status: status, openAlarms: open)
@@ -327,6 +334,98 @@ struct VibrationAPI<S: Store>: APIProtocol {
                         }))))
     }
 
+    func getSpectrum(_ input: Operations.GetSpectrum.Input) async throws -> Operations.GetSpectrum.Output {
+        let q = input.query
+        var violations: [FieldViolation] = []
+        let start = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.field("at", q.at) }
+        let seconds = q.seconds ?? diagnosis.windowSeconds
+        if !(0.05...60).contains(seconds) {
+            violations.append(FieldViolation(field: "seconds", message: "must be between 0.05 and 60, got \(seconds)"))
+        }
+        if let maxHz = q.maxHz, !(maxHz > 0 && maxHz.isFinite) {
+            violations.append(FieldViolation(field: "max_hz", message: "must be above 0, got \(maxHz)"))
+        }
+        let points = q.points ?? 2_000
+        if !(10...4_000).contains(points) {
+            violations.append(FieldViolation(field: "points", message: "must be between 10 and 4000, got \(points)"))
+        }
+        guard violations.isEmpty, let start else { throw ValidationError(violations) }
+        guard let status = try await store.machineStatus(named: input.path.name) else {
+            throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
+        }
+        let channel = q.channel.flatMap { SignalChannel(rawValue: $0.rawValue) } ?? status.config.channel
+        // The window is [at, at + seconds): the sample at its end belongs to the next one.
+        let end = Timestamp(microseconds: start.microseconds + Int64((seconds * 1e6).rounded()) - 1)
+        guard
+            let series = try await store.series(
+                machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, from: start, to: end, limit: 2_000_000)
+        else {
+            throw Problem(status: .notFound, detail: "Machine '\(input.path.name)' has no sensor '\(q.sensorNo)'.")
+        }
+        guard series.times.count >= 16, let first = series.times.first else {
+            throw ValidationError([
+                FieldViolation(field: "at", message: "the window holds \(series.times.count) samples; a spectrum needs at least 16")
+            ])
+        }
+        let times = series.times.map { Double($0 - first) / 1e6 }
+        guard let waveform = Waveform(values: series.values, times: times) else {
+            throw ValidationError([
+                FieldViolation(field: "at", message: "the window's samples share collected_at values; its times must increase")
+            ])
+        }
+        let verdict = FaultClassifier(thresholds: diagnosis.thresholds).diagnose(waveform, profile: status.config.profile)
+        let spectrum = AmplitudeSpectrum(samples: waveform.samples, sampleRateHz: waveform.sampleRateHz)
+        let maxHz = min(q.maxHz ?? spectrum.nyquistHz, spectrum.nyquistHz)
+        let lastBin = min(spectrum.amplitudes.count - 1, Int((maxHz / spectrum.binHz).rounded(.down)))
+        let shaft = verdict.spectral.shaftHz
+        let markers = [("0.5X", 0.5), ("1X", 1), ("2X", 2), ("3X", 3)].map { label, order in
+            Components.Schemas.Spectrum.MarkersPayloadPayload(
+                label: label, hz: order * shaft, amplitude: spectrum.amplitude(at: order * shaft))
+        }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        machineName: input.path.name, sensorNo: q.sensorNo, channel: channel.rawValue, windowStart: start.date,
+                        windowEnd: Timestamp(microseconds: series.times.last!).date, samples: series.times.count,
+                        sampleRateHz: waveform.sampleRateHz, binHz: spectrum.binHz, maxHz: Double(lastBin) * spectrum.binHz,
+                        markers: markers,
+                        bins: Downsampling.peaks(spectrum.amplitudes[0...lastBin], buckets: points).map {
+                            .init(hz: Double($0.index) * spectrum.binHz, amplitude: $0.value)
+                        },
+                        diagnosis: .init(verdict)))))
+    }
+
+    func getFeatureTrend(_ input: Operations.GetFeatureTrend.Input) async throws -> Operations.GetFeatureTrend.Output {
+        let q = input.query
+        var violations: [FieldViolation] = []
+        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", q.from, upper: false) }
+        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", q.to, upper: true) }
+        let limit = q.limit ?? 1_000
+        if !(1...4_000).contains(limit) {
+            violations.append(FieldViolation(field: "limit", message: "must be between 1 and 4000, got \(limit)"))
+        }
+        guard violations.isEmpty else { throw ValidationError(violations) }
+        _ = try SampleFilter(from: from ?? nil, to: to ?? nil).validated()
+        guard try await store.machineStatus(named: input.path.name) != nil else {
+            throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
+        }
+        let points = try await store.featureTrend(machineName: input.path.name, from: from ?? nil, to: to ?? nil, limit: limit)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        machineName: input.path.name,
+                        items: points.map {
+                            .init(
+                                diagnosisId: $0.diagnosisID, t: $0.time.date,
+                                faultType: Components.Schemas.FaultType(rawValue: $0.faultType.rawValue) ?? ._0,
+                                severityZone: Components.Schemas.FeatureTrend.ItemsPayloadPayload.SeverityZonePayload(rawValue: $0.severityZone.rawValue) ?? .a, sensorNo: $0.sensorNo,
+                                channel: $0.channel.rawValue, rms: $0.rms, crestFactor: $0.crestFactor, kurtosis: $0.kurtosis,
+                                velocityRmsMmS: $0.velocityRMS, amplitude1x: $0.oneX, harmonics: $0.harmonics, shaftHz: $0.shaftHz)
+                        }))))
+    }
+
     // MARK: Alarms
 
     func listAlarms(_ input: Operations.ListAlarms.Input) async throws -> Operations.ListAlarms.Output {
@@ -342,6 +441,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard let alarm = try await store.acknowledgeAlarm(id: input.path.id, by: by) else {
             throw Problem(status: .notFound, detail: "No alarm has id \(input.path.id).")
         }
+        changes.alarmsChanged()
         return .ok(.init(body: .json(.init(alarm))))
     }
 

@@ -307,6 +307,30 @@ extension SQLiteStore {
         }
     }
 
+    public func featureTrend(machineName: String, from: Timestamp?, to: Timestamp?, limit: Int) async throws -> [FeaturePoint] {
+        let sql = """
+            SELECT d.id, d.detected_at, d.fault_type, e.severity_zone, s.sensor_no, e.channel, e.rms, e.crest_factor,
+                   e.kurtosis, e.velocity_rms, e.amplitude_1x, e.harmonics, e.shaft_hz
+            FROM vibration_diagnosis d
+            JOIN diagnosis_evidence e ON e.diagnosis_id = d.id
+            JOIN sensors s ON s.id = e.sensor_id
+            WHERE d.machine_name = ? AND d.detected_at BETWEEN ? AND ?
+            ORDER BY d.detected_at DESC, d.id DESC LIMIT ?
+            """
+        let arguments: StatementArguments = [
+            machineName, from?.microseconds ?? Int64.min, to?.microseconds ?? Int64.max, limit,
+        ]
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).reversed().map { row in
+                FeaturePoint(
+                    diagnosisID: row[0], time: Timestamp(microseconds: row[1]), faultType: FaultType(rawValue: row[2]) ?? .normal,
+                    severityZone: ISO10816.Zone(rawValue: row[3]) ?? .a, sensorNo: row[4],
+                    channel: SignalChannel(rawValue: row[5]) ?? .normal, rms: row[6], crestFactor: row[7], kurtosis: row[8],
+                    velocityRMS: row[9], oneX: row[10], harmonics: row[11], shaftHz: row[12])
+            }
+        }
+    }
+
     public func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline? {
         try await pool.write { db in
             let rows = try Row.fetchAll(

@@ -144,13 +144,14 @@ public final class SQLiteStore: Store {
             arguments += [to.microseconds]
         }
         if let cursor {
-            conditions.append("(collected_at, measured_time, id) > (?, ?, ?)")
+            conditions.append("(collected_at, measured_time, id) \(filter.order.sql.after) (?, ?, ?)")
             arguments += [cursor.collectedAt.microseconds, cursor.measuredTime, cursor.id]
         }
+        let order = filter.order.sql.keyword
         let sql = """
             SELECT id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness
             FROM vibration_samples WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY collected_at, measured_time, id LIMIT ?
+            ORDER BY collected_at \(order), measured_time \(order), id \(order) LIMIT ?
             """
         var runs: [SampleRun] = []
         for sensor in sensors {
@@ -160,7 +161,8 @@ public final class SQLiteStore: Store {
         }
         var merged: [StoredSample] = []
         merged.reserveCapacity(min(limit, 10_000))
-        var heap = MinHeap(runs, by: { $0.head!.key < $1.head!.key })
+        let newestFirst = filter.order == .newestFirst
+        var heap = MinHeap(runs, by: { newestFirst ? $1.head!.key < $0.head!.key : $0.head!.key < $1.head!.key })
         while merged.count < limit, var run = heap.popMin() {
             merged.append(run.head!.sample)
             if try run.advance() { heap.insert(run) }
@@ -257,14 +259,14 @@ public final class SQLiteStore: Store {
             arguments += [to.microseconds]
         }
         if let cursor {
-            conditions.append("(detected_at, id) > (?, ?)")
+            conditions.append("(detected_at, id) \(filter.order.sql.after) (?, ?)")
             arguments += [cursor.detectedAt.microseconds, cursor.id]
         }
         arguments += [limit]
         let sql = """
             SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY detected_at, id LIMIT ?
+            ORDER BY detected_at \(filter.order.sql.keyword), id \(filter.order.sql.keyword) LIMIT ?
             """
         let bound = arguments
         return try await pool.read { db in
@@ -307,48 +309,86 @@ public final class SQLiteStore: Store {
     // MARK: Machines
 
     public func machines() async throws -> [MachineSummary] {
-        try await pool.read { db in
-            var byName: [String: MachineSummary] = [:]
-            let sensors = try Row.fetchAll(
-                db, sql: "SELECT id, machine_name, sensor_no FROM sensors ORDER BY machine_name, sensor_no")
-            for sensor in sensors {
-                let id: Int64 = sensor[0]
-                let name: String = sensor[1]
-                // Separate statements so that min and max each stay a single index probe.
-                let count = try Int64.fetchOne(
-                    db, sql: "SELECT count(*) FROM vibration_samples WHERE sensor_id = ?", arguments: [id]) ?? 0
-                let first = try Int64.fetchOne(
-                    db, sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
-                let last = try Int64.fetchOne(
-                    db, sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
-                var summary =
-                    byName[name]
-                    ?? MachineSummary(
-                        machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
-                        latestDiagnosis: nil)
-                summary.sensors.append(sensor[2])
-                summary.sampleCount += count
-                if let first {
-                    summary.firstCollectedAt = min(summary.firstCollectedAt ?? Timestamp(microseconds: first),
-                        Timestamp(microseconds: first))
-                }
-                if let last {
-                    summary.lastCollectedAt = max(summary.lastCollectedAt ?? Timestamp(microseconds: last),
-                        Timestamp(microseconds: last))
-                }
-                byName[name] = summary
+        try await pool.read { db in try Self.machines(db, named: nil) }
+    }
+
+    public func machine(named name: String) async throws -> MachineSummary? {
+        try await pool.read { db in try Self.machines(db, named: name).first }
+    }
+
+    static func machines(_ db: Database, named name: String?) throws -> [MachineSummary] {
+        var byName: [String: MachineSummary] = [:]
+        let sensors = try Row.fetchAll(
+            db,
+            sql: "SELECT id, machine_name, sensor_no FROM sensors"
+                + (name == nil ? "" : " WHERE machine_name = ?") + " ORDER BY machine_name, sensor_no",
+            arguments: name.map { [$0] } ?? [])
+        for sensor in sensors {
+            let id: Int64 = sensor[0]
+            let name: String = sensor[1]
+            // Separate statements so that min and max each stay a single index probe.
+            let count = try Int64.fetchOne(
+                db, sql: "SELECT count(*) FROM vibration_samples WHERE sensor_id = ?", arguments: [id]) ?? 0
+            let first = try Int64.fetchOne(
+                db, sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
+            let last = try Int64.fetchOne(
+                db, sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
+            var summary =
+                byName[name]
+                ?? MachineSummary(
+                    machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
+                    latestDiagnosis: nil)
+            summary.sensors.append(sensor[2])
+            summary.sampleCount += count
+            if let first {
+                summary.firstCollectedAt = min(summary.firstCollectedAt ?? Timestamp(microseconds: first),
+                    Timestamp(microseconds: first))
             }
-            for latest in try Row.fetchAll(db, sql: Self.latestDiagnosesSQL).map(Self.storedDiagnosis) {
-                let name = latest.diagnosis.machineName
-                var summary =
-                    byName[name]
-                    ?? MachineSummary(
-                        machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
-                        latestDiagnosis: nil)
-                summary.latestDiagnosis = latest
-                byName[name] = summary
+            if let last {
+                summary.lastCollectedAt = max(summary.lastCollectedAt ?? Timestamp(microseconds: last),
+                    Timestamp(microseconds: last))
             }
-            return byName.values.sorted { $0.machineName < $1.machineName }
+            byName[name] = summary
+        }
+        let latestRows =
+            try name.map { try Row.fetchAll(db, sql: Self.latestDiagnosisOfMachineSQL, arguments: [$0]) }
+            ?? Row.fetchAll(db, sql: Self.latestDiagnosesSQL)
+        for latest in try latestRows.map(Self.storedDiagnosis) {
+            let name = latest.diagnosis.machineName
+            var summary =
+                byName[name]
+                ?? MachineSummary(
+                    machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
+                    latestDiagnosis: nil)
+            summary.latestDiagnosis = latest
+            byName[name] = summary
+        }
+        return byName.values.sorted { $0.machineName < $1.machineName }
+    }
+
+    public func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp) async throws -> [DiagnosisRun] {
+        // A run starts wherever the verdict differs from the machine's previous one; numbering the
+        // starts gives each diagnosis its run.
+        let sql = """
+            WITH marked AS (
+                SELECT id, machine_name, detected_at, fault_type,
+                       CASE WHEN fault_type = lag(fault_type) OVER win THEN 0 ELSE 1 END AS starts
+                FROM vibration_diagnosis
+                WHERE detected_at BETWEEN ? AND ? \(machineName == nil ? "" : "AND machine_name = ?")
+                WINDOW win AS (PARTITION BY machine_name ORDER BY detected_at, id)
+            ), numbered AS (
+                SELECT *, sum(starts) OVER (PARTITION BY machine_name ORDER BY detected_at, id) AS run FROM marked
+            )
+            SELECT machine_name, min(fault_type), min(detected_at), max(detected_at), count(*), max(id)
+            FROM numbered GROUP BY machine_name, run ORDER BY machine_name, run
+            """
+        let arguments: StatementArguments = [from.microseconds, to.microseconds] + (machineName.map { [$0] } ?? [])
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                DiagnosisRun(
+                    machineName: row[0], faultType: FaultType(rawValue: row[1]) ?? .normal, first: Timestamp(microseconds: row[2]),
+                    last: Timestamp(microseconds: row[3]), count: row[4], lastID: row[5])
+            }
         }
     }
 }

@@ -30,8 +30,14 @@ public protocol Store: Sendable {
     /// The newest diagnosis of each machine (highest id among equal times), ordered by machine name.
     func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis]
 
+    /// Runs of equal verdicts per machine among the diagnoses detected in a range (inclusive),
+    /// ordered by machine name and time.
+    func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp) async throws -> [DiagnosisRun]
+
     /// Every machine that has samples or diagnoses, ordered by name.
     func machines() async throws -> [MachineSummary]
+    /// One machine's summary; nil when it has neither samples nor diagnoses.
+    func machine(named name: String) async throws -> MachineSummary?
     /// One sensor's channel over a time range (collected_at, inclusive), in time order, at most
     /// `limit` samples; nil when the machine has no such sensor.
     func series(machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int)
@@ -60,6 +66,9 @@ public protocol Store: Sendable {
     func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm]
     /// The engine's record behind a diagnosis; nil for verdicts posted from outside.
     func engineEvidence(diagnosisID: Int64) async throws -> EngineEvidence?
+    /// The engine's measurements of a machine's windows in a range (inclusive), oldest first; the
+    /// newest `limit` when there are more.
+    func featureTrend(machineName: String, from: Timestamp?, to: Timestamp?, limit: Int) async throws -> [FeaturePoint]
     /// Learns a machine's healthy baseline from the windows diagnosed in a period.
     func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline?
     /// Makes the engine look at every stored sample again (windows already diagnosed are skipped).

@@ -106,3 +106,42 @@ public struct EngineEvidence: Sendable {
         self.evidence = evidence
     }
 }
+
+/// What the engine measured in one diagnosed window, for trends over time.
+public struct FeaturePoint: Hashable, Sendable {
+    public var diagnosisID: Int64
+    /// The end of the window (the diagnosis' detected_at).
+    public var time: Timestamp
+    public var faultType: FaultType
+    public var severityZone: ISO10816.Zone
+    public var sensorNo: String
+    public var channel: SignalChannel
+    public var rms: Double
+    public var crestFactor: Double
+    public var kurtosis: Double
+    /// Velocity RMS 10-1000 Hz, mm/s.
+    public var velocityRMS: Double
+    public var oneX: Double
+    public var harmonics: Double
+    public var shaftHz: Double
+
+    public init(
+        diagnosisID: Int64, time: Timestamp, faultType: FaultType, severityZone: ISO10816.Zone, sensorNo: String,
+        channel: SignalChannel, rms: Double, crestFactor: Double, kurtosis: Double, velocityRMS: Double, oneX: Double,
+        harmonics: Double, shaftHz: Double
+    ) {
+        self.diagnosisID = diagnosisID
+        self.time = time
+        self.faultType = faultType
+        self.severityZone = severityZone
+        self.sensorNo = sensorNo
+        self.channel = channel
+        self.rms = rms
+        self.crestFactor = crestFactor
+        self.kurtosis = kurtosis
+        self.velocityRMS = velocityRMS
+        self.oneX = oneX
+        self.harmonics = harmonics
+        self.shaftHz = shaftHz
+    }
+}

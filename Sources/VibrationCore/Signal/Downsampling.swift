@@ -31,4 +31,23 @@ public enum Downsampling {
         }
         return result
     }
+
+    /// The largest value of each of at most `buckets` equal runs of `values` (a spectrum's bins, say),
+    /// with the index it was found at: a narrow peak survives however few points are kept.
+    public static func peaks(_ values: ArraySlice<Double>, buckets: Int) -> [(index: Int, value: Double)] {
+        guard buckets > 0, !values.isEmpty else { return [] }
+        if values.count <= buckets { return zip(values.indices, values).map { ($0, $1) } }
+        var result: [(index: Int, value: Double)] = []
+        result.reserveCapacity(buckets)
+        let per = Double(values.count) / Double(buckets)
+        for b in 0..<buckets {
+            let low = values.startIndex + Int((Double(b) * per).rounded(.down))
+            let high = min(values.endIndex, values.startIndex + Int((Double(b + 1) * per).rounded(.down)))
+            guard low < high else { continue }
+            var best = low
+            for i in low..<high where values[i] > values[best] { best = i }
+            result.append((best, values[best]))
+        }
+        return result
+    }
 }

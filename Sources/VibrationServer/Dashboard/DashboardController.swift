@@ -5,15 +5,19 @@ import VibrationCore
 import VibrationStore
 
 /// The operator's pages, rendered on the server from the templates beside this file: the status
-/// board, the vibration data table and the diagnosis table. Filters live in the URL, so a link
+/// board, the fault timeline, the machine page, the vibration data table and the diagnosis table. Filters live in the URL, so a link
 /// shows what its sender saw; times are sent in UTC and shown in the viewer's zone by app.js.
 struct DashboardController<S: Store> {
     let store: S
+    let assets: DashboardAssets
+    /// The engine's window, the default length of a spectrum on the machine page.
+    let windowSeconds: Double
     static var library: MustacheLibrary {
         var library = MustacheLibrary()
         for (name, bytes) in [
             ("layout", PackageResources.layout_mustache), ("board", PackageResources.board_mustache),
             ("data", PackageResources.data_mustache), ("diagnosis", PackageResources.diagnosis_mustache),
+            ("timeline", PackageResources.timeline_mustache), ("machine", PackageResources.machine_mustache),
         ] {
             // The templates ship inside the binary; a broken one is a build defect, caught by the tests.
             try! library.register(String(decoding: bytes, as: UTF8.self), named: name)
@@ -26,8 +30,15 @@ struct DashboardController<S: Store> {
         router.get("/") { request, _ in try await board(request) }
         router.get("/data") { request, _ in try await data(request) }
         router.get("/diagnosis") { request, _ in try await diagnoses(request) }
+        router.get("/timeline") { request, _ in try await timeline(request) }
+        // GET /machines/{name} is also the API's JSON; browsers, which ask for HTML, get the page.
+        router.add(middleware: MachinePageMiddleware { request, name in try await machinePage(request, name: name) })
         router.get("/assets/app.css") { _, _ in Self.asset(PackageResources.app_css, type: "text/css; charset=utf-8") }
         router.get("/assets/app.js") { _, _ in Self.asset(PackageResources.app_js, type: "text/javascript; charset=utf-8") }
+        router.get("/assets/machine.js") { _, _ in Self.asset(PackageResources.machine_js, type: "text/javascript; charset=utf-8") }
+        if let chart = assets.localChartScript {
+            router.get("/assets/chart.min.js") { _, _ in Self.asset(chart, type: "text/javascript; charset=utf-8") }
+        }
     }
 
     static func asset(_ bytes: [UInt8], type: String) -> Response {
@@ -117,6 +128,8 @@ struct DashboardController<S: Store> {
         var from = ""
         var to = ""
         var faultType: FaultType?
+        /// The tables show the newest rows first unless asked otherwise.
+        var order = ListOrder.newestFirst
         var cursor: String?
 
         init(_ request: Request) {
@@ -127,6 +140,7 @@ struct DashboardController<S: Store> {
             from = value("from")
             to = value("to")
             faultType = Int(value("fault_type")).flatMap(FaultType.init(rawValue:))
+            order = ListOrder(rawValue: value("order")) ?? .newestFirst
             cursor = q["cursor"].map(String.init)
         }
 
@@ -137,6 +151,7 @@ struct DashboardController<S: Store> {
                 items.append(URLQueryItem(name: key, value: value))
             }
             if let faultType { items.append(URLQueryItem(name: "fault_type", value: String(faultType.rawValue))) }
+            if order != .newestFirst { items.append(URLQueryItem(name: "order", value: order.rawValue)) }
             var components = URLComponents()
             components.queryItems = items
             return components.percentEncodedQuery ?? ""
@@ -147,6 +162,25 @@ struct DashboardController<S: Store> {
             components.percentEncodedQuery = encoded.isEmpty ? nil : encoded
             components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "cursor", value: cursor)]
             return components.percentEncodedQuery ?? ""
+        }
+
+        /// The same filters in the other time order, from the first page.
+        var reversed: String {
+            var other = self
+            other.order = order == .newestFirst ? .oldestFirst : .newestFirst
+            other.cursor = nil
+            var components = URLComponents()
+            components.percentEncodedQuery = other.encoded.isEmpty ? nil : other.encoded
+            components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "order", value: other.order.rawValue)]
+            return components.percentEncodedQuery ?? ""
+        }
+
+        /// What the table's sortable header says and links to.
+        func sortContext(_ text: DashboardText) -> [String: Any] {
+            [
+                "arrow": order == .newestFirst ? "↓" : "↑", "query": reversed, "current": order.rawValue,
+                "help": order == .newestFirst ? text.strings["sortedNewest"] ?? "" : text.strings["sortedOldest"] ?? "",
+            ]
         }
 
         func bounds() throws(ValidationError) -> (Timestamp?, Timestamp?) {
@@ -162,12 +196,13 @@ struct DashboardController<S: Store> {
             "lang": text.lang, "text": text.strings, "nav": ["data": true],
             "filter": ["machine": query.machine, "sensor": query.sensor, "from": query.from, "to": query.to],
             "query": query.encoded, "machineNames": try await store.machineStatuses().map(\.config.machineName),
+            "sort": query.sortContext(text),
         ]
         do {
             let (from, to) = try query.bounds()
             let filter = try SampleFilter(
                 machineName: query.machine.isEmpty ? nil : query.machine, sensorNo: query.sensor.isEmpty ? nil : query.sensor,
-                from: from, to: to
+                from: from, to: to, order: query.order
             ).validated()
             let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
             let rows = try await store.samples(matching: filter, after: cursor, limit: 101)
@@ -196,11 +231,13 @@ struct DashboardController<S: Store> {
                 ["code": $0.rawValue, "name": text.faultName($0), "selected": $0 == query.faultType] as [String: Any]
             },
             "machineNames": try await store.machineStatuses().map(\.config.machineName),
+            "sort": query.sortContext(text),
         ]
         do {
             let (from, to) = try query.bounds()
             let filter = try DiagnosisFilter(
-                machineName: query.machine.isEmpty ? nil : query.machine, faultType: query.faultType, from: from, to: to
+                machineName: query.machine.isEmpty ? nil : query.machine, faultType: query.faultType, from: from, to: to,
+                order: query.order
             ).validated()
             let cursor = try query.cursor.map { token throws(ValidationError) in try DiagnosisCursor(token: token) }
             let rows = try await store.diagnoses(matching: filter, after: cursor, limit: 101)
@@ -216,5 +253,22 @@ struct DashboardController<S: Store> {
             context["error"] = error.description
         }
         return page("diagnosis", context)
+    }
+}
+
+/// Answers a browser's GET /machines/{name} with the machine page and passes everything else on.
+struct MachinePageMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let render: @Sendable (Request, String) async throws -> Response
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get, (request.headers[.accept] ?? "").contains("text/html") else {
+            return try await next(request, context)
+        }
+        let parts = request.uri.path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty, parts[1] == "machines", !parts[2].isEmpty,
+            let name = String(parts[2]).removingPercentEncoding
+        else { return try await next(request, context) }
+        return try await render(request, name)
     }
 }

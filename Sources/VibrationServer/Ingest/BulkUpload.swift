@@ -8,20 +8,20 @@ import VibrationStore
 /// The bulk upload of samples, shared by the generated handler (CSV, NDJSON) and the JSON fast path.
 struct BulkUpload: Sendable {
     let importer: SampleImporter
-    let engine: DiagnosisService?
+    let changes: Changes
     /// The most rows an atomic upload may hold: it is parsed whole before anything is stored.
     static let maximumAtomicRows = 1_000_000
 
-    init(store: any Store, engine: DiagnosisService?) {
+    init(store: any Store, changes: Changes) {
         importer = SampleImporter(store: store)
-        self.engine = engine
+        self.changes = changes
     }
 
     /// Stores what the decoder reads from the chunks and reports it; with `atomic`, stores all or nothing.
     func run<Chunks: AsyncSequence & Sendable, Decoder: SampleChunkDecoder>(
         _ chunks: Chunks, decoder: Decoder, atomic: Bool
     ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
-        defer { if let engine { Task { await engine.notify() } } }
+        defer { changes.samplesStored() }
         do {
             if atomic { return try await runAtomically(chunks, decoder: decoder) }
             let progress = SampleImporter.Progress()
@@ -137,7 +137,7 @@ struct BulkUpload: Sendable {
 
     /// A JSON array body, already in memory: parsed whole first, so that malformed JSON stores nothing.
     func runJSONArray(_ body: ByteBuffer, atomic: Bool) async throws -> IngestReport {
-        defer { if let engine { Task { await engine.notify() } } }
+        defer { changes.samplesStored() }
         let clock = ContinuousClock()
         let started = clock.now
         var reader = SampleJSONReader(now: .now)

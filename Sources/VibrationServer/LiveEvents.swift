@@ -1,0 +1,128 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Synchronization
+import VibrationCore
+
+/// What changed in the store, as open dashboard pages learn it through `/events`.
+public enum LiveEvent: String, Sendable, CaseIterable {
+    case data
+    case diagnosis
+    case alarm
+}
+
+/// Fans changes out to every open `/events` stream. Bursts are coalesced: each kind of event goes
+/// out at most once per `spacing`, and the last of a burst is never lost.
+public final class EventHub: Sendable {
+    private struct State {
+        var subscribers: [UUID: AsyncStream<LiveEvent>.Continuation] = [:]
+        var lastSent: [LiveEvent: ContinuousClock.Instant] = [:]
+        var deferred: Set<LiveEvent> = []
+    }
+
+    private let state = Mutex(State())
+    let spacing: Duration
+
+    public init(spacing: Duration = .milliseconds(250)) {
+        self.spacing = spacing
+    }
+
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
+    public func publish(_ event: LiveEvent) {
+        let now = ContinuousClock.now
+        let wait: Duration? = state.withLock { state in
+            if state.deferred.contains(event) { return nil }
+            let since = state.lastSent[event].map { now - $0 } ?? spacing
+            if since >= spacing {
+                state.lastSent[event] = now
+                for subscriber in state.subscribers.values { subscriber.yield(event) }
+                return nil
+            }
+            state.deferred.insert(event)
+            return spacing - since
+        }
+        guard let wait else { return }
+        Task {
+            try? await Task.sleep(for: wait)
+            self.state.withLock { state in
+                state.deferred.remove(event)
+                state.lastSent[event] = .now
+                for subscriber in state.subscribers.values { subscriber.yield(event) }
+            }
+        }
+    }
+
+    /// A stream of the events published from now on; it ends when `lifetime` is over.
+    func subscribe(lifetime: Duration) -> AsyncStream<LiveEvent?> {
+        let id = UUID()
+        let (events, continuation) = AsyncStream.makeStream(of: LiveEvent.self, bufferingPolicy: .bufferingNewest(8))
+        state.withLock { $0.subscribers[id] = continuation }
+        // nil is a heartbeat, so that proxies and the client see a live connection.
+        let (merged, output) = AsyncStream.makeStream(of: LiveEvent?.self, bufferingPolicy: .bufferingNewest(8))
+        let forward = Task {
+            for await event in events { output.yield(event) }
+        }
+        let heartbeat = Task {
+            let clock = ContinuousClock()
+            let deadline = clock.now + lifetime
+            while clock.now < deadline {
+                try? await Task.sleep(for: min(.seconds(15), deadline - clock.now))
+                if Task.isCancelled { return }
+                output.yield(nil)
+            }
+            output.finish()
+        }
+        output.onTermination = { [weak self] _ in
+            forward.cancel()
+            heartbeat.cancel()
+            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
+            continuation.finish()
+        }
+        return merged
+    }
+}
+
+/// Where the handlers report what they stored: the engine is told of new samples, open pages of
+/// everything.
+struct Changes: Sendable {
+    let engine: DiagnosisService?
+    let events: EventHub
+
+    func samplesStored() {
+        events.publish(.data)
+        if let engine { Task { await engine.notify() } }
+    }
+
+    func diagnosesStored() { events.publish(.diagnosis) }
+    func alarmsChanged() { events.publish(.alarm) }
+}
+
+/// `GET /events`: Server-Sent Events for the dashboard. Each event names what changed (`data`,
+/// `diagnosis`, `alarm`) and carries the server time; a comment line every 15 s keeps the
+/// connection alive. The stream ends after `lifetime`, and the browser reconnects by itself.
+struct LiveEventsController {
+    let hub: EventHub
+    let lifetime: Duration
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/events") { _, _ in
+            let events = hub.subscribe(lifetime: lifetime)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+                    for await event in events {
+                        if let event {
+                            try await writer.write(
+                                ByteBuffer(string: "event: \(event.rawValue)\ndata: {\"at\":\"\(Timestamp.now.rfc3339)\"}\n\n"))
+                        } else {
+                            try await writer.write(ByteBuffer(string: ": alive\n\n"))
+                        }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+    }
+}
