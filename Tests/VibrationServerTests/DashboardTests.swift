@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
 import VibrationCore
+import VibrationServer
 import VibrationStore
 
 @Suite("Dashboard pages")
@@ -32,11 +34,14 @@ struct DashboardTests {
         _ = try await store.record(results, progress: PendingWindows(windows: [], scannedThrough: 0, open: []), tracker: MachineStateTracker())
     }
 
-    @Test("every page has its own title and the navigation", arguments: [("/", "Status board"), ("/data", "Vibration data"), ("/diagnosis", "Diagnoses")])
+    @Test("every page has its own title and the navigation", arguments: [
+            ("/", "Status board"), ("/data", "Vibration data"), ("/diagnosis", "Diagnoses"), ("/timeline", "Fault timeline"),
+            ("/machines/fan-2", "fan-2"),
+        ])
     func titles(path: String, title: String) async throws {
         try await withApp { client, store in
             try await seed(store)
-            let page = try await client.call(.get, path)
+            let page = try await client.call(.get, path, headers: [.accept: "text/html,application/xhtml+xml"])
             #expect(page.status == .ok)
             #expect(page.headers[.contentType] == "text/html; charset=utf-8")
             #expect(page.text.contains("<title>\(title) · HIM-MES</title>"))
@@ -113,6 +118,115 @@ struct DashboardTests {
             let js = try await client.call(.get, "/assets/app.js")
             #expect(css.headers[.contentType] == "text/css; charset=utf-8")
             #expect(js.text.contains("toLocaleString"))
+        }
+    }
+
+    @Test("the timeline draws a band per run of equal verdicts, placed by time, with what its tooltip needs")
+    func timeline() async throws {
+        try await withApp { client, store in
+            _ = try await store.save(MachineConfig(machineName: "press-1", line: "Line A"))
+            _ = try await store.save(MachineConfig(machineName: "fan-2", line: "Line B"))
+            // press-1: normal 08:00-08:15, unbalance 08:15-08:45, normal again from 08:45 to 09:00.
+            var rows: [Diagnosis] = []
+            for minute in stride(from: 0, through: 60, by: 5) {
+                let type: FaultType = (15..<45).contains(minute) ? .massUnbalance : .normal
+                rows.append(Diagnosis(machineName: "press-1", detectedAt: Timestamp(parsing: "2025-01-01T08:00:00Z")!.adding(seconds: Double(minute * 60)), faultType: type))
+            }
+            _ = try await store.insert(rows)
+            let page = try await client.call(.get, "/timeline?from=2025-01-01T08:00:00Z&to=2025-01-01T09:00:00Z").text
+            let bands = page.components(separatedBy: "<a class=\"band ").dropFirst()
+            #expect(bands.count == 3)
+            let unbalance = try #require(bands.first { $0.hasPrefix("s1") })
+            #expect(unbalance.contains("style=\"left:25.000%;width:50.000%\""))
+            #expect(unbalance.contains("data-state=\"Mass unbalance\""))
+            #expect(unbalance.contains("data-start=\"2025-01-01T08:15:00Z\" data-end=\"2025-01-01T08:45:00Z\" data-count=\"6\""))
+            #expect(unbalance.contains("href=\"/machines/press-1?at=2025-01-01T08:15:00Z\""))
+            #expect(page.contains("<div class=\"lane\" data-machine=\"fan-2\">"))
+            #expect(page.contains("No diagnosis in this range."))
+            // Filter by line; without a range it shows the hour up to the newest diagnosis.
+            let lineB = try await client.call(.get, "/timeline?line=Line%20B").text
+            #expect(!lineB.contains("data-machine=\"press-1\"") && lineB.contains("data-machine=\"fan-2\""))
+            let latest = try await client.call(.get, "/timeline").text
+            #expect(latest.contains("value=\"2025-01-01T09:00:00Z\"") && latest.contains("value=\"2025-01-01T08:00:00Z\""))
+            #expect(latest.components(separatedBy: "<a class=\"band ").count - 1 == 3)
+            let narrow = try await client.call(.get, "/timeline?span=15m").text
+            #expect(narrow.contains("value=\"2025-01-01T08:45:00Z\""))
+            let bad = try await client.call(.get, "/timeline?from=2025-01-02&to=2025-01-01").text
+            #expect(bad.contains("class=\"error\""))
+        }
+    }
+
+    @Test("a browser gets the machine page at /machines/{name}; API clients get JSON; unknown machines are 404")
+    func machinePage() async throws {
+        try await withApp { client, store in
+            try await seed(store)
+            let html = try await client.call(.get, "/machines/press-1", headers: [.accept: "text/html"])
+            #expect(html.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(html.text.contains("data-machine=\"press-1\" data-sensor=\"s1\" data-channel=\"normal\""))
+            #expect(html.text.contains("<canvas id=\"waveform\"") && html.text.contains("<canvas id=\"spectrum\""))
+            #expect(html.text.contains("<canvas id=\"trends\""))
+            // Chart.js: the local copy when installed, else the CDN pinned by its hash.
+            if FileManager.default.fileExists(atPath: "/usr/share/javascript/chart.js/chart.min.js") {
+                #expect(html.text.contains("<script src=\"/assets/chart.min.js\"></script>"))
+                let chart = try await client.call(.get, "/assets/chart.min.js")
+                #expect(chart.status == .ok && chart.text.contains("Chart.js v3.9.1"))
+            } else {
+                #expect(html.text.contains("integrity=\"sha512-"))
+            }
+            let fan = try await client.call(.get, "/machines/fan-2", headers: [.accept: "text/html"]).text
+            #expect(fan.contains("class=\"state-badge state-1\""))
+            #expect(fan.components(separatedBy: "<tr class=\"state-1\">").count - 1 == 3)
+            let json = try await client.call(.get, "/machines/press-1")
+            #expect(json.headers[.contentType] == "application/json; charset=utf-8")
+            #expect(json["machine_name"] as? String == "press-1")
+            #expect(try await client.call(.get, "/machines/nobody", headers: [.accept: "text/html"]).status == .notFound)
+        }
+    }
+
+    @Test("tables sort by time both ways and keep the order across pages")
+    func sorting() async throws {
+        try await withApp { client, store in
+            try await seed(store)
+            let newest = try await client.call(.get, "/data?machine_name=press-1").text
+            #expect(newest.contains("<td>0.149</td>") && !newest.contains("<td>0.0</td>"))
+            #expect(newest.contains("collected_at ↓"))
+            let link = try #require(newest.range(of: "class=\"sort\" href=\"/data?")).upperBound
+            let query = String(newest[link...].prefix { $0 != "\"" }).replacingOccurrences(of: "&amp;", with: "&")
+            #expect(query == "machine_name=press-1&order=asc")
+            let oldest = try await client.call(.get, "/data?" + query).text
+            #expect(oldest.contains("<td>0.0</td>") && !oldest.contains("<td>0.149</td>"))
+            #expect(oldest.contains("collected_at ↑"))
+        }
+    }
+
+    @Test("/events tells open pages what changed")
+    func events() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-events-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: directory.appendingPathComponent("events.sqlite").path)
+        var config = ServerConfig(logLevel: .error, automaticDiagnosis: false)
+        config.eventStreamLifetime = .seconds(1)
+        let app = try buildApplication(store: store, config: config)
+        try await app.test(.live) { client in
+            // The test client has one connection: the writes go through a second one while the stream is open.
+            let base = "http://127.0.0.1:\(try #require(client.port))"
+            async let stream = HTTPClient.shared.execute(HTTPClientRequest(url: base + "/events"), timeout: .seconds(10))
+            try await Task.sleep(for: .milliseconds(300))
+            for (path, body) in [("/vibration-data", sampleJSON()), ("/vibration-diagnosis", "{\"machine_name\": \"g1\", \"fault_type\": 1}")] {
+                var request = HTTPClientRequest(url: base + path)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+                #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .created)
+            }
+            let response = try await stream
+            #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+            // The stream ends after its lifetime (1 s here); the browser would reconnect.
+            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(text.hasPrefix("retry: 2000\n"))
+            #expect(text.contains("event: data\ndata: {\"at\":"))
+            #expect(text.contains("event: diagnosis\n"))
         }
     }
 }

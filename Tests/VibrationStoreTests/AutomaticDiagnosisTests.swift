@@ -38,6 +38,27 @@ struct AutomaticDiagnosisTests {
         return (windows, alarms)
     }
 
+    @Test("the feature trend lists what the engine measured per window, oldest first, newest when limited", arguments: Backend.available)
+    func featureTrend(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        _ = try await store.save(MachineConfig(machineName: "g2", channel: .unbalance))
+        try await load(store)
+        _ = try await diagnose(store)
+        let diagnoses = try await store.diagnoses(matching: DiagnosisFilter(machineName: "g2"), after: nil, limit: 100)
+        let trend = try await store.featureTrend(machineName: "g2", from: nil, to: nil, limit: 100)
+        #expect(trend.map(\.diagnosisID) == diagnoses.map(\.id))
+        #expect(trend.allSatisfy { $0.channel == .unbalance && $0.faultType == .massUnbalance && $0.oneX > 0.18 && $0.rms > 0 })
+        for point in trend.prefix(3) {
+            let evidence = try #require(try await store.engineEvidence(diagnosisID: point.diagnosisID))
+            #expect(evidence.velocityRMS == point.velocityRMS && evidence.shaftHz == point.shaftHz)
+        }
+        let newest = try await store.featureTrend(machineName: "g2", from: nil, to: nil, limit: 4)
+        #expect(newest.map(\.diagnosisID) == Array(diagnoses.suffix(4).map(\.id)))
+        let ranged = try await store.featureTrend(machineName: "g2", from: diagnoses[2].diagnosis.detectedAt, to: diagnoses[5].diagnosis.detectedAt, limit: 100)
+        #expect(ranged.map(\.diagnosisID) == diagnoses[2...5].map(\.id))
+        #expect(try await store.featureTrend(machineName: "nobody", from: nil, to: nil, limit: 10).isEmpty)
+    }
+
     @Test("each machine's monitored channel is diagnosed once per complete window; states and alarms follow", arguments: Backend.available)
     func monitoredChannels(backend: Backend) async throws {
         let store = try backend.makeStore()

@@ -57,6 +57,72 @@ struct StoreTests {
         #expect(seen == expected)
     }
 
+    @Test("newest first lists the same samples in reverse, across sensors and pages", arguments: Backend.available)
+    func newestFirst(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        for recording in ["2025-01-01T00:00:10Z", "2025-01-01T00:00:00Z"] {
+            for sensor in ["sensor2", "sensor1"] {
+                for i in 0..<9 { _ = try await store.insert(sample("g1", sensor, at: recording, time: Double(i) / 1000)) }
+            }
+        }
+        let oldestFirst = try await store.samples(matching: SampleFilter(), after: nil, limit: 1_000)
+        var seen: [StoredSample] = []
+        var cursor: SampleCursor?
+        let filter = SampleFilter(order: .newestFirst)
+        repeat {
+            let page = try await store.samples(matching: filter, after: cursor, limit: 5)
+            seen += page
+            cursor = page.count == 5 ? SampleCursor(after: page[4]) : nil
+        } while cursor != nil
+        #expect(oldestFirst.count == 36)
+        #expect(seen == oldestFirst.reversed())
+        // Diagnoses too, ties on time broken by id in the same direction.
+        for (i, at) in ["2025-01-01T00:00:02Z", "2025-01-01T00:00:01Z", "2025-01-01T00:00:02Z"].enumerated() {
+            _ = try await store.insert(Diagnosis(machineName: "g\(i)", detectedAt: t(at), faultType: .normal))
+        }
+        let ascending = try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 10)
+        let firstPage = try await store.diagnoses(matching: DiagnosisFilter(order: .newestFirst), after: nil, limit: 2)
+        let rest = try await store.diagnoses(
+            matching: DiagnosisFilter(order: .newestFirst), after: DiagnosisCursor(after: firstPage[1]), limit: 10)
+        #expect(firstPage + rest == ascending.reversed())
+    }
+
+    @Test("runs of equal verdicts per machine agree with a brute-force grouping", arguments: Backend.available)
+    func diagnosisRuns(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        var rng = SplitMix64(seed: 11)
+        var inserted: [Diagnosis] = []
+        for i in 0..<400 {
+            let machine = "m\(rng.next() % 3)"
+            // Long stretches of one verdict with occasional flips, and some equal times.
+            let type = FaultType(rawValue: Int(rng.next() % 10 < 8 ? (inserted.last { $0.machineName == machine }?.faultType.rawValue ?? 0) : Int(rng.next() % 4)))!
+            inserted.append(Diagnosis(machineName: machine, detectedAt: Timestamp(microseconds: Int64(i / 2) * 1_000_000), faultType: type))
+        }
+        _ = try await store.insert(inserted)
+        let from = Timestamp(microseconds: 20_000_000)
+        let to = Timestamp(microseconds: 150_000_000)
+        let stored = try await store.diagnoses(matching: DiagnosisFilter(from: from, to: to), after: nil, limit: 10_000)
+        var expected: [DiagnosisRun] = []
+        for machine in ["m0", "m1", "m2"] {
+            for row in stored where row.diagnosis.machineName == machine {
+                let d = row.diagnosis
+                if var last = expected.last, last.machineName == machine, last.faultType == d.faultType {
+                    last.last = d.detectedAt
+                    last.count += 1
+                    last.lastID = max(last.lastID, row.id)
+                    expected[expected.count - 1] = last
+                } else {
+                    expected.append(DiagnosisRun(machineName: machine, faultType: d.faultType, first: d.detectedAt, last: d.detectedAt, count: 1, lastID: row.id))
+                }
+            }
+        }
+        let runs = try await store.diagnosisRuns(machineName: nil, from: from, to: to)
+        #expect(runs == expected)
+        #expect(runs.count > 10, "the data should flip verdicts often enough to test runs")
+        let one = try await store.diagnosisRuns(machineName: "m1", from: from, to: to)
+        #expect(one == expected.filter { $0.machineName == "m1" })
+    }
+
     @Test("filters by machine, sensor and an inclusive time range", arguments: Backend.available)
     func filters(backend: Backend) async throws {
         let store = try backend.makeStore()

@@ -169,10 +169,7 @@ struct DashboardController<S: Store> {
             var other = self
             other.order = order == .newestFirst ? .oldestFirst : .newestFirst
             other.cursor = nil
-            var components = URLComponents()
-            components.percentEncodedQuery = other.encoded.isEmpty ? nil : other.encoded
-            components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "order", value: other.order.rawValue)]
-            return components.percentEncodedQuery ?? ""
+            return other.encoded
         }
 
         /// What the table's sortable header says and links to.
