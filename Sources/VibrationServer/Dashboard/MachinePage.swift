@@ -30,6 +30,7 @@ extension DashboardController {
         ]
         context["line"] = status.config.line
         context["rpm"] = status.config.rpm.map { String(format: "%.0f rpm", $0) }
+        context["rpmValue"] = status.config.rpm.map { String($0) } ?? ""
         context["since"] = state.since?.rfc3339
         context["lastData"] = summary?.lastCollectedAt?.rfc3339
         context["firstData"] = summary?.firstCollectedAt?.rfc3339

@@ -19,11 +19,22 @@ himmes.formatDuration = (ms) => {
 };
 
 himmes.localizeTimes = (root) => {
+  const lang = document.documentElement.lang || undefined;
   for (const el of root.querySelectorAll("time[datetime]")) {
     const d = new Date(el.getAttribute("datetime"));
     if (!isNaN(d)) {
       el.dataset.tip = el.getAttribute("datetime") + " (UTC)";
-      el.textContent = himmes.formatTime(d);
+      // Axis labels stay short: the time of day, with the date only where the day changes.
+      const axis = el.closest(".ticks");
+      if (axis) {
+        const previous = el.previousElementSibling && new Date(el.previousElementSibling.getAttribute("datetime"));
+        const sameDay = previous && previous.toDateString() === d.toDateString();
+        el.textContent = d.toLocaleString(lang, sameDay
+          ? { hour: "2-digit", minute: "2-digit", hour12: false }
+          : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+      } else {
+        el.textContent = himmes.formatTime(d);
+      }
     }
   }
 };

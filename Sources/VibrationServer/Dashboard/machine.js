@@ -10,6 +10,9 @@
   const name = page.dataset.machine;
   const path = "/machines/" + encodeURIComponent(name);
   const windowSeconds = parseFloat(page.dataset.window) || 1;
+  // The spectrum up to the 12th order of a known shaft speed, else to 1 kHz.
+  const rpm = parseFloat(page.dataset.rpm);
+  const spectrumMaxHz = rpm > 0 ? String(Math.round((rpm / 60) * 12)) : "1000";
   const first = page.dataset.first ? Date.parse(page.dataset.first) : null;
   // The newest sample's time, from the facts that live updates refresh.
   const latest = () => {
@@ -156,7 +159,7 @@
     const points = Math.max(100, Math.min(4000, Math.round(waveform.canvas.clientWidth)));
     const q = new URLSearchParams({ sensor_no: v.sensor, channel: v.channel, from: iso(from), to: iso(to), points: String(points) });
     const at = v.at ? Date.parse(v.at) : Math.max(from, to - windowSeconds * 1000);
-    const sq = new URLSearchParams({ sensor_no: v.sensor, channel: v.channel, at: iso(at), max_hz: "1000", points: "2000" });
+    const sq = new URLSearchParams({ sensor_no: v.sensor, channel: v.channel, at: iso(at), max_hz: spectrumMaxHz, points: "2000" });
     const tq = new URLSearchParams({ limit: "1000" });
     if (v.from || v.at) {
       tq.set("from", iso(from - 3_600_000));
