@@ -31,6 +31,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Consecutive windows that must agree before a machine's state changes. (default: 3)")
     var confirmations: Int?
 
+    @Option(
+        help: """
+            Folder holding chart.min.js (Chart.js 3.9.1) for the dashboard. Default: the distribution's \
+            copy under /usr/share/javascript/chart.js when installed, else the CDN. [env: HIMMES_ASSETS_DIR]
+            """)
+    var assetsDir: String?
+
     @Flag(help: "Do not diagnose arriving data (himmes diagnose can do it later).")
     var noAutoDiagnose = false
 
@@ -64,7 +71,8 @@ struct Serve: AsyncParsableCommand {
             databasePath: demo && database.db == nil ? Self.demoDatabasePath() : database.path,
             corsOrigins: Environment.list(flag: corsOrigins, variable: "HIMMES_CORS_ORIGINS"),
             logLevel: try logging.level(), automaticDiagnosis: !noAutoDiagnose, diagnosis: diagnosis,
-            alarmWebhook: webhook)
+            alarmWebhook: webhook,
+            assetsDirectory: assetsDir ?? ProcessInfo.processInfo.environment["HIMMES_ASSETS_DIR"].flatMap { $0.isEmpty ? nil : $0 })
     }
 
     static func demoDatabasePath() -> String {
