@@ -64,6 +64,19 @@ extension Components.Schemas.VibrationDataPage {
     }
 }
 
+extension Components.Schemas.Waveform {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(machineName, forKey: .machineName)
+        try container.encode(sensorNo, forKey: .sensorNo)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(samples, forKey: .samples)
+        try container.encode(truncated, forKey: .truncated)
+        try container.encode(summarySeconds, forKey: .summarySeconds)
+        try container.encode(buckets, forKey: .buckets)
+    }
+}
+
 extension Components.Schemas.DiagnosisPage {
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)

@@ -314,22 +314,20 @@ struct VibrationAPI<S: Store>: APIProtocol {
             throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
         }
         let channel = q.channel.flatMap { SignalChannel(rawValue: $0.rawValue) } ?? status.config.channel
-        let limit = 5_000_000
         guard
-            let series = try await store.series(
-                machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, from: from, to: to, limit: limit)
+            let reduced = try await store.waveform(
+                machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, from: from, to: to, buckets: points)
         else {
             throw Problem(status: .notFound, detail: "Machine '\(input.path.name)' has no sensor '\(q.sensorNo)'.")
         }
-        let buckets = Downsampling.minMax(
-            times: series.times, values: series.values, from: from.microseconds, to: to.microseconds + 1, buckets: points)
         return .ok(
             .init(
                 body: .json(
                     .init(
-                        machineName: input.path.name, sensorNo: q.sensorNo, channel: channel.rawValue, samples: series.times.count,
-                        truncated: series.times.count == limit,
-                        buckets: buckets.map {
+                        machineName: input.path.name, sensorNo: q.sensorNo, channel: channel.rawValue, samples: reduced.samples,
+                        truncated: reduced.truncated,
+                        summarySeconds: reduced.summaryMicroseconds.map { Double($0) / 1e6 },
+                        buckets: reduced.buckets.map {
                             .init(t: Timestamp(microseconds: $0.time).date, min: $0.min, max: $0.max, n: $0.count)
                         }))))
     }

@@ -16,6 +16,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0002 machine registry, diagnosis evidence, alarms") { db in
             try db.execute(sql: migration0002)
         }
+        migrator.registerMigration("0003 waveform summary") { db in
+            try db.execute(sql: migration0003)
+        }
         return migrator
     }
 
@@ -146,4 +149,27 @@ enum SQLiteSchema {
         CREATE INDEX alarms_machine ON alarms (machine_name, opened_at);
         CREATE INDEX alarms_open ON alarms (opened_at) WHERE closed_at IS NULL;
         """
+
+    /// Min/max per sensor, channel and time bucket at five widths, for drawing long ranges; the
+    /// view's insert trigger now keeps it up to date too.
+    static var migration0003: String {
+        WaveformSummary.createSQL + "\n" + WaveformSummary.backfillSQL() + """
+
+            DROP TRIGGER vibration_data_insert;
+            CREATE TRIGGER vibration_data_insert INSTEAD OF INSERT ON vibration_data
+            BEGIN
+                INSERT INTO sensors (machine_name, sensor_no) VALUES (NEW.machine_name, NEW.sensor_no)
+                    ON CONFLICT DO NOTHING;
+                INSERT INTO vibration_samples
+                    (id, sensor_id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                VALUES (
+                    NEW.id,
+                    (SELECT id FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no),
+                    coalesce(NEW.collected_at, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+                    NEW.measured_time, NEW.normal, NEW.unbalance, NEW.looseness, NEW.unbalance_looseness);
+            """ + WaveformSummary.triggerSQL() + """
+
+            END;
+            """
+    }
 }

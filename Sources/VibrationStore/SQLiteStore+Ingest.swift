@@ -54,6 +54,7 @@ extension SQLiteStore {
         let stmt = statement.sqliteStatement
         let connection = db.sqliteConnection
         var inserted = 0
+        var summary = WaveformSummary.Accumulator()
         try sensorIDs.withUnsafeBufferPointer { ids in
             try batch.stream.withUnsafeBufferPointer { stream in
                 try batch.collectedAt.withUnsafeBufferPointer { collectedAt in
@@ -78,7 +79,12 @@ extension SQLiteStore {
                                                     message: String(cString: sqlite3_errmsg(connection)),
                                                     sql: insertSampleSQL)
                                             }
-                                            inserted += Int(sqlite3_changes(connection))
+                                            if sqlite3_changes(connection) == 1 {
+                                                inserted += 1
+                                                summary.add(
+                                                    sensor: ids[Int(stream[i])], at: collectedAt[i],
+                                                    SIMD4(normal[i], unbalance[i], looseness[i], both[i]))
+                                            }
                                         }
                                     }
                                 }
@@ -88,6 +94,7 @@ extension SQLiteStore {
                 }
             }
         }
+        try summary.write(db)
         return IngestCounts(inserted: inserted, duplicates: batch.count - inserted)
     }
 }

@@ -43,6 +43,13 @@ public protocol Store: Sendable {
     func series(machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int)
         async throws -> (times: [Int64], values: [Double])?
 
+    /// One sensor's channel over a time range (collected_at, inclusive) in at most `buckets`
+    /// min/max buckets: from the stored summary when its buckets are no wider than a drawing
+    /// bucket, else from the samples. nil when the machine has no such sensor.
+    func waveform(
+        machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
+    ) async throws -> Downsampling.Reduced?
+
     // MARK: Registry
 
     /// The machine's registry entry and confirmed state; nil when the machine is unknown.

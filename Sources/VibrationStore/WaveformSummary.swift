@@ -1,0 +1,135 @@
+import GRDB
+import VibrationCore
+
+/// Each sensor's smallest and largest value per channel over fixed time buckets of 10 ms, 100 ms,
+/// 1 s, 10 s and 100 s, kept up to date by every write: a waveform over any range is drawn from the
+/// finest level whose buckets are no wider than a pixel, reading at most about ten summary rows per
+/// pixel instead of every sample, and still never hides a peak.
+enum WaveformSummary {
+    /// Bucket widths in microseconds, finest first; each level is ten times the one before.
+    static let levels: [Int64] = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
+    static let channels = ["normal", "unbalance", "looseness", "unbalance_looseness"]
+
+    /// The start of the bucket of width `width` holding `t`, for negative times too.
+    @inline(__always)
+    static func bucket(_ t: Int64, _ width: Int64) -> Int64 {
+        t - ((t % width) + width) % width
+    }
+
+    static let createSQL = """
+        CREATE TABLE waveform_summary (
+            sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+            level INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            \(channels.map { "min_\($0) REAL NOT NULL, max_\($0) REAL NOT NULL" }.joined(separator: ",\n    "))
+            , PRIMARY KEY (sensor_id, level, bucket)
+        ) WITHOUT ROWID;
+        """
+
+    static let columns = "sensor_id, level, bucket, n, " + channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")
+
+    static let mergeClause = """
+        ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = n + excluded.n,
+        \(channels.map { "min_\($0) = min(min_\($0), excluded.min_\($0)), max_\($0) = max(max_\($0), excluded.max_\($0))" }.joined(separator: ",\n"))
+        """
+
+    /// Adds to a bucket, or creates it.
+    static let upsertSQL = "INSERT INTO waveform_summary (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + mergeClause
+
+    /// Builds every level from the stored samples (for databases written before the summary existed).
+    static func backfillSQL() -> String {
+        levels.enumerated().map { level, width in
+            """
+            INSERT INTO waveform_summary (\(columns))
+            SELECT sensor_id, \(level), collected_at - ((collected_at % \(width)) + \(width)) % \(width) AS b, count(*),
+                   \(channels.map { "min(\($0)), max(\($0))" }.joined(separator: ", "))
+            FROM vibration_samples WHERE true GROUP BY sensor_id, b;
+            """
+        }.joined(separator: "\n")
+    }
+
+    /// What the `vibration_data` view's insert trigger runs after storing a row, to add it to every level.
+    static func triggerSQL() -> String {
+        levels.enumerated().map { level, width in
+            """
+            INSERT INTO waveform_summary (\(columns))
+            SELECT sensor_id, \(level), collected_at - ((collected_at % \(width)) + \(width)) % \(width), 1,
+                   \(channels.map { "\($0), \($0)" }.joined(separator: ", "))
+            FROM vibration_samples WHERE id = last_insert_rowid()
+            \(mergeClause);
+            """
+        }.joined(separator: "\n")
+    }
+
+    /// The extremes of the rows one write stored, gathered in memory and added to the table once.
+    struct Accumulator {
+        struct Key: Hashable {
+            var sensor: Int64
+            var bucket: Int64
+        }
+
+        struct Extremes {
+            var n: Int64
+            var low: SIMD4<Double>
+            var high: SIMD4<Double>
+
+            mutating func merge(_ other: Extremes) {
+                n += other.n
+                low = pointwiseMin(low, other.low)
+                high = pointwiseMax(high, other.high)
+            }
+        }
+
+        private var finest: [Key: Extremes] = [:]
+        private var openKey = Key(sensor: -1, bucket: .min)
+        private var open: Extremes?
+
+        var isEmpty: Bool { finest.isEmpty && open == nil }
+
+        /// One stored row. Rows usually arrive in runs of one sensor in time order, so the current
+        /// bucket is kept aside and the dictionary touched once per bucket.
+        @inline(__always)
+        mutating func add(sensor: Int64, at t: Int64, _ values: SIMD4<Double>) {
+            let key = Key(sensor: sensor, bucket: WaveformSummary.bucket(t, WaveformSummary.levels[0]))
+            if key == openKey, open != nil {
+                open!.n += 1
+                open!.low = pointwiseMin(open!.low, values)
+                open!.high = pointwiseMax(open!.high, values)
+                return
+            }
+            flush()
+            openKey = key
+            open = Extremes(n: 1, low: values, high: values)
+        }
+
+        private mutating func flush() {
+            guard let extremes = open else { return }
+            finest[openKey, default: Extremes(n: 0, low: extremes.low, high: extremes.high)].merge(extremes)
+            open = nil
+        }
+
+        /// Adds everything gathered to the stored summary, every level.
+        mutating func write(_ db: Database) throws {
+            flush()
+            guard !finest.isEmpty else { return }
+            let statement = try db.cachedStatement(sql: WaveformSummary.upsertSQL)
+            var level = finest
+            for (index, width) in WaveformSummary.levels.enumerated() {
+                if index > 0 {
+                    var coarser: [Key: Extremes] = [:]
+                    for (key, extremes) in level {
+                        coarser[Key(sensor: key.sensor, bucket: WaveformSummary.bucket(key.bucket, width)), default: Extremes(n: 0, low: extremes.low, high: extremes.high)].merge(extremes)
+                    }
+                    level = coarser
+                }
+                for (key, e) in level {
+                    try statement.execute(arguments: [
+                        key.sensor, index, key.bucket, e.n, e.low[0], e.high[0], e.low[1], e.high[1], e.low[2], e.high[2], e.low[3], e.high[3],
+                    ])
+                }
+            }
+            finest = [:]
+        }
+    }
+}
