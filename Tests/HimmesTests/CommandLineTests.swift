@@ -137,10 +137,14 @@ struct CommandLineTests {
         let dir = try temporaryFolder()
         let rows = 400_000
         try Himmes.run(["generate", "--rows", "\(rows)", "--seed", "11", "--out", "\(dir)/plant.csv"])
+        let clock = ContinuousClock()
+        let started = clock.now
         try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/clean.sqlite"])
+        // Kill times spread over how long a whole import takes on this machine, however busy it is.
+        let whole = Int((clock.now - started).inSeconds * 1_000)
         let clean = try Himmes.run(["export", "--db", "\(dir)/clean.sqlite"]).out
         var interruptedMidway = 0
-        for (attempt, delay) in [30, 150, 400, 800].enumerated() {
+        for (attempt, delay) in [30, whole / 4, whole / 2, whole * 3 / 4].enumerated() {
             let db = "\(dir)/killed-\(attempt).sqlite"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Himmes.path)

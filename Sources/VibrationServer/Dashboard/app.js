@@ -144,6 +144,8 @@ himmes.refresh = async () => {
   }
 };
 
+// What the server has announced so far, in order.
+himmes.received = [];
 if (window.EventSource) {
   const badge = document.getElementById("live");
   const events = new EventSource("/events");
@@ -161,7 +163,7 @@ if (window.EventSource) {
   };
   for (const kind of ["data", "diagnosis", "alarm"]) {
     events.addEventListener(kind, () => {
-      document.body.dataset.lastEvent = kind;
+      himmes.received.push(kind);
       himmes.refresh();
     });
   }
