@@ -378,9 +378,12 @@ public final class SQLiteStore: Store {
         for sensor in sensors {
             let id: Int64 = sensor[0]
             let name: String = sensor[1]
-            // Separate statements so that min and max each stay a single index probe.
-            let count = try Int64.fetchOne(
-                db, sql: "SELECT count(*) FROM vibration_samples WHERE sensor_id = ?", arguments: [id]) ?? 0
+            // The count from the coarsest level of the waveform summary (one row per 100 s of data)
+            // rather than the samples; min and max each stay a single index probe.
+            let count =
+                try Int64.fetchOne(
+                    db, sql: "SELECT sum(n) FROM waveform_summary WHERE sensor_id = ? AND level = ?",
+                    arguments: [id, WaveformSummary.levels.count - 1]) ?? 0
             let first = try Int64.fetchOne(
                 db, sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
             let last = try Int64.fetchOne(
