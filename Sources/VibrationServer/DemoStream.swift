@@ -5,9 +5,12 @@ import NIOCore
 import VibrationCore
 import VibrationStore
 
-/// Live data for the demo plant, sent through the public bulk API like an edge gateway would: every
-/// second, one second of samples for each machine and sensor. The monitored signal of some machines
-/// drifts into a fault and one is repaired, so states change and alarms open and close within minutes.
+/// The demo plant. First its history: hours of past data, one second of every sensor every two
+/// minutes (as a periodic condition-monitoring round records it), with past episodes of faults that
+/// were found and repaired. Then live data through the public bulk API, as an edge gateway would send
+/// it: every second, one second of samples for each machine and sensor. The monitored signal of some
+/// machines drifts into a fault and one is repaired, so states change and alarms open and close
+/// within minutes.
 public struct DemoStream: Sendable {
     /// How a machine's live signal evolves: its condition from `seconds` after the start.
     public struct Scenario: Sendable {
@@ -19,32 +22,49 @@ public struct DemoStream: Sendable {
         }
     }
 
+    /// A fault a machine had in the past: from `from` to `to` hours before the live stream began.
+    public struct Episode: Sendable {
+        public var machineName: String
+        public var from: Double
+        public var to: Double
+        public var condition: FaultType
+    }
+
     public let url: String
     public let rateHz: Double
-    /// Seconds of data loaded before the live stream begins; the scenarios play out after it.
+    /// Seconds of data at the full rate loaded before the live stream begins; the scenarios play out after it.
     public let historySeconds: Int
+    /// Hours of periodic snapshots loaded before that.
+    public let historyHours: Double
+    /// Seconds between two snapshots of the history.
+    public let snapshotEvery = 120
+    public let episodes: [Episode]
     public let channels: [PlantGenerator.Channel]
     public let scenarios: [String: Scenario]
     let logger: Logger
 
-    /// The demo plant: two lines of three machines.
+    /// The demo plant: three lines of four machines.
     public static let machines = [
-        "line-a-press", "line-a-pump", "line-a-compressor", "line-b-fan", "line-b-mixer", "line-b-conveyor",
+        "line-a-press", "line-a-pump", "line-a-compressor", "line-a-fan",
+        "line-b-fan", "line-b-mixer", "line-b-conveyor", "line-b-pump",
+        "line-c-spindle", "line-c-blower", "line-c-conveyor", "line-c-chiller",
     ]
 
     /// The demo plant's machines, with their shaft speeds, and what happens to each.
     public init(
-        url: String, machines: [String] = DemoStream.machines, sensors: Int = 2, rateHz: Double = 2_000,
-        historySeconds: Int = 120, logger: Logger
+        url: String, machines: [String] = DemoStream.machines, sensors: Int = 2, rateHz: Double = 1_000,
+        historySeconds: Int = 120, historyHours: Double = 0, logger: Logger
     ) {
         self.url = url
         self.rateHz = rateHz
         self.historySeconds = historySeconds
+        self.historyHours = historyHours
         self.logger = logger
         var rng = SplitMix64(seed: 77)
         var channels: [PlantGenerator.Channel] = []
         for machine in machines {
-            let shaft = rng.uniform(20...50)
+            // Up to 40 Hz, so that the tenth order stays below the Nyquist frequency of 1 kHz sampling.
+            let shaft = rng.uniform(20...40)
             for s in 1...sensors {
                 channels.append(
                     PlantGenerator.Channel(
@@ -57,8 +77,14 @@ public struct DemoStream: Sendable {
             [(0, .normal)],
             [(0, .normal), (45, .massUnbalance)],
             [(0, .normal), (90, .supportLooseness)],
+            [(0, .normal)],
             [(0, .normal), (60, .massUnbalance), (150, .unbalanceAndLooseness)],
             [(0, .massUnbalance), (120, .normal)],
+            [(0, .normal)],
+            [(0, .normal)],
+            [(0, .normal), (200, .supportLooseness)],
+            [(0, .normal)],
+            [(0, .normal)],
             [(0, .normal)],
         ]
         var scenarios: [String: Scenario] = [:]
@@ -68,6 +94,53 @@ public struct DemoStream: Sendable {
                 steps: plan[i % plan.count].map { (seconds: $0.0 == 0 ? 0 : $0.0 + Double(historySeconds), condition: $0.1) })
         }
         self.scenarios = scenarios
+        // What the history shows: faults found and repaired, and the mixer's unbalance, which is
+        // still there when the live stream starts (and repaired two minutes into it).
+        let past: [(Int, Double, Double, FaultType)] = [
+            (3, 2.5, 2.0, .supportLooseness), (5, 1.5, 0, .massUnbalance), (6, 2.8, 2.6, .unbalanceAndLooseness),
+            (9, 1.2, 0.8, .massUnbalance),
+        ]
+        episodes = past.compactMap { index, from, to, condition in
+            index < machines.count ? Episode(machineName: machines[index], from: from, to: to, condition: condition) : nil
+        }
+    }
+
+    /// A machine's condition `hoursAgo` before the live stream began.
+    public func pastCondition(of machine: String, hoursAgo: Double) -> FaultType {
+        episodes.last { $0.machineName == machine && $0.from >= hoursAgo && hoursAgo > $0.to }?.condition ?? .normal
+    }
+
+    /// One second of every sensor starting at `at`, as its own recording, in the condition of that
+    /// moment of the history.
+    public func snapshot(at: Timestamp, hoursAgo: Double) -> [UInt8] {
+        var out = Array(SampleCSVWriter.header.utf8)
+        var writer = SampleCSVWriter(precision: .fixed6)
+        let perSecond = Int(rateHz)
+        for channel in channels {
+            let w = PlantGenerator.window(of: channel, count: perSecond, sampleRateHz: rateHz, start: hoursAgo * 3_600)
+            let live = Self.signal(w, pastCondition(of: channel.machineName, hoursAgo: hoursAgo))
+            for i in 0..<perSecond {
+                let measured = Double(i) / rateHz
+                writer.append(
+                    VibrationSample(
+                        machineName: channel.machineName, sensorNo: channel.sensorNo, collectedAt: at.adding(seconds: measured),
+                        measuredTime: (measured * 1_000_000).rounded() / 1_000_000, normal: live[i], unbalance: w.unbalance[i],
+                        looseness: w.looseness[i], unbalanceLooseness: w.both[i]),
+                    to: &out)
+            }
+        }
+        return out
+    }
+
+    static func signal(
+        _ w: (normal: [Double], unbalance: [Double], looseness: [Double], both: [Double]), _ condition: FaultType
+    ) -> [Double] {
+        switch condition {
+        case .normal: w.normal
+        case .massUnbalance: w.unbalance
+        case .supportLooseness: w.looseness
+        case .unbalanceAndLooseness: w.both
+        }
     }
 
     /// One second of every channel as CSV, `second` seconds into the stream; the live signal goes in
@@ -83,13 +156,7 @@ public struct DemoStream: Sendable {
         for channel in channels where machine == nil || channel.machineName == machine {
             let condition = scenarios[channel.machineName]?.condition(at: Double(second)) ?? .normal
             let w = PlantGenerator.window(of: channel, count: perSecond, sampleRateHz: rateHz, start: Double(second))
-            let live: [Double] =
-                switch condition {
-                case .normal: w.normal
-                case .massUnbalance: w.unbalance
-                case .supportLooseness: w.looseness
-                case .unbalanceAndLooseness: w.both
-                }
+            let live = Self.signal(w, condition)
             for i in 0..<perSecond {
                 let measured = Double(second % 60) + Double(i) / rateHz
                 writer.append(
@@ -109,9 +176,16 @@ public struct DemoStream: Sendable {
             let shaft = channels.first { $0.machineName == machine }!.shaftHz
             _ = try await store.save(
                 MachineConfig(
-                    machineName: machine, line: machine.hasPrefix("line-a") ? "Line A" : "Line B", rpm: (shaft * 60).rounded(),
+                    machineName: machine, line: Self.line(of: machine), rpm: (shaft * 60).rounded(),
                     channel: .normal))
         }
+    }
+
+    /// "line-b-fan" is on "Line B".
+    static func line(of machine: String) -> String? {
+        let parts = machine.split(separator: "-")
+        guard parts.count > 1, parts[0] == "line", let letter = parts[1].first, parts[1].count == 1 else { return nil }
+        return "Line \(letter.uppercased())"
     }
 
     /// Loads the history straight into the store, then posts a second of data every second, in step
@@ -120,6 +194,15 @@ public struct DemoStream: Sendable {
         let now = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
         let start = now.adding(seconds: -Double(historySeconds))
         let importer = SampleImporter(store: store)
+        let snapshots = Int(historyHours * 3_600) / snapshotEvery
+        if snapshots > 0 {
+            logger.notice("loading \(historyHours) hours of history (a snapshot of every sensor each \(snapshotEvery / 60) minutes)...")
+        }
+        for k in 0..<snapshots {
+            let secondsAgo = Double((snapshots - k) * snapshotEvery)
+            _ = try await importer.importCSV(
+                Once(bytes: snapshot(at: start.adding(seconds: -secondsAgo), hoursAgo: secondsAgo / 3_600)), layout: .product)
+        }
         for second in 0..<historySeconds {
             _ = try await importer.importCSV(Once(bytes: csv(second: second, start: start)), layout: .product)
         }

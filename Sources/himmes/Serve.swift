@@ -44,8 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(
         help: """
             Start on a fresh database in a temporary folder (unless --db is given) with a living demo \
-            plant: two minutes of history, then live data every second through the bulk API; within \
-            minutes machines develop faults, one is repaired, and alarms open and close.
+            plant of twelve machines on three lines: three hours of history, then live data every second \
+            through the bulk API; within minutes machines develop faults, one is repaired, and alarms \
+            open and close.
             """)
     var demo = false
 
@@ -89,7 +90,7 @@ struct Serve: AsyncParsableCommand {
             // A plant that is alive: history loaded at once, then live data through the public bulk
             // API, as edge gateways would send it.
             let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
-            let stream = DemoStream(url: "http://\(host):\(config.port)", logger: logger)
+            let stream = DemoStream(url: "http://\(host):\(config.port)", historyHours: 3, logger: logger)
             let store = try SQLiteStore(path: config.databasePath, logger: logger)
             try await stream.register(in: store)
             Task {
