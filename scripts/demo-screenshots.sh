@@ -3,13 +3,17 @@
 # lets the scenarios play out, and saves the status board, the timeline and a machine page under
 # docs/ with headless Chromium.
 #   scripts/demo-screenshots.sh [seconds to wait, default 240]
+# HIMMES=path/to/himmes uses that binary instead of building a release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wait_seconds=${1:-240}
 port=18_300
 port=${port//_/}
-swift build -c release --product himmes >/dev/null
-.build/release/himmes serve --demo --port "$port" --log-level warning &
+if [[ -z "${HIMMES:-}" ]]; then
+    swift build -c release --product himmes >/dev/null
+    HIMMES=.build/release/himmes
+fi
+"$HIMMES" serve --demo --port "$port" --log-level warning &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
