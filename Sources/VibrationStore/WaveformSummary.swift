@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import VibrationCore
 
 /// Each sensor's smallest and largest value per channel over fixed time buckets of 10 ms, 100 ms,
@@ -109,24 +110,40 @@ enum WaveformSummary {
             open = nil
         }
 
-        /// Adds everything gathered to the stored summary, every level.
+        /// Adds everything gathered to the stored summary, every level, in key order.
         mutating func write(_ db: Database) throws {
             flush()
             guard !finest.isEmpty else { return }
             let statement = try db.cachedStatement(sql: WaveformSummary.upsertSQL)
+            let stmt = statement.sqliteStatement
+            let connection = db.sqliteConnection
             var level = finest
             for (index, width) in WaveformSummary.levels.enumerated() {
                 if index > 0 {
                     var coarser: [Key: Extremes] = [:]
+                    coarser.reserveCapacity(level.count / 4)
                     for (key, extremes) in level {
                         coarser[Key(sensor: key.sensor, bucket: WaveformSummary.bucket(key.bucket, width)), default: Extremes(n: 0, low: extremes.low, high: extremes.high)].merge(extremes)
                     }
                     level = coarser
                 }
-                for (key, e) in level {
-                    try statement.execute(arguments: [
-                        key.sensor, index, key.bucket, e.n, e.low[0], e.high[0], e.low[1], e.high[1], e.low[2], e.high[2], e.low[3], e.high[3],
-                    ])
+                // Bound and stepped through the C API, as the samples are: no allocation per row.
+                for (key, e) in level.sorted(by: { ($0.key.sensor, $0.key.bucket) < ($1.key.sensor, $1.key.bucket) }) {
+                    sqlite3_bind_int64(stmt, 1, key.sensor)
+                    sqlite3_bind_int64(stmt, 2, Int64(index))
+                    sqlite3_bind_int64(stmt, 3, key.bucket)
+                    sqlite3_bind_int64(stmt, 4, e.n)
+                    for c in 0..<4 {
+                        sqlite3_bind_double(stmt, Int32(5 + 2 * c), e.low[c])
+                        sqlite3_bind_double(stmt, Int32(6 + 2 * c), e.high[c])
+                    }
+                    let code = sqlite3_step(stmt)
+                    sqlite3_reset(stmt)
+                    guard code == SQLITE_DONE else {
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
+                            sql: WaveformSummary.upsertSQL)
+                    }
                 }
             }
             finest = [:]
