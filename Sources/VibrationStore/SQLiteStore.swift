@@ -421,29 +421,50 @@ public final class SQLiteStore: Store {
         return byName.values.sorted { $0.machineName < $1.machineName }
     }
 
-    public func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp) async throws -> [DiagnosisRun] {
-        // A run starts wherever the verdict differs from the machine's previous one; numbering the
-        // starts gives each diagnosis its run.
+    public func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun] {
+        let span = max(1, to.microseconds - from.microseconds + 1)
+        let slots = Int64(max(1, slots))
+        // One row per machine, slot and verdict: a single pass over the range's diagnoses.
         let sql = """
-            WITH marked AS (
-                SELECT id, machine_name, detected_at, fault_type,
-                       CASE WHEN fault_type = lag(fault_type) OVER win THEN 0 ELSE 1 END AS starts
-                FROM vibration_diagnosis
-                WHERE detected_at BETWEEN ? AND ? \(machineName == nil ? "" : "AND machine_name = ?")
-                WINDOW win AS (PARTITION BY machine_name ORDER BY detected_at, id)
-            ), numbered AS (
-                SELECT *, sum(starts) OVER (PARTITION BY machine_name ORDER BY detected_at, id) AS run FROM marked
-            )
-            SELECT machine_name, min(fault_type), min(detected_at), max(detected_at), count(*), max(id)
-            FROM numbered GROUP BY machine_name, run ORDER BY machine_name, run
+            SELECT machine_name, (detected_at - ?1) * ?3 / ?4 AS slot, fault_type, min(detected_at), max(detected_at), count(*), max(id)
+            FROM vibration_diagnosis
+            WHERE detected_at BETWEEN ?1 AND ?2 \(machineName == nil ? "" : "AND machine_name = ?5")
+            GROUP BY machine_name, slot, fault_type ORDER BY machine_name, slot
             """
-        let arguments: StatementArguments = [from.microseconds, to.microseconds] + (machineName.map { [$0] } ?? [])
+        var arguments: StatementArguments = [from.microseconds, to.microseconds, slots, span]
+        if let machineName { arguments += [machineName] }
+        let bound = arguments
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                DiagnosisRun(
-                    machineName: row[0], faultType: FaultType(rawValue: row[1]) ?? .normal, first: Timestamp(microseconds: row[2]),
-                    last: Timestamp(microseconds: row[3]), count: row[4], lastID: row[5])
+            // Each machine's slots, each with its most severe verdict...
+            var slotted: [(slot: Int64, run: DiagnosisRun)] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: bound)
+            while let row = try rows.next() {
+                let slot: Int64 = row[1]
+                let entry = DiagnosisRun(
+                    machineName: row[0], faultType: FaultType(rawValue: row[2]) ?? .normal, first: Timestamp(microseconds: row[3]),
+                    last: Timestamp(microseconds: row[4]), count: row[5], lastID: row[6])
+                if let (previousSlot, previous) = slotted.last, previousSlot == slot, previous.machineName == entry.machineName {
+                    let worst = entry.faultType.rawValue > previous.faultType.rawValue ? entry : previous
+                    slotted[slotted.count - 1].run = DiagnosisRun(
+                        machineName: entry.machineName, faultType: worst.faultType, first: min(previous.first, entry.first),
+                        last: max(previous.last, entry.last), count: previous.count + entry.count, lastID: worst.lastID)
+                } else {
+                    slotted.append((slot, entry))
+                }
             }
+            // ...and neighbouring slots with the same verdict as one band.
+            var runs: [DiagnosisRun] = []
+            for (_, run) in slotted {
+                if var last = runs.last, last.machineName == run.machineName, last.faultType == run.faultType {
+                    last.last = run.last
+                    last.count += run.count
+                    last.lastID = run.lastID
+                    runs[runs.count - 1] = last
+                } else {
+                    runs.append(run)
+                }
+            }
+            return runs
         }
     }
 }

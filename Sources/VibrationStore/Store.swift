@@ -30,9 +30,11 @@ public protocol Store: Sendable {
     /// The newest diagnosis of each machine (highest id among equal times), ordered by machine name.
     func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis]
 
-    /// Runs of equal verdicts per machine among the diagnoses detected in a range (inclusive),
-    /// ordered by machine name and time.
-    func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp) async throws -> [DiagnosisRun]
+    /// The verdicts of each machine over a range (inclusive) as bands for a timeline, ordered by
+    /// machine name and time. The range is cut into `slots` equal parts; each part takes the most
+    /// severe verdict detected in it (a fault is never hidden by the normal verdicts around it), and
+    /// neighbouring parts with the same verdict make one band.
+    func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun]
 
     /// Every machine that has samples or diagnoses, ordered by name.
     func machines() async throws -> [MachineSummary]

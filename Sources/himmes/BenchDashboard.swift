@@ -58,6 +58,16 @@ struct BenchDashboard: AsyncParsableCommand {
         }
         let machine = plan.sampleMachine
         let sensor = plan.sampleSensor
+        // Spectra of windows where the sensor has data: the first sample after random moments.
+        var windows: [String] = []
+        while windows.count < 50 {
+            let (from, _) = randomRange(fraction: 0)
+            let request = HTTPClientRequest(url: base + "/vibration-data?machine_name=\(machine)&sensor_no=\(sensor)&limit=1&from=\(from)")
+            let body = try await client.execute(request, timeout: .seconds(10)).body.collect(upTo: 1 << 20)
+            let items = (try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["items"] as? [[String: Any]]
+            if let at = items?.first?["collected_at"] as? String { windows.append(at) }
+        }
+        var nextWindow = 0
         let pages: [(String, () -> String)] = [
             ("/ status board", { "/" }),
             ("/timeline (hour to the newest diagnosis)", { "/timeline" }),
@@ -86,8 +96,8 @@ struct BenchDashboard: AsyncParsableCommand {
                 return "/machines/\(machine)/waveform?sensor_no=\(sensor)&from=\(from)&to=\(to)&points=2000"
             }),
             ("spectrum of a random 1 s window", {
-                let (at, _) = randomRange(fraction: 1e6 / Double(span))
-                return "/machines/\(machine)/spectrum?sensor_no=\(sensor)&at=\(at)&max_hz=600"
+                nextWindow += 1
+                return "/machines/\(machine)/spectrum?sensor_no=\(sensor)&at=\(windows[nextWindow % windows.count])&max_hz=600"
             }),
             ("feature trend (1000 windows)", { "/machines/\(machine)/features?limit=1000" }),
             ("GET /vibration-data?limit=100 (JSON)", { "/vibration-data?limit=100" }),

@@ -87,7 +87,7 @@ struct StoreTests {
         #expect(firstPage + rest == ascending.reversed())
     }
 
-    @Test("runs of equal verdicts per machine agree with a brute-force grouping", arguments: Backend.available)
+    @Test("timeline bands agree with a brute-force grouping: the worst verdict per slot, equal neighbours merged", arguments: Backend.available)
     func diagnosisRuns(backend: Backend) async throws {
         let store = try backend.makeStore()
         var rng = SplitMix64(seed: 11)
@@ -102,25 +102,44 @@ struct StoreTests {
         let from = Timestamp(microseconds: 20_000_000)
         let to = Timestamp(microseconds: 150_000_000)
         let stored = try await store.diagnoses(matching: DiagnosisFilter(from: from, to: to), after: nil, limit: 10_000)
-        var expected: [DiagnosisRun] = []
-        for machine in ["m0", "m1", "m2"] {
-            for row in stored where row.diagnosis.machineName == machine {
-                let d = row.diagnosis
-                if var last = expected.last, last.machineName == machine, last.faultType == d.faultType {
-                    last.last = d.detectedAt
-                    last.count += 1
-                    last.lastID = max(last.lastID, row.id)
-                    expected[expected.count - 1] = last
-                } else {
-                    expected.append(DiagnosisRun(machineName: machine, faultType: d.faultType, first: d.detectedAt, last: d.detectedAt, count: 1, lastID: row.id))
+        func bruteForce(slots: Int64, machines: [String]) -> [DiagnosisRun] {
+            let span = to.microseconds - from.microseconds + 1
+            var expected: [DiagnosisRun] = []
+            for machine in machines {
+                let rows = stored.filter { $0.diagnosis.machineName == machine }
+                let bySlot = Dictionary(grouping: rows) { ($0.diagnosis.detectedAt.microseconds - from.microseconds) * slots / span }
+                for slot in bySlot.keys.sorted() {
+                    let inSlot = bySlot[slot]!
+                    let worst = inSlot.map(\.diagnosis.faultType.rawValue).max()!
+                    let worstRows = inSlot.filter { $0.diagnosis.faultType.rawValue == worst }
+                    let times = inSlot.map(\.diagnosis.detectedAt)
+                    let band = DiagnosisRun(
+                        machineName: machine, faultType: FaultType(rawValue: worst)!, first: times.min()!, last: times.max()!,
+                        count: inSlot.count, lastID: worstRows.map(\.id).max()!)
+                    if var last = expected.last, last.machineName == machine, last.faultType == band.faultType {
+                        last.last = band.last
+                        last.count += band.count
+                        last.lastID = band.lastID
+                        expected[expected.count - 1] = last
+                    } else {
+                        expected.append(band)
+                    }
                 }
             }
+            return expected
         }
-        let runs = try await store.diagnosisRuns(machineName: nil, from: from, to: to)
-        #expect(runs == expected)
-        #expect(runs.count > 10, "the data should flip verdicts often enough to test runs")
-        let one = try await store.diagnosisRuns(machineName: "m1", from: from, to: to)
-        #expect(one == expected.filter { $0.machineName == "m1" })
+        for slots in [1_000, 37, 1] {
+            let runs = try await store.diagnosisRuns(machineName: nil, from: from, to: to, slots: slots)
+            #expect(runs == bruteForce(slots: Int64(slots), machines: ["m0", "m1", "m2"]), "\(slots) slots")
+            #expect(runs.map(\.count).reduce(0, +) == stored.count)
+        }
+        let fine = try await store.diagnosisRuns(machineName: nil, from: from, to: to, slots: 1_000)
+        #expect(fine.count > 10, "the data should flip verdicts often enough to test runs")
+        // One slot: a machine with any fault shows its worst, never normal.
+        let coarse = try await store.diagnosisRuns(machineName: nil, from: from, to: to, slots: 1)
+        #expect(coarse.count == 3 && coarse.allSatisfy { $0.faultType != .normal })
+        let one = try await store.diagnosisRuns(machineName: "m1", from: from, to: to, slots: 37)
+        #expect(one == bruteForce(slots: 37, machines: ["m1"]))
     }
 
     @Test("filters by machine, sensor and an inclusive time range", arguments: Backend.available)

@@ -43,7 +43,7 @@ extension DashboardController {
                 c.queryItems = items
                 return ["key": s.key, "query": c.percentEncodedQuery ?? "", "selected": s.key == span.key && value("from").isEmpty]
             }
-            let runs = Dictionary(grouping: try await store.diagnosisRuns(machineName: nil, from: from, to: to), by: \.machineName)
+            let runs = Dictionary(grouping: try await store.diagnosisRuns(machineName: nil, from: from, to: to, slots: 1_000), by: \.machineName)
             let width = Double(to.microseconds - from.microseconds)
             func percent(_ t: Timestamp) -> Double { max(0, min(100, Double(t.microseconds - from.microseconds) / width * 100)) }
             context["lanes"] = statuses.map { status -> [String: Any] in
