@@ -19,7 +19,7 @@ enum SQLiteSchema {
         migrator.registerMigration("0003 waveform summary") { db in
             try db.execute(sql: migration0003)
         }
-        migrator.registerMigration("0004 covering time index of diagnoses") { db in
+        migrator.registerMigration("0004 covering machine-time index of diagnoses") { db in
             try db.execute(sql: migration0004)
         }
         return migrator
@@ -176,10 +176,11 @@ enum SQLiteSchema {
             """
     }
 
-    /// The timeline reads every diagnosis of a range: with machine and verdict in the time index it
-    /// never visits the table. It replaces the plain time index, whose queries it serves as well.
+    /// The timeline reads each machine's diagnoses of a range in time order: with the verdict in the
+    /// (machine, time) index it never visits the table. It replaces the index without the verdict,
+    /// whose queries (the latest diagnosis per machine) it serves as well.
     static let migration0004 = """
-        CREATE INDEX vibration_diagnosis_time_machine_type ON vibration_diagnosis (detected_at, machine_name, fault_type);
-        DROP INDEX vibration_diagnosis_time;
+        CREATE INDEX vibration_diagnosis_machine_time_type ON vibration_diagnosis (machine_name, detected_at, fault_type);
+        DROP INDEX vibration_diagnosis_machine_time;
         """
 }

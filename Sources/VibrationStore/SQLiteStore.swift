@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import VibrationCore
 
@@ -424,45 +425,59 @@ public final class SQLiteStore: Store {
     public func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun] {
         let span = max(1, to.microseconds - from.microseconds + 1)
         let slots = Int64(max(1, slots))
-        // One row per machine, slot and verdict: a single pass over the range's diagnoses.
-        let sql = """
-            SELECT machine_name, (detected_at - ?1) * ?3 / ?4 AS slot, fault_type, min(detected_at), max(detected_at), count(*), max(id)
-            FROM vibration_diagnosis
-            WHERE detected_at BETWEEN ?1 AND ?2 \(machineName == nil ? "" : "AND machine_name = ?5")
-            GROUP BY machine_name, slot, fault_type ORDER BY machine_name, slot
-            """
-        var arguments: StatementArguments = [from.microseconds, to.microseconds, slots, span]
-        if let machineName { arguments += [machineName] }
-        let bound = arguments
         return try await pool.read { db in
-            // Each machine's slots, each with its most severe verdict...
-            var slotted: [(slot: Int64, run: DiagnosisRun)] = []
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: bound)
-            while let row = try rows.next() {
-                let slot: Int64 = row[1]
-                let entry = DiagnosisRun(
-                    machineName: row[0], faultType: FaultType(rawValue: row[2]) ?? .normal, first: Timestamp(microseconds: row[3]),
-                    last: Timestamp(microseconds: row[4]), count: row[5], lastID: row[6])
-                if let (previousSlot, previous) = slotted.last, previousSlot == slot, previous.machineName == entry.machineName {
-                    let worst = entry.faultType.rawValue > previous.faultType.rawValue ? entry : previous
-                    slotted[slotted.count - 1].run = DiagnosisRun(
-                        machineName: entry.machineName, faultType: worst.faultType, first: min(previous.first, entry.first),
-                        last: max(previous.last, entry.last), count: previous.count + entry.count, lastID: worst.lastID)
-                } else {
-                    slotted.append((slot, entry))
-                }
-            }
-            // ...and neighbouring slots with the same verdict as one band.
+            let machines =
+                try machineName.map { [$0] }
+                ?? String.fetchAll(db, sql: "SELECT DISTINCT machine_name FROM vibration_diagnosis ORDER BY machine_name")
+            // Each machine's diagnoses of the range come in time order from the covering index, so
+            // slots and bands are built in one pass, stepping the statement through the C API.
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT detected_at, fault_type, id FROM vibration_diagnosis
+                    WHERE machine_name = ? AND detected_at BETWEEN ? AND ? ORDER BY detected_at
+                    """)
+            let stmt = statement.sqliteStatement
             var runs: [DiagnosisRun] = []
-            for (_, run) in slotted {
-                if var last = runs.last, last.machineName == run.machineName, last.faultType == run.faultType {
-                    last.last = run.last
-                    last.count += run.count
-                    last.lastID = run.lastID
-                    runs[runs.count - 1] = last
-                } else {
-                    runs.append(run)
+            for machine in machines {
+                try statement.setArguments([machine, from.microseconds, to.microseconds])
+                var slot: (index: Int64, run: DiagnosisRun)?
+                func close(_ finished: DiagnosisRun) {
+                    if var last = runs.last, last.machineName == machine, last.faultType == finished.faultType {
+                        last.last = finished.last
+                        last.count += finished.count
+                        last.lastID = finished.lastID
+                        runs[runs.count - 1] = last
+                    } else {
+                        runs.append(finished)
+                    }
                 }
+                while true {
+                    let code = sqlite3_step(stmt)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
+                    let at = sqlite3_column_int64(stmt, 0)
+                    let type = FaultType(rawValue: Int(sqlite3_column_int64(stmt, 1))) ?? .normal
+                    let id = sqlite3_column_int64(stmt, 2)
+                    let index = (at - from.microseconds) * slots / span
+                    if var current = slot, current.index == index {
+                        // The slot shows its most severe verdict (the latest of them explains it).
+                        if type.rawValue >= current.run.faultType.rawValue {
+                            current.run.faultType = type
+                            current.run.lastID = id
+                        }
+                        current.run.last = Timestamp(microseconds: at)
+                        current.run.count += 1
+                        slot = current
+                    } else {
+                        if let finished = slot?.run { close(finished) }
+                        let t = Timestamp(microseconds: at)
+                        slot = (index, DiagnosisRun(machineName: machine, faultType: type, first: t, last: t, count: 1, lastID: id))
+                    }
+                }
+                sqlite3_reset(stmt)
+                if let finished = slot?.run { close(finished) }
             }
             return runs
         }

@@ -69,7 +69,7 @@ struct SQLiteSchemaTests {
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteStore.latestDiagnosesSQL).map { $0["detail"] as String }
         }
         #expect(!plan.contains { $0.hasPrefix("SCAN vibration_diagnosis") && !$0.contains("INDEX") })
-        #expect(plan.contains { $0.contains("vibration_diagnosis_machine_time") })
+        #expect(plan.contains { $0.contains("vibration_diagnosis_machine_time_type") })
     }
 
     @Test("reopening a migrated database changes nothing")
