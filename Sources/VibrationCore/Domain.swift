@@ -141,4 +141,16 @@ public struct DiagnosisRun: Hashable, Sendable {
         self.count = count
         self.lastID = lastID
     }
+
+    /// Whether a later run of the same machine has the same verdict, so that the two make one band.
+    public func continues(into later: DiagnosisRun) -> Bool {
+        machineName == later.machineName && faultType == later.faultType
+    }
+
+    /// Takes in a later run with the same verdict.
+    public mutating func extend(with later: DiagnosisRun) {
+        last = later.last
+        count += later.count
+        lastID = later.lastID
+    }
 }

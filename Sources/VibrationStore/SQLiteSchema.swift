@@ -25,6 +25,19 @@ enum SQLiteSchema {
         return migrator
     }
 
+    /// What an insert into the `vibration_data` view stores: the sensor when new, then the sample.
+    static let viewInsertStatements = """
+            INSERT INTO sensors (machine_name, sensor_no) VALUES (NEW.machine_name, NEW.sensor_no)
+                ON CONFLICT DO NOTHING;
+            INSERT INTO vibration_samples
+                (id, sensor_id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+            VALUES (
+                NEW.id,
+                (SELECT id FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no),
+                coalesce(NEW.collected_at, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+                NEW.measured_time, NEW.normal, NEW.unbalance, NEW.looseness, NEW.unbalance_looseness);
+        """
+
     static let migration0001 = """
         CREATE TABLE sensors (
             id INTEGER PRIMARY KEY,
@@ -56,15 +69,7 @@ enum SQLiteSchema {
 
         CREATE TRIGGER vibration_data_insert INSTEAD OF INSERT ON vibration_data
         BEGIN
-            INSERT INTO sensors (machine_name, sensor_no) VALUES (NEW.machine_name, NEW.sensor_no)
-                ON CONFLICT DO NOTHING;
-            INSERT INTO vibration_samples
-                (id, sensor_id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
-            VALUES (
-                NEW.id,
-                (SELECT id FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no),
-                coalesce(NEW.collected_at, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
-                NEW.measured_time, NEW.normal, NEW.unbalance, NEW.looseness, NEW.unbalance_looseness);
+        \(viewInsertStatements)
         END;
 
         -- detected_at: microseconds since 1970-01-01T00:00:00Z (UTC).
@@ -161,15 +166,7 @@ enum SQLiteSchema {
             DROP TRIGGER vibration_data_insert;
             CREATE TRIGGER vibration_data_insert INSTEAD OF INSERT ON vibration_data
             BEGIN
-                INSERT INTO sensors (machine_name, sensor_no) VALUES (NEW.machine_name, NEW.sensor_no)
-                    ON CONFLICT DO NOTHING;
-                INSERT INTO vibration_samples
-                    (id, sensor_id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
-                VALUES (
-                    NEW.id,
-                    (SELECT id FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no),
-                    coalesce(NEW.collected_at, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
-                    NEW.measured_time, NEW.normal, NEW.unbalance, NEW.looseness, NEW.unbalance_looseness);
+            \(viewInsertStatements)
             """ + WaveformSummary.triggerSQL() + """
 
             END;

@@ -57,6 +57,12 @@ public final class SQLiteStore: Store {
     }
 
     /// The id of the (machine, sensor) pair, created on first sight.
+    /// The sensor's id; nil when the machine has no such sensor.
+    static func existingSensorID(_ db: Database, machineName: String, sensorNo: String) throws -> Int64? {
+        try Int64.fetchOne(
+            db, sql: "SELECT id FROM sensors WHERE machine_name = ? AND sensor_no = ?", arguments: [machineName, sensorNo])
+    }
+
     static func sensorID(_ db: Database, machineName: String, sensorNo: String) throws -> Int64 {
         try db.execute(
             sql: "INSERT INTO sensors (machine_name, sensor_no) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -183,10 +189,7 @@ public final class SQLiteStore: Store {
         // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
         return try await pool.read { db in
-            guard
-                let sensor = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM sensors WHERE machine_name = ? AND sensor_no = ?", arguments: [machineName, sensorNo])
-            else { return nil }
+            guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
@@ -226,10 +229,7 @@ public final class SQLiteStore: Store {
         let width = WaveformSummary.levels[level]
         let column = channel.rawValue
         return try await pool.read { db in
-            guard
-                let sensor = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM sensors WHERE machine_name = ? AND sensor_no = ?", arguments: [machineName, sensorNo])
-            else { return nil }
+            guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
@@ -442,11 +442,8 @@ public final class SQLiteStore: Store {
                 try statement.setArguments([machine, from.microseconds, to.microseconds])
                 var slot: (index: Int64, run: DiagnosisRun)?
                 func close(_ finished: DiagnosisRun) {
-                    if var last = runs.last, last.machineName == machine, last.faultType == finished.faultType {
-                        last.last = finished.last
-                        last.count += finished.count
-                        last.lastID = finished.lastID
-                        runs[runs.count - 1] = last
+                    if runs.last?.continues(into: finished) == true {
+                        runs[runs.count - 1].extend(with: finished)
                     } else {
                         runs.append(finished)
                     }

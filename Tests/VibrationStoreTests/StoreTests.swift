@@ -116,11 +116,8 @@ struct StoreTests {
                     let band = DiagnosisRun(
                         machineName: machine, faultType: FaultType(rawValue: worst)!, first: times.min()!, last: times.max()!,
                         count: inSlot.count, lastID: worstRows.map(\.id).max()!)
-                    if var last = expected.last, last.machineName == machine, last.faultType == band.faultType {
-                        last.last = band.last
-                        last.count += band.count
-                        last.lastID = band.lastID
-                        expected[expected.count - 1] = last
+                    if expected.last?.continues(into: band) == true {
+                        expected[expected.count - 1].extend(with: band)
                     } else {
                         expected.append(band)
                     }
