@@ -7,8 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wait_seconds=${1:-240}
-port=18_300
-port=${port//_/}
+port=${PORT:-18300}
 if [[ -z "${HIMMES:-}" ]]; then
     swift build -c release --product himmes >/dev/null
     HIMMES=.build/release/himmes
@@ -20,10 +19,14 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null &&
 echo "waiting ${wait_seconds}s for the scenarios to play out..."
 sleep "$wait_seconds"
 shoot() {
-    # --timeout lets the page's scripts run and draw before the picture is taken.
-    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="$3" --timeout=4000 \
-        --screenshot="docs/$1" "http://127.0.0.1:$port$2" 2>/dev/null
-    echo "docs/$1"
+    # A picture taken before the page painted is nearly empty (a few kB): take it again.
+    for _ in 1 2 3 4 5; do
+        chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="$3" --timeout=5000 \
+            --screenshot="docs/$1" "http://127.0.0.1:$port$2" 2>/dev/null
+        (( $(stat -c %s "docs/$1") > 30000 )) && break
+        sleep 2
+    done
+    echo "docs/$1 ($(stat -c %s "docs/$1") bytes)"
 }
 shoot status-board.png "/" 1400,900
 shoot timeline.png "/timeline?span=15m" 1400,700
