@@ -47,6 +47,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     // Outermost first: CORS headers go on every answer, problems included.
     router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: ServerTimingMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)

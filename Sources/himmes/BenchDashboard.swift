@@ -103,9 +103,10 @@ struct BenchDashboard: AsyncParsableCommand {
             ("GET /vibration-data?limit=100 (JSON)", { "/vibration-data?limit=100" }),
         ]
         print("\n\(plan.description)\n")
-        print("request".padding(toLength: 46, withPad: " ", startingAt: 0) + "   p50 ms   p99 ms   max ms   bytes")
+        print("request".padding(toLength: 46, withPad: " ", startingAt: 0) + "   p50 ms   p99 ms   max ms  server p50   p99 ms   bytes")
         for (name, path) in pages + data {
             var times: [Double] = []
+            var server: [Double] = []
             var bytes = 0
             for i in 0..<(requests + 5) {
                 var request = HTTPClientRequest(url: base + path())
@@ -121,11 +122,20 @@ struct BenchDashboard: AsyncParsableCommand {
                 if i >= 5 {
                     times.append(took)
                     bytes = body.readableBytes
+                    // The server's own time, from its Server-Timing header (app;dur=milliseconds).
+                    if let timing = response.headers.first(name: "Server-Timing"), let dur = timing.split(separator: "=").last {
+                        server.append(Double(dur) ?? .nan)
+                    }
                 }
             }
             times.sort()
-            func at(_ q: Double) -> String { String(format: "%8.2f", times[min(times.count - 1, Int(Double(times.count) * q))]) }
-            print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + at(0.5) + " " + at(0.99) + " " + String(format: "%8.2f", times.last!) + "   " + bytes.grouped)
+            server.sort()
+            func at(_ values: [Double], _ q: Double) -> String {
+                values.isEmpty ? "       -" : String(format: "%8.2f", values[min(values.count - 1, Int(Double(values.count) * q))])
+            }
+            print(
+                name.padding(toLength: 46, withPad: " ", startingAt: 0) + at(times, 0.5) + " " + at(times, 0.99) + " "
+                    + String(format: "%8.2f", times.last!) + "    " + at(server, 0.5) + " " + at(server, 0.99) + "   " + bytes.grouped)
         }
     }
 

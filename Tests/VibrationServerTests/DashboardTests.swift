@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -45,6 +46,9 @@ struct DashboardTests {
             #expect(page.status == .ok)
             #expect(page.headers[.contentType] == "text/html; charset=utf-8")
             #expect(page.text.contains("<title>\(title) · HIM-MES</title>"))
+            // How long the server took, for the browser's developer tools and the benchmark.
+            let timing = try #require(page.headers[HTTPField.Name("Server-Timing")!])
+            #expect(timing.hasPrefix("app;dur=") && Double(timing.dropFirst("app;dur=".count)).map { $0 >= 0 } == true)
             #expect(page.text.contains("href=\"/data\""))
         }
     }
