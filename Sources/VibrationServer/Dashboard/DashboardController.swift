@@ -203,14 +203,7 @@ struct DashboardController<S: Store> {
             ).validated()
             let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
             let rows = try await store.samples(matching: filter, after: cursor, limit: 101)
-            context["rows"] = rows.prefix(100).map { row -> [String: Any] in
-                let s = row.sample
-                return [
-                    "id": row.id, "machine": s.machineName, "sensor": s.sensorNo, "collectedAt": s.collectedAt.rfc3339,
-                    "measuredTime": s.measuredTime, "normal": s.normal, "unbalance": s.unbalance, "looseness": s.looseness,
-                    "unbalanceLooseness": s.unbalanceLooseness,
-                ]
-            }
+            if !rows.isEmpty { context["rows"] = HTMLRows.samples(rows.prefix(100)) }
             if rows.count > 100 { context["next"] = query.with(cursor: SampleCursor(after: rows[99]).token) }
         } catch let error as ValidationError {
             context["error"] = error.description
@@ -238,13 +231,7 @@ struct DashboardController<S: Store> {
             ).validated()
             let cursor = try query.cursor.map { token throws(ValidationError) in try DiagnosisCursor(token: token) }
             let rows = try await store.diagnoses(matching: filter, after: cursor, limit: 101)
-            context["rows"] = rows.prefix(100).map { row -> [String: Any] in
-                let d = row.diagnosis
-                return [
-                    "id": row.id, "machine": d.machineName, "detectedAt": d.detectedAt.rfc3339, "code": d.faultType.rawValue,
-                    "name": text.faultName(d.faultType), "icon": Self.icon(d.faultType), "help": text.faultHelp(d.faultType),
-                ]
-            }
+            if !rows.isEmpty { context["rows"] = HTMLRows.diagnoses(rows.prefix(100), text: text, icon: Self.icon) }
             if rows.count > 100 { context["next"] = query.with(cursor: DiagnosisCursor(after: rows[99]).token) }
         } catch let error as ValidationError {
             context["error"] = error.description

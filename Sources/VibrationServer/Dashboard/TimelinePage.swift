@@ -49,19 +49,21 @@ extension DashboardController {
             context["lanes"] = statuses.map { status -> [String: Any] in
                 let name = status.config.machineName
                 let machineRuns = runs[name] ?? []
-                let bands = machineRuns.indices.map { i -> [String: Any] in
-                    let run = machineRuns[i]
+                let path = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+                var bands = ""
+                for (i, run) in machineRuns.enumerated() {
                     // A verdict holds until the next one; the last holds through its last diagnosis.
                     let end = i + 1 < machineRuns.count ? machineRuns[i + 1].first : run.last
                     let left = percent(run.first)
-                    return [
-                        "code": run.faultType.rawValue, "name": text.faultName(run.faultType), "start": run.first.rfc3339,
-                        "end": end.rfc3339, "count": run.count, "id": run.lastID,
-                        "left": String(format: "%.3f", left), "width": String(format: "%.3f", max(0.15, percent(end) - left)),
-                        "href": "/machines/\(name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name)?at=\(run.first.rfc3339)",
-                    ]
+                    let width = max(0.15, percent(end) - left)
+                    let state = HTMLRows.escape(text.faultName(run.faultType))
+                    let start = run.first.rfc3339
+                    bands += "<a class=\"band s\(run.faultType.rawValue)\" href=\"/machines/\(HTMLRows.escape(path))?at=\(start)\" "
+                    bands += "style=\"left:\(String(format: "%.3f", left))%;width:\(String(format: "%.3f", width))%\" "
+                    bands += "data-state=\"\(state)\" data-code=\"\(run.faultType.rawValue)\" data-start=\"\(start)\" "
+                    bands += "data-end=\"\(end.rfc3339)\" data-count=\"\(run.count)\" data-diagnosis=\"\(run.lastID)\" aria-label=\"\(state)\"></a>"
                 }
-                return ["name": name, "line": status.config.line ?? "", "bands": bands, "empty": bands.isEmpty]
+                return ["name": name, "line": status.config.line ?? "", "bands": bands, "empty": machineRuns.isEmpty]
             }
             context["ticks"] = (0...5).map { i -> [String: Any] in
                 let t = Timestamp(microseconds: from.microseconds + Int64(Double(i) / 5 * width))
