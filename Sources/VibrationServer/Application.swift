@@ -46,6 +46,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     let router = Router(context: AppRequestContext.self)
     // Outermost first: CORS headers go on every answer, problems included.
     router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
+    router.add(middleware: RequestIDMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ServerTimingMiddleware())
     router.add(middleware: ProblemMiddleware())

@@ -46,7 +46,7 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
         // preflight (a "simple" request); withholding the header keeps the page from reading the answer.
         if methods.contains(request.method) {
             response.headers[.accessControlAllowOrigin] = allowOrigin
-            response.headers[.accessControlExposeHeaders] = "Location, X-Request-Id"
+            response.headers[.accessControlExposeHeaders] = "Location, X-Request-Id, Server-Timing"
         }
         if !origins.isEmpty { response.headers[values: .vary].append("Origin") }
         return response

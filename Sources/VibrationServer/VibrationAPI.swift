@@ -33,6 +33,22 @@ struct VibrationAPI<S: Store>: APIProtocol {
         return .ok(.init(body: .json(.init(status: "ok"))))
     }
 
+    func getReady(_ input: Operations.GetReady.Input) async throws -> Operations.GetReady.Output {
+        let migrations: [(name: String, applied: Bool)]
+        do {
+            try await store.ping()
+            migrations = try await store.migrationStatus()
+        } catch {
+            throw Problem(status: .serviceUnavailable, detail: "The database does not answer: \(error)")
+        }
+        let pending = migrations.filter { !$0.applied }.map(\.name)
+        guard pending.isEmpty else {
+            throw Problem(
+                status: .serviceUnavailable, detail: "The database schema lacks migrations: \(pending.joined(separator: ", ")).")
+        }
+        return .ok(.init(body: .json(.init(status: "ready", migrations: migrations.map(\.name)))))
+    }
+
     // MARK: Vibration data
 
     func listVibrationData(_ input: Operations.ListVibrationData.Input) async throws

@@ -36,6 +36,12 @@ public final class SQLiteStore: Store {
         return migrator.migrations.map { ($0, applied.contains($0)) }
     }
 
+    public func migrationStatus() async throws -> [(name: String, applied: Bool)] {
+        let migrator = SQLiteSchema.migrator
+        let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
+        return migrator.migrations.map { ($0, applied.contains($0)) }
+    }
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -5,6 +5,8 @@ import VibrationCore
 public protocol Store: Sendable {
     /// Answers when the database does; throws otherwise.
     func ping() async throws
+    /// The schema's migrations this build knows, oldest first, and whether each is applied.
+    func migrationStatus() async throws -> [(name: String, applied: Bool)]
 
     /// Stores one sample. Throws `StoreError.duplicateSample` when its identity is already stored.
     func insert(_ sample: VibrationSample) async throws -> StoredSample

@@ -1,9 +1,12 @@
 import Foundation
+import GRDB
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
 import VibrationCore
-import VibrationStore
+
+@testable import VibrationStore
 
 @Suite("Diagnosis, machines and operations API")
 struct DiagnosisAPITests {
@@ -113,6 +116,38 @@ struct DiagnosisAPITests {
             let reply = try await client.call(.get, "/health")
             #expect(reply.status == .ok)
             #expect(reply["status"] as? String == "ok")
+        }
+    }
+
+    @Test("ready when the database answers with every migration applied; not ready when one is missing")
+    func ready() async throws {
+        try await withApp { client, store in
+            let reply = try await client.call(.get, "/ready")
+            #expect(reply.status == .ok)
+            #expect(reply["status"] as? String == "ready")
+            #expect((reply["migrations"] as? [String])?.first == "0001 vibration data and diagnosis")
+            // A schema behind this build (as after a downgrade) is not ready.
+            try await store.pool.write { db in
+                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE '0004%'")
+            }
+            let behind = try await client.call(.get, "/ready")
+            #expect(behind.status == .serviceUnavailable && behind.isProblem)
+            #expect((behind["detail"] as? String)?.contains("0004") == true)
+        }
+    }
+
+    @Test("every answer carries a request id: the client's own when sensible, else the server's")
+    func requestIDs() async throws {
+        try await withApp { client, _ in
+            let mine = try await client.call(.get, "/health", headers: [HTTPField.Name("X-Request-Id")!: "gateway-42.7"])
+            #expect(mine.headers[HTTPField.Name("X-Request-Id")!] == "gateway-42.7")
+            let made = try await client.call(.get, "/vibration-data/999")
+            let id = try #require(made.headers[HTTPField.Name("X-Request-Id")!])
+            #expect(!id.isEmpty && made.status == .notFound)
+            let other = try await client.call(.get, "/health")
+            #expect(other.headers[HTTPField.Name("X-Request-Id")!] != id)
+            let hostile = try await client.call(.get, "/health", headers: [HTTPField.Name("X-Request-Id")!: String(repeating: "x", count: 500)])
+            #expect(hostile.headers[HTTPField.Name("X-Request-Id")!]?.count ?? 0 < 100)
         }
     }
 
