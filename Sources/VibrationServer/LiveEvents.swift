@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import Synchronization
 import VibrationCore
 
@@ -53,8 +54,9 @@ public final class EventHub: Sendable {
         }
     }
 
-    /// A stream of the events published from now on; it ends when `lifetime` is over.
-    func subscribe(lifetime: Duration) -> AsyncStream<LiveEvent?> {
+    /// A stream of the events published from now on; it ends when `lifetime` is over or when
+    /// `end` is called.
+    func subscribe(lifetime: Duration) -> (events: AsyncStream<LiveEvent?>, end: @Sendable () -> Void) {
         let id = UUID()
         let (events, continuation) = AsyncStream.makeStream(of: LiveEvent.self, bufferingPolicy: .bufferingNewest(8))
         state.withLock { $0.subscribers[id] = continuation }
@@ -79,7 +81,7 @@ public final class EventHub: Sendable {
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
             continuation.finish()
         }
-        return merged
+        return (merged, { output.finish() })
     }
 }
 
@@ -100,26 +102,31 @@ struct Changes: Sendable {
 
 /// `GET /events`: Server-Sent Events for the dashboard. Each event names what changed (`data`,
 /// `diagnosis`, `alarm`) and carries the server time; a comment line every 15 s keeps the
-/// connection alive. The stream ends after `lifetime`, and the browser reconnects by itself.
+/// connection alive. The stream ends after `lifetime`, and the browser reconnects by itself; it also
+/// ends when the server begins a graceful shutdown, which would otherwise wait for it.
 struct LiveEventsController {
     let hub: EventHub
     let lifetime: Duration
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/events") { _, _ in
-            let events = hub.subscribe(lifetime: lifetime)
+            let (events, end) = hub.subscribe(lifetime: lifetime)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
                 body: ResponseBody { writer in
                     try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
-                    for await event in events {
-                        if let event {
-                            try await writer.write(
-                                ByteBuffer(string: "event: \(event.rawValue)\ndata: {\"at\":\"\(Timestamp.now.rfc3339)\"}\n\n"))
-                        } else {
-                            try await writer.write(ByteBuffer(string: ": alive\n\n"))
+                    try await withGracefulShutdownHandler {
+                        for await event in events {
+                            if let event {
+                                try await writer.write(
+                                    ByteBuffer(string: "event: \(event.rawValue)\ndata: {\"at\":\"\(Timestamp.now.rfc3339)\"}\n\n"))
+                            } else {
+                                try await writer.write(ByteBuffer(string: ": alive\n\n"))
+                            }
                         }
+                    } onGracefulShutdown: {
+                        end()
                     }
                     try await writer.finish(nil)
                 })

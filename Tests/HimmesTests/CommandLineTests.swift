@@ -191,3 +191,47 @@ struct DiagnoseCommandTests {
         #expect(bad.status != 0)
     }
 }
+
+@Suite("Command line: serve")
+struct ServeCommandTests {
+    @Test("SIGINT stops the server promptly even while a page holds an event stream open")
+    func gracefulShutdown() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-serve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let port = Int.random(in: 20_000..<30_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Himmes.path)
+        server.arguments = ["serve", "--db", "\(dir)/serve.sqlite", "--port", "\(port)", "--log-level", "error"]
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        // An open /events stream, as a dashboard page keeps one.
+        let stream = Process()
+        stream.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        stream.arguments = ["curl", "-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"]
+        let output = Pipe()
+        stream.standardOutput = output
+        var connected = false
+        for _ in 0..<100 where !connected {
+            try await Task.sleep(for: .milliseconds(100))
+            let health = Process()
+            health.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            health.arguments = ["curl", "-sf", "http://127.0.0.1:\(port)/health"]
+            health.standardOutput = FileHandle.nullDevice
+            try health.run()
+            health.waitUntilExit()
+            connected = health.terminationStatus == 0
+        }
+        #expect(connected, "the server did not start")
+        try stream.run()
+        try await Task.sleep(for: .milliseconds(500))
+        let clock = ContinuousClock()
+        let asked = clock.now
+        kill(server.processIdentifier, SIGINT)
+        while server.isRunning && clock.now - asked < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!server.isRunning, "still running 10 s after SIGINT")
+        #expect(clock.now - asked < .seconds(5))
+        stream.waitUntilExit()
+        let received = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(received.hasPrefix("retry: 2000"))
+    }
+}
