@@ -234,4 +234,45 @@ struct ServeCommandTests {
         let received = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(received.hasPrefix("retry: 2000"))
     }
+
+    @Test("simulate streams the demo's gateways to a server for --duration and every row it reports accepted is stored")
+    func simulate() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-simulate-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let port = Int.random(in: 30_000..<40_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Himmes.path)
+        server.arguments = ["serve", "--db", "\(dir)/sim.sqlite", "--port", "\(port)", "--log-level", "error", "--no-auto-diagnose"]
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(100))
+            if Self.get("http://127.0.0.1:\(port)/health") != nil { break }
+        }
+        let run = try Himmes.run([
+            "simulate", "--target", "http://127.0.0.1:\(port)", "--machines", "3", "--sensors", "2", "--rate", "200", "--batch", "150",
+            "--duration", "2",
+        ])
+        #expect(run.status == 0, "\(run.err)")
+        let summary = try #require(run.out.split(separator: "\n").last { $0.hasPrefix("summary:") })
+        // 3 machines x 2 sensors x 200 Hz x 2 s, in requests of at most 150 rows.
+        #expect(summary.contains("accepted 2,400") && summary.contains("rejected 0"), "\(summary)")
+        let machines = try #require(Self.get("http://127.0.0.1:\(port)/machines"))
+        let items = (try JSONSerialization.jsonObject(with: machines) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        #expect(items.compactMap { $0["sample_count"] as? Int }.reduce(0, +) == 2_400)
+        #expect(items.compactMap { $0["machine_name"] as? String } == ["sim-001", "sim-002", "sim-003"])
+    }
+
+    /// The body of a GET, or nil when the server does not answer 200.
+    static func get(_ url: String) -> Data? {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sf", url]
+        let out = Pipe()
+        curl.standardOutput = out
+        guard (try? curl.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        return curl.terminationStatus == 0 ? data : nil
+    }
 }
