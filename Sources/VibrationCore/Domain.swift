@@ -154,3 +154,21 @@ public struct DiagnosisRun: Hashable, Sendable {
         lastID = later.lastID
     }
 }
+
+/// A key that lets a client write (or, read-only, read) through the API. Only a hash of its secret
+/// is stored; the secret is shown once, when the key is made.
+public struct APIKey: Hashable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var readOnly: Bool
+    public var createdAt: Timestamp
+    public var revokedAt: Timestamp?
+
+    public init(id: Int64, name: String, readOnly: Bool, createdAt: Timestamp, revokedAt: Timestamp?) {
+        self.id = id
+        self.name = name
+        self.readOnly = readOnly
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}

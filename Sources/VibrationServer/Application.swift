@@ -1,12 +1,24 @@
 import Hummingbird
+import NIOCore
 import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import VibrationCore
 import VibrationStore
 
-/// The request context of every route.
-public typealias AppRequestContext = BasicRequestContext
+/// The request context of every route: Hummingbird's, plus the client's address.
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// nil when the request did not come over a socket (in-process tests).
+    public let remoteAddress: SocketAddress?
+    /// The key the request was made with, once checked.
+    public var apiKey: APIKey?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
 
 /// Opens the embedded database named in the configuration and builds the application on it.
 public func buildApplication(config: ServerConfig) throws -> some ApplicationProtocol {
@@ -50,6 +62,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ServerTimingMiddleware())
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: APIKeyMiddleware(store: store))
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
     DashboardController(

@@ -39,6 +39,8 @@ public struct DemoStream: Sendable {
     /// Seconds between two snapshots of the history.
     public let snapshotEvery = 120
     public let episodes: [Episode]
+    /// Sent as `Authorization: Bearer` with every upload.
+    public let apiKey: String?
     public let channels: [PlantGenerator.Channel]
     public let scenarios: [String: Scenario]
     let logger: Logger
@@ -53,8 +55,9 @@ public struct DemoStream: Sendable {
     /// The demo plant's machines, with their shaft speeds, and what happens to each.
     public init(
         url: String, machines: [String] = DemoStream.machines, sensors: Int = 2, rateHz: Double = 1_000,
-        historySeconds: Int = 120, historyHours: Double = 0, logger: Logger
+        historySeconds: Int = 120, historyHours: Double = 0, apiKey: String? = nil, logger: Logger
     ) {
+        self.apiKey = apiKey
         self.url = url
         self.rateHz = rateHz
         self.historySeconds = historySeconds
@@ -213,6 +216,7 @@ public struct DemoStream: Sendable {
             var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "text/csv")
+            if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
             request.body = .bytes(ByteBuffer(bytes: csv(second: second, start: start)))
             do {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))

@@ -41,7 +41,7 @@ struct Problem: Error, Sendable, Equatable {
                 errors: invalid.violations)
         case let stored as StoreError:
             switch stored {
-            case .duplicateSample:
+            case .duplicateSample, .keyNameTaken:
                 self.init(status: .conflict, title: "Already stored", detail: stored.description)
             }
         case let decoding as DecodingError:

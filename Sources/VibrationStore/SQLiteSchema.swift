@@ -22,6 +22,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0004 covering machine-time index of diagnoses") { db in
             try db.execute(sql: migration0004)
         }
+        migrator.registerMigration("0005 api keys") { db in
+            try db.execute(sql: migration0005)
+        }
         return migrator
     }
 
@@ -179,5 +182,17 @@ enum SQLiteSchema {
     static let migration0004 = """
         CREATE INDEX vibration_diagnosis_machine_time_type ON vibration_diagnosis (machine_name, detected_at, fault_type);
         DROP INDEX vibration_diagnosis_machine_time;
+        """
+
+    /// Keys for writing through the API: the SHA-256 of each secret, never the secret.
+    static let migration0005 = """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 100),
+            secret_sha256 TEXT NOT NULL UNIQUE,
+            read_only INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
         """
 }

@@ -87,6 +87,20 @@ public protocol Store: Sendable {
     /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.
     func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int
 
+    // MARK: API keys
+
+    /// Makes a key; returns it with its secret, which is not stored and cannot be shown again.
+    /// Throws `StoreError.keyNameTaken` when a key of that name exists.
+    func createKey(name: String, readOnly: Bool) async throws -> (key: APIKey, secret: String)
+    /// Every key, revoked ones too, oldest first.
+    func apiKeys() async throws -> [APIKey]
+    /// Revokes the key of that name; false when there is none (or it was revoked already).
+    func revokeKey(name: String) async throws -> Bool
+    /// The key a secret belongs to, when it exists and is not revoked.
+    func authenticate(secret: String) async throws -> APIKey?
+    /// Whether any key that is not revoked exists.
+    func hasActiveKeys() async throws -> Bool
+
     // MARK: Alarms
 
     func alarms(openOnly: Bool, machineName: String?, limit: Int) async throws -> [Alarm]
@@ -97,11 +111,15 @@ public protocol Store: Sendable {
 public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A sample with the same (machine, sensor, collected_at, measured_time) is already stored.
     case duplicateSample(existingID: Int64)
+    /// A key with this name exists already.
+    case keyNameTaken(String)
 
     public var description: String {
         switch self {
         case .duplicateSample(let id):
             "a sample with the same machine_name, sensor_no, collected_at and measured_time is already stored (id \(id))"
+        case .keyNameTaken(let name):
+            "a key named '\(name)' exists already; revoke it or choose another name"
         }
     }
 }

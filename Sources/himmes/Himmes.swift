@@ -11,7 +11,7 @@ struct Himmes: AsyncParsableCommand {
             Stores vibration samples and fault diagnoses, serves them over a REST API with OpenAPI \
             documentation at /docs, and keeps everything in one embedded SQLite file by default.
             """,
-        subcommands: [Serve.self, Import.self, Export.self, Diagnose.self, Generate.self, Simulate.self, Migrate.self, Bench.self],
+        subcommands: [Serve.self, Import.self, Export.self, Diagnose.self, Generate.self, Simulate.self, Keys.self, Migrate.self, Bench.self],
         defaultSubcommand: nil
     )
 }

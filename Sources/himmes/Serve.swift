@@ -85,14 +85,18 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try config()
         let logger = try logging.bootstrap()
-        let app = try buildApplication(config: config)
+        let store = try SQLiteStore(path: config.databasePath, logger: logger)
+        let app = try buildApplication(store: store, config: config, logger: logger)
+        let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         if demo {
             // A plant that is alive: history loaded at once, then live data through the public bulk
-            // API, as edge gateways would send it.
+            // API, as edge gateways would send it, with a key of its own.
             let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
-            let stream = DemoStream(url: "http://\(host):\(config.port)", historyHours: 3, logger: logger)
-            let store = try SQLiteStore(path: config.databasePath, logger: logger)
+            let name = "demo-gateway-\(UUID().uuidString.prefix(8).lowercased())"
+            let (_, secret) = try await store.createKey(name: name, readOnly: false)
+            let stream = DemoStream(url: "http://\(host):\(config.port)", historyHours: 3, apiKey: secret, logger: logger)
             try await stream.register(in: store)
+            logger.notice("the demo's gateways write with the key \(secret) (Authorization: Bearer KEY); use it for your own writes too")
             Task {
                 do {
                     try await stream.run(store: store)
@@ -100,8 +104,11 @@ struct Serve: AsyncParsableCommand {
                     logger.error("demo stream stopped", metadata: ["error": "\(error)"])
                 }
             }
+        } else if try await !store.hasActiveKeys() {
+            logger.warning(
+                "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
+            )
         }
-        let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         logger.notice(
             "HIM-MES is up: open http://\(shownHost):\(config.port)/ (API docs at /docs)",
             metadata: ["database": .string(config.databasePath)])

@@ -275,4 +275,25 @@ struct ServeCommandTests {
         curl.waitUntilExit()
         return curl.terminationStatus == 0 ? data : nil
     }
+
+    @Test("keys: create prints the key once, list never does, revoke takes it out of use; a taken name is refused")
+    func keys() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-keys-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = "\(dir)/keys.sqlite"
+        #expect(try Himmes.run(["keys", "list", "--db", db]).out.contains("no keys"))
+        let made = try Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])
+        #expect(made.status == 0)
+        let secret = made.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.hasPrefix("hm_") && made.err.contains("cannot be shown again"))
+        let again = try Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])
+        #expect(again.status != 0 && again.err.contains("exists already"))
+        #expect(try Himmes.run(["keys", "create", "--name", "dashboard", "--read-only", "--db", db]).status == 0)
+        let list = try Himmes.run(["keys", "list", "--db", db]).out
+        #expect(list.contains("line-a-gateway") && list.contains("read-write") && list.contains("read-only") && !list.contains(secret))
+        #expect(try Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status == 0)
+        #expect(try Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status != 0)
+        let revoked = try Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").first { $0.hasPrefix("line-a-gateway") }
+        #expect(revoked.map { !$0.hasSuffix(" -") } == true)
+    }
 }

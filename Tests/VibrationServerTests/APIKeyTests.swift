@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import VibrationCore
+
+@testable import VibrationServer
+@testable import VibrationStore
+
+@Suite("API keys")
+struct APIKeyTests {
+    @Test("keys are made once, stored hashed, listed without secrets, refused once revoked")
+    func lifecycle() async throws {
+        let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).sqlite").path)
+        #expect(try await store.hasActiveKeys() == false)
+        let (key, secret) = try await store.createKey(name: "gateway-1", readOnly: false)
+        #expect(secret.hasPrefix("hm_") && secret.count == 67)
+        #expect(try await store.authenticate(secret: secret) == key)
+        #expect(try await store.authenticate(secret: secret + "x") == nil)
+        #expect(try await store.hasActiveKeys())
+        await #expect(throws: StoreError.keyNameTaken("gateway-1")) { try await store.createKey(name: "gateway-1", readOnly: true) }
+        // Only the hash is stored.
+        let stored = try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT secret_sha256 FROM api_keys") }
+        #expect(stored.count == 1 && stored[0] != secret && stored[0].count == 64 && !stored.contains { $0.contains(secret) })
+        #expect(try await store.revokeKey(name: "gateway-1"))
+        #expect(try await store.revokeKey(name: "gateway-1") == false)
+        #expect(try await store.authenticate(secret: secret) == nil)
+        #expect(try await store.hasActiveKeys() == false)
+        #expect(try await store.apiKeys().map(\.name) == ["gateway-1"])
+        #expect(try await store.apiKeys().first?.revokedAt != nil)
+    }
+
+    @Test("once a key exists, writes need it: 401 without or with a wrong one, 403 read-only, reads stay open")
+    func writesNeedKeys() async throws {
+        try await withApp { client, store in
+            // No key yet: this (in-process) client may write.
+            #expect(try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.1)).status == .created)
+            let (_, writer) = try await store.createKey(name: "writer", readOnly: false)
+            let (_, reader) = try await store.createKey(name: "reader", readOnly: true)
+            let none = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.2))
+            #expect(none.status == .unauthorized && none.isProblem)
+            #expect(none.headers[.wwwAuthenticate] == "Bearer")
+            let wrong = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.2), headers: [.authorization: "Bearer hm_nope"])
+            #expect(wrong.status == .unauthorized)
+            let readOnly = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.2), headers: [.authorization: "Bearer \(reader)"])
+            #expect(readOnly.status == .forbidden && readOnly.isProblem)
+            let bulk = try await client.call(
+                .post, "/vibration-data/bulk", json: "[\(sampleJSON(time: 0.3))]", headers: [.authorization: "Bearer \(reader)"])
+            #expect(bulk.status == .forbidden)
+            let ok = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.2), headers: [.authorization: "Bearer \(writer)"])
+            #expect(ok.status == .created)
+            // Nothing refused was stored; reads need no key.
+            let rows = try await client.call(.get, "/vibration-data")
+            #expect(rows.status == .ok && rows.items.count == 2)
+            #expect(try await client.call(.get, "/").status == .ok)
+            _ = try await store.revokeKey(name: "writer")
+            #expect(try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.4), headers: [.authorization: "Bearer \(writer)"]).status == .unauthorized)
+        }
+    }
+
+    @Test("before the first key, writes are taken from loopback and in-process clients only")
+    func loopbackOnly() throws {
+        func decide(_ address: SocketAddress?, _ method: HTTPRequest.Method = .post) -> WritePolicy.Decision {
+            WritePolicy.decide(method: method, remote: address, presented: false, key: nil, keysExist: false)
+        }
+        #expect(decide(nil) == .allow)
+        #expect(decide(try SocketAddress(ipAddress: "127.0.0.1", port: 5000)) == .allow)
+        #expect(decide(try SocketAddress(ipAddress: "127.8.9.10", port: 5000)) == .allow)
+        #expect(decide(try SocketAddress(ipAddress: "::1", port: 5000)) == .allow)
+        guard case .unauthenticated(let why) = decide(try SocketAddress(ipAddress: "192.168.1.20", port: 5000)) else {
+            Issue.record("a write from the network was let in")
+            return
+        }
+        #expect(why.contains("himmes keys create"))
+        #expect(decide(try SocketAddress(ipAddress: "10.0.0.5", port: 5000), .get) == .allow)
+        #expect(decide(try SocketAddress(ipAddress: "2001:db8::1", port: 5000)) != .allow)
+    }
+}
