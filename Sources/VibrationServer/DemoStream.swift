@@ -209,9 +209,12 @@ public struct DemoStream: Sendable {
         for second in 0..<historySeconds {
             _ = try await importer.importCSV(Once(bytes: csv(second: second, start: start)), layout: .product)
         }
+        // Live data carries the time it is sent: the seconds spent loading the history are left
+        // empty, as if the gateways had been offline, rather than sent late.
         let clock = ContinuousClock()
         let began = clock.now
-        var second = historySeconds
+        let skipped = Int((Timestamp.now.microseconds - now.microseconds) / 1_000_000)
+        var second = historySeconds + skipped
         while !Task.isCancelled {
             var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
             request.method = .POST
@@ -226,7 +229,7 @@ public struct DemoStream: Sendable {
                 logger.debug("demo upload failed", metadata: ["error": "\(error)"])
             }
             second += 1
-            try? await clock.sleep(until: began + .seconds(second - historySeconds))
+            try? await clock.sleep(until: began + .seconds(second - historySeconds - skipped))
         }
     }
 
