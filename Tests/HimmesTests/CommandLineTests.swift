@@ -196,39 +196,22 @@ struct DiagnoseCommandTests {
 struct ServeCommandTests {
     @Test("SIGINT stops the server promptly even while a page holds an event stream open")
     func gracefulShutdown() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-serve-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let port = Int.random(in: 20_000..<30_000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: Himmes.path)
-        server.arguments = ["serve", "--db", "\(dir)/serve.sqlite", "--port", "\(port)", "--log-level", "error"]
-        try server.run()
-        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let server = try await Self.startServer()
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let port = server.port
         // An open /events stream, as a dashboard page keeps one.
         let stream = Process()
         stream.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         stream.arguments = ["curl", "-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"]
         let output = Pipe()
         stream.standardOutput = output
-        var connected = false
-        for _ in 0..<100 where !connected {
-            try await Task.sleep(for: .milliseconds(100))
-            let health = Process()
-            health.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            health.arguments = ["curl", "-sf", "http://127.0.0.1:\(port)/health"]
-            health.standardOutput = FileHandle.nullDevice
-            try health.run()
-            health.waitUntilExit()
-            connected = health.terminationStatus == 0
-        }
-        #expect(connected, "the server did not start")
         try stream.run()
         try await Task.sleep(for: .milliseconds(500))
         let clock = ContinuousClock()
         let asked = clock.now
-        kill(server.processIdentifier, SIGINT)
-        while server.isRunning && clock.now - asked < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!server.isRunning, "still running 10 s after SIGINT")
+        kill(server.process.processIdentifier, SIGINT)
+        while server.process.isRunning && clock.now - asked < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!server.process.isRunning, "still running 10 s after SIGINT")
         #expect(clock.now - asked < .seconds(5))
         stream.waitUntilExit()
         let received = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -237,18 +220,9 @@ struct ServeCommandTests {
 
     @Test("simulate streams the demo's gateways to a server for --duration and every row it reports accepted is stored")
     func simulate() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-simulate-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let port = Int.random(in: 30_000..<40_000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: Himmes.path)
-        server.arguments = ["serve", "--db", "\(dir)/sim.sqlite", "--port", "\(port)", "--log-level", "error", "--no-auto-diagnose"]
-        try server.run()
-        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
-        for _ in 0..<100 {
-            try await Task.sleep(for: .milliseconds(100))
-            if Self.get("http://127.0.0.1:\(port)/health") != nil { break }
-        }
+        let server = try await Self.startServer(["--no-auto-diagnose"])
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let port = server.port
         let run = try Himmes.run([
             "simulate", "--target", "http://127.0.0.1:\(port)", "--machines", "3", "--sensors", "2", "--rate", "200", "--batch", "150",
             "--duration", "2",
@@ -261,6 +235,23 @@ struct ServeCommandTests {
         let items = (try JSONSerialization.jsonObject(with: machines) as? [String: Any])?["items"] as? [[String: Any]] ?? []
         #expect(items.compactMap { $0["sample_count"] as? Int }.reduce(0, +) == 2_400)
         #expect(items.compactMap { $0["machine_name"] as? String } == ["sim-001", "sim-002", "sim-003"])
+    }
+
+    /// `himmes serve` on a fresh database and a random port, once it answers /health.
+    static func startServer(_ extra: [String] = []) async throws -> (process: Process, port: Int) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-serve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let port = Int.random(in: 20_000..<40_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Himmes.path)
+        server.arguments = ["serve", "--db", "\(dir)/serve.sqlite", "--port", "\(port)", "--log-level", "error"] + extra
+        try server.run()
+        for _ in 0..<100 {
+            if get("http://127.0.0.1:\(port)/health") != nil { return (server, port) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(server.processIdentifier, SIGKILL)
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "himmes serve did not start on port \(port)"])
     }
 
     /// The body of a GET, or nil when the server does not answer 200.
