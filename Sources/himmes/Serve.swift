@@ -113,6 +113,11 @@ struct Serve: AsyncParsableCommand {
             "HIM-MES is up: open http://\(shownHost):\(config.port)/ (API docs at /docs)",
             metadata: ["database": .string(config.databasePath)])
         try await app.runService()
+        if demo && database.db == nil {
+            // The demo's own temporary database goes with it (it grows by gigabytes an hour).
+            try? FileManager.default.removeItem(atPath: (config.databasePath as NSString).deletingLastPathComponent)
+            logger.notice("removed the demo database")
+        }
     }
 }
 
