@@ -53,20 +53,22 @@ public actor DiagnosisService {
         let classifier = FaultClassifier(thresholds: options.thresholds)
         let tracker = MachineStateTracker(confirmations: options.confirmations)
         var previousMarker: Int64 = -1
+        var profiles: [String: MachineProfile] = [:]
         while true {
             let pending = try await store.pendingWindows(seconds: options.windowSeconds, limit: 500, channels: channels)
-            var profiles: [String: MachineProfile] = [:]
+            // One read for all the windows' samples and one for the profiles: under load every wait
+            // queues behind the uploads, so the engine waits a few times per round, not per window.
+            let series = try await store.samples(of: pending.windows)
+            if profiles.isEmpty || pending.windows.contains(where: { profiles[$0.machineName] == nil }) {
+                for status in try await store.machineStatuses() { profiles[status.config.machineName] = status.config.profile }
+            }
             var results: [WindowResult] = []
-            for window in pending.windows {
-                let (times, values) = try await store.samples(of: window)
+            for (window, (times, values)) in zip(pending.windows, series) {
                 guard values.count >= options.minimumSamples, let waveform = Waveform(values: values, times: times) else {
                     total.skipped += 1
                     continue
                 }
-                if profiles[window.machineName] == nil {
-                    profiles[window.machineName] = try await store.machineStatus(named: window.machineName)?.config.profile ?? MachineProfile()
-                }
-                let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName]!)
+                let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName] ?? MachineProfile())
                 results.append(WindowResult(window: window, diagnosis: verdict))
                 total.byFault[verdict.faultType, default: 0] += 1
             }

@@ -165,32 +165,38 @@ extension SQLiteStore {
     }
 
     public func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double]) {
+        try await pool.read { db in try Self.samples(db, of: window) }
+    }
+
+    public func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])] {
+        try await pool.read { db in try windows.map { try Self.samples(db, of: $0) } }
+    }
+
+    static func samples(_ db: Database, of window: AnalysisWindow) throws -> (times: [Double], values: [Double]) {
         // The channel names a column; it comes from the enum, never from a request.
         let column = window.channel.rawValue
-        return try await pool.read { db in
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT collected_at, measured_time, \(column) FROM vibration_samples
-                    WHERE sensor_id = ? AND collected_at >= ? AND collected_at < ?
-                    ORDER BY collected_at, measured_time
-                    """,
-                arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1])
-            var times: [Double] = []
-            var values: [Double] = []
-            let low = Double(window.index) * window.seconds
-            let high = Double(window.index + 1) * window.seconds
-            while let row = try rows.next() {
-                let collected: Int64 = row[0]
-                let t: Double = row[1]
-                guard t >= low, t < high,
-                    abs(collected - Int64((t * 1_000_000).rounded()) - window.recordingStart.microseconds) <= 1
-                else { continue }
-                times.append(t)
-                values.append(row[2])
-            }
-            return (times, values)
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT collected_at, measured_time, \(column) FROM vibration_samples
+                WHERE sensor_id = ? AND collected_at >= ? AND collected_at < ?
+                ORDER BY collected_at, measured_time
+                """,
+            arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1])
+        var times: [Double] = []
+        var values: [Double] = []
+        let low = Double(window.index) * window.seconds
+        let high = Double(window.index + 1) * window.seconds
+        while let row = try rows.next() {
+            let collected: Int64 = row[0]
+            let t: Double = row[1]
+            guard t >= low, t < high,
+                abs(collected - Int64((t * 1_000_000).rounded()) - window.recordingStart.microseconds) <= 1
+            else { continue }
+            times.append(t)
+            values.append(row[2])
         }
+        return (times, values)
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {

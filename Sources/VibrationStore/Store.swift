@@ -71,6 +71,8 @@ public protocol Store: Sendable {
     func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows
     /// The times (measured_time) and values of the window's channel, in order.
     func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double])
+    /// The same for several windows in one read: one wait for the database instead of one per window.
+    func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])]
     /// Stores the verdicts (one diagnosis with evidence per window; a window diagnosed before is
     /// skipped), moves each machine's state and opens or closes its alarms, and remembers how far
     /// the samples have been looked at and which windows are still open. Returns the alarms opened.
