@@ -16,9 +16,15 @@ public enum LiveEvent: String, Sendable, CaseIterable {
 /// out at most once per `spacing`, and the last of a burst is never lost.
 public final class EventHub: Sendable {
     private struct State {
-        var subscribers: [UUID: AsyncStream<LiveEvent>.Continuation] = [:]
+        /// Each open stream; it also carries nil, the heartbeat.
+        var subscribers: [UUID: AsyncStream<LiveEvent?>.Continuation] = [:]
         var lastSent: [LiveEvent: ContinuousClock.Instant] = [:]
         var deferred: Set<LiveEvent> = []
+
+        mutating func send(_ event: LiveEvent, at now: ContinuousClock.Instant) {
+            lastSent[event] = now
+            for subscriber in subscribers.values { subscriber.yield(event) }
+        }
     }
 
     private let state = Mutex(State())
@@ -28,16 +34,13 @@ public final class EventHub: Sendable {
         self.spacing = spacing
     }
 
-    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
-
     public func publish(_ event: LiveEvent) {
         let now = ContinuousClock.now
         let wait: Duration? = state.withLock { state in
             if state.deferred.contains(event) { return nil }
             let since = state.lastSent[event].map { now - $0 } ?? spacing
             if since >= spacing {
-                state.lastSent[event] = now
-                for subscriber in state.subscribers.values { subscriber.yield(event) }
+                state.send(event, at: now)
                 return nil
             }
             state.deferred.insert(event)
@@ -48,8 +51,7 @@ public final class EventHub: Sendable {
             try? await Task.sleep(for: wait)
             self.state.withLock { state in
                 state.deferred.remove(event)
-                state.lastSent[event] = .now
-                for subscriber in state.subscribers.values { subscriber.yield(event) }
+                state.send(event, at: .now)
             }
         }
     }
@@ -58,13 +60,9 @@ public final class EventHub: Sendable {
     /// `end` is called.
     func subscribe(lifetime: Duration) -> (events: AsyncStream<LiveEvent?>, end: @Sendable () -> Void) {
         let id = UUID()
-        let (events, continuation) = AsyncStream.makeStream(of: LiveEvent.self, bufferingPolicy: .bufferingNewest(8))
-        state.withLock { $0.subscribers[id] = continuation }
         // nil is a heartbeat, so that proxies and the client see a live connection.
-        let (merged, output) = AsyncStream.makeStream(of: LiveEvent?.self, bufferingPolicy: .bufferingNewest(8))
-        let forward = Task {
-            for await event in events { output.yield(event) }
-        }
+        let (events, output) = AsyncStream.makeStream(of: LiveEvent?.self, bufferingPolicy: .bufferingNewest(8))
+        state.withLock { $0.subscribers[id] = output }
         let heartbeat = Task {
             let clock = ContinuousClock()
             let deadline = clock.now + lifetime
@@ -76,12 +74,10 @@ public final class EventHub: Sendable {
             output.finish()
         }
         output.onTermination = { [weak self] _ in
-            forward.cancel()
             heartbeat.cancel()
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
-            continuation.finish()
         }
-        return (merged, { output.finish() })
+        return (events, { output.finish() })
     }
 }
 

@@ -133,15 +133,14 @@ struct DashboardController<S: Store> {
         var cursor: String?
 
         init(_ request: Request) {
-            let q = request.uri.queryParameters
-            func value(_ key: String) -> String { q[Substring(key)].map(String.init) ?? "" }
+            let value = request.queryValue
             machine = value("machine_name")
             sensor = value("sensor_no")
             from = value("from")
             to = value("to")
             faultType = Int(value("fault_type")).flatMap(FaultType.init(rawValue:))
             order = ListOrder(rawValue: value("order")) ?? .newestFirst
-            cursor = q["cursor"].map(String.init)
+            cursor = request.uri.queryParameters["cursor"].map(String.init)
         }
 
         /// The query string of these filters, without the cursor.
@@ -254,5 +253,12 @@ struct MachinePageMiddleware: RouterMiddleware {
             let name = String(parts[2]).removingPercentEncoding
         else { return try await next(request, context) }
         return try await render(request, name)
+    }
+}
+
+extension Request {
+    /// A query parameter of a page's URL; empty when absent.
+    func queryValue(_ key: String) -> String {
+        uri.queryParameters[Substring(key)].map(String.init) ?? ""
     }
 }

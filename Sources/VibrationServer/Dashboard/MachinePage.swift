@@ -13,8 +13,7 @@ extension DashboardController {
             throw Problem(status: .notFound, detail: "No machine is named '\(name)'.")
         }
         let summary = try await store.machine(named: name)
-        let q = request.uri.queryParameters
-        func value(_ key: String) -> String { q[Substring(key)].map(String.init) ?? "" }
+        let value = request.queryValue
         let sensors = summary?.sensors ?? []
         let sensor = sensors.contains(value("sensor_no")) ? value("sensor_no") : (sensors.first ?? "")
         let channel = SignalChannel(rawValue: value("channel")) ?? status.config.channel

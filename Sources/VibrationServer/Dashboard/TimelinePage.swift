@@ -13,8 +13,7 @@ extension DashboardController {
     /// Without `from`/`to` it shows the hour up to the newest diagnosis.
     func timeline(_ request: Request) async throws -> Response {
         let text = DashboardText.for(request)
-        let q = request.uri.queryParameters
-        func value(_ key: String) -> String { q[Substring(key)].map(String.init) ?? "" }
+        let value = request.queryValue
         let line = value("line")
         let span = Self.timelineSpans.first { $0.key == value("span") } ?? Self.timelineSpans[1]
         var context: [String: Any] = [
