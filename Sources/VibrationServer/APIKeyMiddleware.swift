@@ -45,16 +45,30 @@ enum WritePolicy {
     }
 }
 
+/// Who may read. Open unless the server was started with `--require-auth-for-reads`; then every read
+/// needs a key (read-only is enough), sent as `Authorization: Bearer KEY` or, from a browser that
+/// signed in at `/login`, as the `himmes_key` cookie. Probes, the sign-in page, its assets and the API's
+/// documentation stay open.
+enum ReadPolicy {
+    static let cookieName = "himmes_key"
+
+    static func isPublic(_ path: String) -> Bool {
+        ["/health", "/ready", "/login", "/openapi.yaml", "/openapi.json", "/docs"].contains(path) || path.hasPrefix("/assets/")
+    }
+}
+
 struct APIKeyMiddleware<S: Store>: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: S
+    var requireAuthForReads = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard WritePolicy.writeMethods.contains(request.method) else { return try await next(request, context) }
+        // The sign-in form checks the key it is given itself.
+        if request.uri.path == "/login" { return try await next(request, context) }
+        guard WritePolicy.writeMethods.contains(request.method) else { return try await read(request, context: context, next: next) }
         var context = context
         let header = request.headers[.authorization]
-        let secret = header.flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces) : nil }
-        let key = try await secret.asyncMap { try await store.authenticate(secret: $0) } ?? nil
+        let key = try await Self.bearer(header).asyncMap { try await store.authenticate(secret: $0) } ?? nil
         let keysExist = header == nil ? try await store.hasActiveKeys() : true
         switch WritePolicy.decide(method: request.method, remote: context.remoteAddress, presented: header != nil, key: key, keysExist: keysExist) {
         case .allow:
@@ -65,6 +79,30 @@ struct APIKeyMiddleware<S: Store>: RouterMiddleware {
         case .forbidden(let detail):
             throw Problem(status: .forbidden, detail: detail)
         }
+    }
+
+    private func read(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard requireAuthForReads, !ReadPolicy.isPublic(request.uri.path) else { return try await next(request, context) }
+        // The cookie only ever opens reads: a page on another site cannot make the browser write with it.
+        let secret = Self.bearer(request.headers[.authorization]) ?? request.cookies[ReadPolicy.cookieName]?.value
+        if let key = try await secret.asyncMap({ try await store.authenticate(secret: $0) }) ?? nil {
+            var context = context
+            context.apiKey = key
+            return try await next(request, context)
+        }
+        if request.method == .get, request.headers[.accept]?.contains("text/html") == true {
+            return .redirect(to: "/login?next=" + LoginForm.percentEncoded(request.uri.description), type: .normal)
+        }
+        throw HTTPError(
+            .unauthorized, headers: [.wwwAuthenticate: "Bearer"],
+            message: secret == nil
+                ? "This server requires an API key for reads too: send 'Authorization: Bearer KEY' (a read-only key is enough)."
+                : "The API key is unknown or revoked.")
+    }
+
+    static func bearer(_ header: String?) -> String? {
+        guard let header, header.hasPrefix("Bearer ") else { return nil }
+        return String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
     }
 }
 

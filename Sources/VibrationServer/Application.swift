@@ -48,8 +48,13 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
         // Data loaded while the server was down is diagnosed on start.
         Task { await engine.notify() }
     }
+    let bodyTimeout = TimeAmount.nanoseconds(Int64(config.bodyTimeout.inSeconds * 1e9))
     return Application(
         router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: bodyTimeout)],
+                idleTimeout: .nanoseconds(Int64(config.idleTimeout.inSeconds * 1e9)))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
         logger: logger)
 }
@@ -62,18 +67,23 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ServerTimingMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: APIKeyMiddleware(store: store))
+    router.add(middleware: APIKeyMiddleware(store: store, requireAuthForReads: config.requireAuthForReads))
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
-    DashboardController(
-        store: store, assets: DashboardAssets(directory: config.assetsDirectory), windowSeconds: config.diagnosis.windowSeconds
-    ).addRoutes(to: router)
+    let dashboard = DashboardController(
+        store: store, assets: DashboardAssets(directory: config.assetsDirectory), windowSeconds: config.diagnosis.windowSeconds)
+    dashboard.addRoutes(to: router)
+    LoginController(store: store, render: dashboard.page).addRoutes(to: router)
     LiveEventsController(hub: changes.events, lifetime: config.eventStreamLifetime).addRoutes(to: router)
-    let api = VibrationAPI(store: store, maximumBodyBytes: config.maximumJSONBytes, changes: changes, diagnosis: config.diagnosis)
+    let api = VibrationAPI(
+        store: store, maximumBodyBytes: config.maximumJSONBytes, changes: changes, diagnosis: config.diagnosis,
+        maximumJSONRows: config.maximumJSONRows)
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
         configuration: .init(dateTranscoder: RFC3339DateTranscoder()),
-        middlewares: [BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes)])
+        middlewares: [
+            ImportLimitMiddleware(slots: ImportSlots(capacity: config.maximumConcurrentImports)),
+            BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes)])
     return router
 }
 

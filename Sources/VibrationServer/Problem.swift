@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOHTTP1
 import OpenAPIRuntime
 import VibrationCore
 import VibrationStore
@@ -14,11 +15,14 @@ struct Problem: Error, Sendable, Equatable {
     var errors: [FieldViolation] = []
     /// A refused bulk upload carries its report as extension members (RFC 9457, section 3.2).
     var report: IngestReport?
+    /// Headers the answer needs besides the body: `Retry-After`, `WWW-Authenticate`.
+    var headers: HTTPFields = [:]
 
     init(
         status: HTTPResponse.Status, title: String? = nil, detail: String? = nil, errors: [FieldViolation] = [],
-        report: IngestReport? = nil
+        report: IngestReport? = nil, headers: HTTPFields = [:]
     ) {
+        self.headers = headers
         self.status = status
         self.title = title ?? status.reasonPhrase
         self.detail = detail
@@ -56,8 +60,12 @@ struct Problem: Error, Sendable, Equatable {
             } else {
                 self = underlying
             }
+        case let parse as HTTPParserError:
+            // The client broke off or sent what is not HTTP: its fault, and usually it is gone.
+            self.init(status: .badRequest, title: "Malformed request", detail: "The request could not be read: \(parse).")
         case let http as HTTPError:
             self.init(status: http.status, detail: http.body)
+            headers = http.headers
         default:
             self.init(status: .internalServerError, detail: "The server failed to handle the request.")
         }
@@ -141,7 +149,7 @@ struct Problem: Error, Sendable, Equatable {
 
     var body: Body { Body(problem: self) }
 
-    func response(headers: HTTPFields = [:]) -> Response {
+    func response() -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(body)) ?? Data()
@@ -168,11 +176,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     "request failed",
                     metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
             }
-            var headers = HTTPFields()
-            if let http = error as? HTTPError {
-                headers = http.headers
-            }
-            return problem.response(headers: headers)
+            return problem.response()
         }
     }
 }

@@ -23,6 +23,16 @@ public struct ServerConfig: Sendable {
     public var assetsDirectory: String?
     /// How long one `/events` stream stays open before the browser is asked to reconnect.
     public var eventStreamLifetime: Duration = .seconds(300)
+    /// Whether reads need an API key too (any key, read-only is enough); the dashboard then asks for one at `/login`.
+    public var requireAuthForReads = false
+    /// The most rows one JSON array upload may hold (413 beyond it); CSV and NDJSON stream and have no such limit.
+    public var maximumJSONRows = 100_000
+    /// Bulk uploads handled at once; more are refused with 429 and `Retry-After`.
+    public var maximumConcurrentImports = 32
+    /// A connection with no request in progress is closed after this long (waiting keep-alive clients, slow headers).
+    public var idleTimeout: Duration = .seconds(75)
+    /// A request whose body stops arriving for this long is dropped and its connection closed.
+    public var bodyTimeout: Duration = .seconds(60)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "himmes.sqlite",

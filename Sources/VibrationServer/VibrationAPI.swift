@@ -16,10 +16,13 @@ struct VibrationAPI<S: Store>: APIProtocol {
     /// The engine's settings, used when a window is diagnosed on request.
     let diagnosis: DiagnosisService.Options
 
-    init(store: S, maximumBodyBytes: Int, changes: Changes, diagnosis: DiagnosisService.Options = .init()) {
+    init(
+        store: S, maximumBodyBytes: Int, changes: Changes, diagnosis: DiagnosisService.Options = .init(),
+        maximumJSONRows: Int = 100_000
+    ) {
         self.store = store
         self.diagnosis = diagnosis
-        self.bulk = BulkUpload(store: store, changes: changes)
+        self.bulk = BulkUpload(store: store, changes: changes, maximumJSONRows: maximumJSONRows)
         self.maximumBodyBytes = maximumBodyBytes
         self.changes = changes
     }

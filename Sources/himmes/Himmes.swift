@@ -57,6 +57,21 @@ enum Environment {
         return fallback
     }
 
+    /// A whole number from the flag, else the variable, else the default, at least `minimum`.
+    static func integer(flag: Int?, variable: String, default fallback: Int, minimum: Int, name: String) throws -> Int {
+        let text = flag.map(String.init) ?? value(flag: nil, variable: variable, default: String(fallback))
+        guard let number = Int(text), number >= minimum else {
+            throw ValidationError("\(name) must be a whole number of at least \(minimum), got '\(text)'")
+        }
+        return number
+    }
+
+    static func flag(_ flag: Bool, variable: String) -> Bool {
+        if flag { return true }
+        let env = ProcessInfo.processInfo.environment[variable]?.lowercased() ?? ""
+        return ["1", "true", "yes", "on"].contains(env)
+    }
+
     static func list(flag: [String], variable: String) -> [String] {
         if !flag.isEmpty { return flag }
         guard let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty else { return [] }

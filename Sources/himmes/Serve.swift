@@ -38,6 +38,28 @@ struct Serve: AsyncParsableCommand {
             """)
     var assetsDir: String?
 
+    @Flag(
+        help: """
+            Reads need an API key too (a read-only one is enough): API clients send 'Authorization: Bearer KEY', \
+            browsers sign in at /login. Probes (/health, /ready) and the API docs stay open. [env: HIMMES_REQUIRE_AUTH_FOR_READS]
+            """)
+    var requireAuthForReads = false
+
+    @Option(help: "Largest JSON request body in bytes; larger ones get 413. [env: HIMMES_MAX_JSON_BYTES] (default: 67108864)")
+    var maxJsonBytes: Int?
+
+    @Option(help: "Most rows in one JSON array upload; more get 413 (CSV and NDJSON stream without a limit). [env: HIMMES_MAX_JSON_ROWS] (default: 100000)")
+    var maxJsonRows: Int?
+
+    @Option(help: "Bulk uploads handled at once; more get 429 with Retry-After. [env: HIMMES_MAX_CONCURRENT_IMPORTS] (default: 32)")
+    var maxConcurrentImports: Int?
+
+    @Option(help: "Seconds a connection may wait between requests, or for a request's headers, before it is closed. [env: HIMMES_IDLE_TIMEOUT] (default: 75)")
+    var idleTimeout: Int?
+
+    @Option(help: "Seconds a request's body may stall before the request is dropped. [env: HIMMES_BODY_TIMEOUT] (default: 60)")
+    var bodyTimeout: Int?
+
     @Flag(help: "Do not diagnose arriving data (himmes diagnose can do it later).")
     var noAutoDiagnose = false
 
@@ -66,7 +88,7 @@ struct Serve: AsyncParsableCommand {
         if let webhook, URL(string: webhook)?.scheme.map({ ["http", "https"].contains($0) }) != true {
             throw ValidationError("--alarm-webhook must be an http or https URL, got '\(webhook)'")
         }
-        return ServerConfig(
+        var config = ServerConfig(
             host: Environment.value(flag: host, variable: "HIMMES_HOST", default: "127.0.0.1"),
             port: port,
             databasePath: demo && database.db == nil ? Self.demoDatabasePath() : database.path,
@@ -74,6 +96,19 @@ struct Serve: AsyncParsableCommand {
             logLevel: try logging.level(), automaticDiagnosis: !noAutoDiagnose, diagnosis: diagnosis,
             alarmWebhook: webhook,
             assetsDirectory: assetsDir ?? ProcessInfo.processInfo.environment["HIMMES_ASSETS_DIR"].flatMap { $0.isEmpty ? nil : $0 })
+        config.requireAuthForReads = Environment.flag(requireAuthForReads, variable: "HIMMES_REQUIRE_AUTH_FOR_READS")
+        config.maximumJSONBytes = try Environment.integer(
+            flag: maxJsonBytes, variable: "HIMMES_MAX_JSON_BYTES", default: config.maximumJSONBytes, minimum: 1024, name: "--max-json-bytes")
+        config.maximumJSONRows = try Environment.integer(
+            flag: maxJsonRows, variable: "HIMMES_MAX_JSON_ROWS", default: config.maximumJSONRows, minimum: 1, name: "--max-json-rows")
+        config.maximumConcurrentImports = try Environment.integer(
+            flag: maxConcurrentImports, variable: "HIMMES_MAX_CONCURRENT_IMPORTS", default: config.maximumConcurrentImports,
+            minimum: 1, name: "--max-concurrent-imports")
+        config.idleTimeout = .seconds(
+            try Environment.integer(flag: idleTimeout, variable: "HIMMES_IDLE_TIMEOUT", default: 75, minimum: 1, name: "--idle-timeout"))
+        config.bodyTimeout = .seconds(
+            try Environment.integer(flag: bodyTimeout, variable: "HIMMES_BODY_TIMEOUT", default: 60, minimum: 1, name: "--body-timeout"))
+        return config
     }
 
     static func demoDatabasePath() -> String {
@@ -108,6 +143,9 @@ struct Serve: AsyncParsableCommand {
             logger.warning(
                 "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
             )
+        }
+        if config.requireAuthForReads {
+            logger.notice("reads need an API key (--require-auth-for-reads): browsers sign in at /login; /health, /ready and /docs stay open")
         }
         logger.notice(
             "HIM-MES is up: open http://\(shownHost):\(config.port)/ (API docs at /docs)",

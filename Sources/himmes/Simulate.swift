@@ -38,6 +38,8 @@ struct Simulate: AsyncParsableCommand {
             var accepted = 0
             var rejected = 0
             var failedRequests = 0
+            /// Requests sent again after a 429.
+            var retried = 0
             var latencies: [Double] = []
         }
         let state = Mutex(State())
@@ -115,13 +117,22 @@ struct Simulate: AsyncParsableCommand {
         var accepted = 0
         var rejected = rows
         var failed = 1
-        if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)),
-            let data = try? await response.body.collect(upTo: 1 << 20), response.status == .ok,
-            let report = try? JSONDecoder().decode(IngestReport.self, from: Data(buffer: data))
-        {
-            accepted = report.inserted + report.duplicates
-            rejected = report.rejected
-            failed = 0
+        var retries = 0
+        // A busy server answers 429 with Retry-After: a gateway waits and sends the same rows again.
+        while retries <= 10, let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)) {
+            let data = try? await response.body.collect(upTo: 1 << 20)
+            if response.status == .tooManyRequests {
+                retries += 1
+                let wait = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 1
+                try? await Task.sleep(for: .seconds(wait))
+                continue
+            }
+            if response.status == .ok, let data, let report = try? JSONDecoder().decode(IngestReport.self, from: Data(buffer: data)) {
+                accepted = report.inserted + report.duplicates
+                rejected = report.rejected
+                failed = 0
+            }
+            break
         }
         let latency = (ContinuousClock.now - started).inSeconds
         for tally in tallies {
@@ -130,6 +141,7 @@ struct Simulate: AsyncParsableCommand {
                 $0.accepted += accepted
                 $0.rejected += rejected
                 $0.failedRequests += failed
+                $0.retried += retries
                 $0.latencies.append(latency)
             }
         }
@@ -142,8 +154,8 @@ struct Simulate: AsyncParsableCommand {
             return String(format: "%.1f ms", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000)
         }
         return String(
-            format: "%4d s  sent %@ rows/s  accepted %@  rejected %@  requests %@ (%@ failed)  latency p50 %@ p99 %@",
+            format: "%4d s  sent %@ rows/s  accepted %@  rejected %@  requests %@ (%@ failed, %@ retried after 429)  latency p50 %@ p99 %@",
             second, Int(Double(s.sent) / seconds).grouped, s.accepted.grouped, s.rejected.grouped, s.latencies.count.grouped,
-            s.failedRequests.grouped, percentile(0.5), percentile(0.99))
+            s.failedRequests.grouped, s.retried.grouped, percentile(0.5), percentile(0.99))
     }
 }

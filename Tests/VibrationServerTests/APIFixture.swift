@@ -1,24 +1,38 @@
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Testing
 import VibrationCore
 import VibrationServer
-import VibrationStore
+@testable import VibrationStore
 
 /// Starts the whole application in-process on a fresh database and hands the test a client.
 func withApp(
     corsOrigins: [String] = [], maximumJSONBytes: Int = 64 << 20, automaticDiagnosis: Bool = false,
     _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
 ) async throws {
+    try await withApp(
+        configure: {
+            $0.corsOrigins = corsOrigins
+            $0.maximumJSONBytes = maximumJSONBytes
+            $0.automaticDiagnosis = automaticDiagnosis
+        }, body)
+}
+
+/// The same, with the configuration changed first and, when asked, a real socket (`.live`).
+func withApp(
+    configure: (inout ServerConfig) -> Void, mode: TestingSetup = .router,
+    _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
+) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-api-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let store = try SQLiteStore(path: directory.appendingPathComponent("api.sqlite").path)
-    let app = try buildApplication(store: store, config: ServerConfig(
-            corsOrigins: corsOrigins, logLevel: .error, maximumJSONBytes: maximumJSONBytes,
-            automaticDiagnosis: automaticDiagnosis))
-    try await app.test(.router) { client in try await body(client, store) }
+    var config = ServerConfig(logLevel: .error, automaticDiagnosis: false)
+    configure(&config)
+    let app = try buildApplication(store: store, config: config)
+    try await app.test(mode) { client in try await body(client, store) }
 }
 
 extension TestClientProtocol {
@@ -62,4 +76,15 @@ func sampleJSON(
         {"machine_name": "\(machine)", "sensor_no": "\(sensor)", \(at) "measured_time": \(time),
          "normal": \(normal), "unbalance": 0.2, "looseness": 0.3, "unbalance_looseness": 0.4}
         """
+}
+
+extension SQLiteStore {
+    /// Rows in the tables, read directly (not through the API under test).
+    func sampleCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM vibration_data") ?? 0 }
+    }
+
+    func diagnosisCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM vibration_diagnosis") ?? 0 }
+    }
 }

@@ -78,4 +78,60 @@ struct APIKeyTests {
         #expect(decide(try SocketAddress(ipAddress: "10.0.0.5", port: 5000), .get) == .allow)
         #expect(decide(try SocketAddress(ipAddress: "2001:db8::1", port: 5000)) != .allow)
     }
+
+    @Test("--require-auth-for-reads: reads need a key (read-only will do), browsers sign in, the cookie opens reads only")
+    func readsNeedKeys() async throws {
+        try await withApp(configure: { $0.requireAuthForReads = true }) { client, store in
+            let (_, reader) = try await store.createKey(name: "viewer", readOnly: true)
+            let (_, writer) = try await store.createKey(name: "gateway", readOnly: false)
+            #expect(try await client.call(.post, "/vibration-data", json: sampleJSON(), headers: [.authorization: "Bearer \(writer)"]).status == .created)
+
+            // API clients: 401 without a key or with a wrong one, 200 with any valid key.
+            let none = try await client.call(.get, "/vibration-data")
+            #expect(none.status == .unauthorized && none.isProblem && none.headers[.wwwAuthenticate] == "Bearer")
+            #expect(try await client.call(.get, "/vibration-data", headers: [.authorization: "Bearer hm_wrong"]).status == .unauthorized)
+            let read = try await client.call(.get, "/vibration-data", headers: [.authorization: "Bearer \(reader)"])
+            #expect(read.status == .ok && read.items.count == 1)
+            #expect(try await client.call(.get, "/vibration-diagnosis/latest").status == .unauthorized)
+            #expect(try await client.call(.get, "/events").status == .unauthorized)
+            // Probes and documentation stay open.
+            for path in ["/health", "/ready", "/openapi.yaml", "/docs", "/login", "/assets/app.css"] {
+                #expect(try await client.call(.get, path).status == .ok, "\(path)")
+            }
+
+            // Browsers are sent to the sign-in page and back.
+            let page = try await client.call(.get, "/data?machine_name=g1", headers: [.accept: "text/html"])
+            #expect(page.status == .seeOther)
+            #expect(page.headers[.location] == "/login?next=/data%3Fmachine_name%3Dg1")
+            let form = try await client.call(.get, "/login?next=/data%3Fmachine_name%3Dg1")
+            #expect(form.text.contains("name=\"next\" value=\"/data?machine_name=g1\""))
+            let refused = try await client.call(
+                .post, "/login", json: "key=hm_wrong&next=%2Fdata", contentType: "application/x-www-form-urlencoded")
+            #expect(refused.status == .unauthorized && refused.text.contains("unknown or revoked"))
+            #expect(refused.headers[.setCookie] == nil)
+            let signedIn = try await client.call(
+                .post, "/login", json: "key=\(reader)&next=%2Fdata%3Fmachine_name%3Dg1", contentType: "application/x-www-form-urlencoded")
+            #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/data?machine_name=g1")
+            let cookie = try #require(signedIn.headers[.setCookie])
+            #expect(cookie.hasPrefix("himmes_key=\(reader)") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            let cookieHeader: HTTPFields = [.cookie: "himmes_key=\(reader)", .accept: "text/html"]
+            let board = try await client.call(.get, "/data?machine_name=g1", headers: cookieHeader)
+            #expect(board.status == .ok && board.text.contains("<table"))
+            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_key=\(reader)"]).status == .ok)
+            // The cookie of even a writing key never writes: another site could make the browser send it.
+            let forged = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.5), headers: [.cookie: "himmes_key=\(writer)"])
+            #expect(forged.status == .unauthorized)
+            // Only paths on this server are followed after sign-in.
+            let elsewhere = try await client.call(
+                .post, "/login", json: "key=\(reader)&next=%2F%2Fevil.example%2F", contentType: "application/x-www-form-urlencoded")
+            #expect(elsewhere.headers[.location] == "/")
+            _ = try await store.revokeKey(name: "viewer")
+            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_key=\(reader)"]).status == .unauthorized)
+        }
+        // Without the flag, reads are open.
+        try await withApp { client, _ in
+            let open = try await client.call(.get, "/vibration-data")
+            #expect(open.status == .ok)
+        }
+    }
 }

@@ -18,6 +18,7 @@ struct DashboardController<S: Store> {
             ("layout", PackageResources.layout_mustache), ("board", PackageResources.board_mustache),
             ("data", PackageResources.data_mustache), ("diagnosis", PackageResources.diagnosis_mustache),
             ("timeline", PackageResources.timeline_mustache), ("machine", PackageResources.machine_mustache),
+            ("login", PackageResources.login_mustache),
         ] {
             // The templates ship inside the binary; a broken one is a build defect, caught by the tests.
             try! library.register(String(decoding: bytes, as: UTF8.self), named: name)

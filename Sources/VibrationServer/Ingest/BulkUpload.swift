@@ -9,12 +9,23 @@ import VibrationStore
 struct BulkUpload: Sendable {
     let importer: SampleImporter
     let changes: Changes
+    /// The most rows one JSON array may hold.
+    let maximumJSONRows: Int
     /// The most rows an atomic upload may hold: it is parsed whole before anything is stored.
     static let maximumAtomicRows = 1_000_000
 
-    init(store: any Store, changes: Changes) {
+    init(store: any Store, changes: Changes, maximumJSONRows: Int = 100_000) {
         importer = SampleImporter(store: store)
         self.changes = changes
+        self.maximumJSONRows = maximumJSONRows
+    }
+
+    /// The 413 of a JSON array with more rows than allowed; nothing of it is stored.
+    func checkJSONRows(_ rows: Int) throws {
+        guard rows > maximumJSONRows else { return }
+        throw Problem(
+            status: .contentTooLarge,
+            detail: "The JSON array holds \(rows) rows; at most \(maximumJSONRows) are taken per request. Nothing was stored: send several requests, or CSV or NDJSON, which stream without a limit.")
     }
 
     /// Stores what the decoder reads from the chunks and reports it; with `atomic`, stores all or nothing.
@@ -100,6 +111,7 @@ struct BulkUpload: Sendable {
         } catch let error as CSVFormatError {
             throw Problem(status: .unprocessableContent, title: "Unreadable CSV", detail: error.description)
         }
+        if format == .json { try checkJSONRows(read.received) }
         var report = IngestReport()
         report.received = read.received
         report.record(read.rejected)
@@ -147,6 +159,7 @@ struct BulkUpload: Sendable {
         } catch {
             throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not a JSON array of samples: \(error).")
         }
+        try checkJSONRows(batch.rowsRead)
         return try await store([batch], atomic: atomic, started: started, clock: clock)
     }
 }
@@ -154,6 +167,7 @@ struct BulkUpload: Sendable {
 extension BulkUpload {
     /// Rows the generated code already decoded: validated one by one into a batch.
     func runDecoded(_ rows: [Components.Schemas.VibrationDataInput], atomic: Bool) async throws -> IngestReport {
+        try checkJSONRows(rows.count)
         let clock = ContinuousClock()
         let started = clock.now
         var streams = StreamTable()
