@@ -39,11 +39,14 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
     }()
     let webhook = config.alarmWebhook.map { AlarmWebhook(url: $0, logger: logger) }
     let events = EventHub()
+    let metrics = ServerMetrics()
     let engine = DiagnosisService(
         store: store, options: config.diagnosis, logger: logger,
-        alarmSink: webhook.map { hook in { @Sendable alarms in Task { await hook.deliver(alarms) } } }, events: events)
+        alarmSink: webhook.map { hook in { @Sendable alarms in Task { await hook.deliver(alarms) } } }, events: events,
+        metrics: metrics)
     let router = try buildRouter(
-        store: store, config: config, changes: Changes(engine: config.automaticDiagnosis ? engine : nil, events: events))
+        store: store, config: config,
+        changes: Changes(engine: config.automaticDiagnosis ? engine : nil, events: events, metrics: metrics))
     if config.automaticDiagnosis {
         // Data loaded while the server was down is diagnosed on start.
         Task { await engine.notify() }
@@ -64,6 +67,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     // Outermost first: CORS headers go on every answer, problems included.
     router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: MetricsMiddleware(metrics: changes.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ServerTimingMiddleware())
     router.add(middleware: ProblemMiddleware())
@@ -75,6 +79,13 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     dashboard.addRoutes(to: router)
     LoginController(store: store, render: dashboard.page).addRoutes(to: router)
     LiveEventsController(hub: changes.events, lifetime: config.eventStreamLifetime).addRoutes(to: router)
+    let imports = ImportSlots(capacity: config.maximumConcurrentImports)
+    router.get("/metrics") { _, _ in
+        let text = try await changes.metrics.render(store: store, imports: imports, events: changes.events)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
     let api = VibrationAPI(
         store: store, maximumBodyBytes: config.maximumJSONBytes, changes: changes, diagnosis: config.diagnosis,
         maximumJSONRows: config.maximumJSONRows)
@@ -82,7 +93,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
         on: router, serverURL: try Servers.Server1.url(),
         configuration: .init(dateTranscoder: RFC3339DateTranscoder()),
         middlewares: [
-            ImportLimitMiddleware(slots: ImportSlots(capacity: config.maximumConcurrentImports)),
+            ImportLimitMiddleware(slots: imports),
             BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes)])
     return router
 }

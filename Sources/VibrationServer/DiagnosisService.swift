@@ -32,13 +32,16 @@ public actor DiagnosisService {
     let alarmSink: (@Sendable ([Alarm]) async -> Void)?
     /// Told of every stored verdict and opened alarm, for open dashboard pages.
     let events: EventHub?
+    /// Counts the verdicts for `/metrics`.
+    let metrics: ServerMetrics?
     private var scheduled = false
     private var lastRun = ContinuousClock.now - .seconds(60)
 
     public init(
         store: any Store, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
-        events: EventHub? = nil
+        events: EventHub? = nil, metrics: ServerMetrics? = nil
     ) {
+        self.metrics = metrics
         self.store = store
         self.events = events
         self.options = options
@@ -63,6 +66,7 @@ public actor DiagnosisService {
                 for status in try await store.machineStatuses() { profiles[status.config.machineName] = status.config.profile }
             }
             var results: [WindowResult] = []
+            var byFault: [FaultType: Int] = [:]
             for (window, (times, values)) in zip(pending.windows, series) {
                 guard values.count >= options.minimumSamples, let waveform = Waveform(values: values, times: times) else {
                     total.skipped += 1
@@ -70,9 +74,11 @@ public actor DiagnosisService {
                 }
                 let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName] ?? MachineProfile())
                 results.append(WindowResult(window: window, diagnosis: verdict))
-                total.byFault[verdict.faultType, default: 0] += 1
+                byFault[verdict.faultType, default: 0] += 1
             }
             let opened = try await store.record(results, progress: pending, tracker: tracker)
+            total.byFault.merge(byFault, uniquingKeysWith: +)
+            metrics?.diagnosed(byFault, source: "engine")
             total.windows += results.count
             total.alarmsOpened += opened
             if !results.isEmpty { events?.publish(.diagnosis) }

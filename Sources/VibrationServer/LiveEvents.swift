@@ -56,6 +56,9 @@ public final class EventHub: Sendable {
         }
     }
 
+    /// Streams open now.
+    var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
     /// A stream of the events published from now on; it ends when `lifetime` is over or when
     /// `end` is called.
     func subscribe(lifetime: Duration) -> (events: AsyncStream<LiveEvent?>, end: @Sendable () -> Void) {
@@ -86,10 +89,23 @@ public final class EventHub: Sendable {
 struct Changes: Sendable {
     let engine: DiagnosisService?
     let events: EventHub
+    var metrics = ServerMetrics()
 
     func samplesStored() {
         events.publish(.data)
         if let engine { Task { await engine.notify() } }
+    }
+
+    /// What became of the rows of a sample upload, for `/metrics`.
+    func samplesReceived(_ report: IngestReport) {
+        metrics.ingested(table: "vibration_data", inserted: report.inserted, duplicates: report.duplicates, rejected: report.rejected)
+    }
+
+    /// Diagnoses stored through the API.
+    func diagnosesStored(_ faults: [FaultType], rejected: Int = 0) {
+        metrics.ingested(table: "vibration_diagnosis", inserted: faults.count, duplicates: 0, rejected: rejected)
+        metrics.diagnosed(Dictionary(grouping: faults, by: { $0 }).mapValues(\.count), source: "api")
+        if !faults.isEmpty { diagnosesStored() }
     }
 
     func diagnosesStored() { events.publish(.diagnosis) }

@@ -83,6 +83,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         violations += sample.violations()
         guard violations.isEmpty else { throw ValidationError(violations) }
         let stored = try await store.insert(sample)
+        changes.metrics.ingested(table: "vibration_data", inserted: 1, duplicates: 0, rejected: 0)
         changes.samplesStored()
         return .created(.init(body: .json(.init(stored))))
     }
@@ -159,7 +160,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard violations.isEmpty, let faultType else { throw ValidationError(violations) }
         let diagnosis = Diagnosis(machineName: body.machineName, detectedAt: detectedAt ?? .now, faultType: faultType)
         let stored = try await store.insert(diagnosis)
-        changes.diagnosesStored()
+        changes.diagnosesStored([faultType])
         return .created(.init(body: .json(.init(stored))))
     }
 
@@ -181,7 +182,6 @@ struct VibrationAPI<S: Store>: APIProtocol {
             let encoder = JSONEncoder()
             report = try await bulk.runDiagnoses(ByteBuffer(bytes: try encoder.encode(rows)), format: .json, atomic: atomic)
         }
-        if report.inserted > 0 { changes.diagnosesStored() }
         return .ok(.init(body: .json(.init(report))))
     }
 

@@ -42,6 +42,18 @@ public final class SQLiteStore: Store {
         return migrator.migrations.map { ($0, applied.contains($0)) }
     }
 
+    public func statistics() async throws -> StoreStatistics {
+        func size(_ file: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        let openAlarms = try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alarms WHERE closed_at IS NULL") ?? 0
+        }
+        return StoreStatistics(
+            databaseBytes: size(path), walBytes: size(path + "-wal"),
+            maximumConnections: pool.configuration.maximumReaderCount + 1, openAlarms: openAlarms)
+    }
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

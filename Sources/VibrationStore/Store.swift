@@ -7,6 +7,8 @@ public protocol Store: Sendable {
     func ping() async throws
     /// The schema's migrations this build knows, oldest first, and whether each is applied.
     func migrationStatus() async throws -> [(name: String, applied: Bool)]
+    /// Figures for monitoring (`/metrics`): sizes, connections, open alarms.
+    func statistics() async throws -> StoreStatistics
 
     /// Stores one sample. Throws `StoreError.duplicateSample` when its identity is already stored.
     func insert(_ sample: VibrationSample) async throws -> StoredSample
@@ -138,5 +140,24 @@ public struct PendingWindows: Sendable {
         self.windows = windows
         self.scannedThrough = scannedThrough
         self.open = open
+    }
+}
+
+/// What a store can say about itself for monitoring.
+public struct StoreStatistics: Sendable, Equatable {
+    /// The database's size on disk, in bytes (for SQLite, the file without its write-ahead log).
+    public var databaseBytes: Int
+    /// The write-ahead log's size, in bytes.
+    public var walBytes: Int
+    /// Connections the store may hold open at once: readers plus the writer.
+    public var maximumConnections: Int
+    /// Alarms not yet closed.
+    public var openAlarms: Int
+
+    public init(databaseBytes: Int, walBytes: Int, maximumConnections: Int, openAlarms: Int) {
+        self.databaseBytes = databaseBytes
+        self.walBytes = walBytes
+        self.maximumConnections = maximumConnections
+        self.openAlarms = openAlarms
     }
 }

@@ -37,7 +37,9 @@ struct BulkUpload: Sendable {
             if atomic { return try await runAtomically(chunks, decoder: decoder) }
             let progress = SampleImporter.Progress()
             do {
-                return try await importer.importSamples(chunks, decoder: decoder, progress: progress)
+                let report = try await importer.importSamples(chunks, decoder: decoder, progress: progress)
+                changes.samplesReceived(report)
+                return report
             } catch {
                 let stored = progress.committedThroughLine
                 guard stored > 0, !(error is CSVFormatError) else { throw error }
@@ -77,12 +79,14 @@ struct BulkUpload: Sendable {
         }
         if atomic, report.rejected > 0 {
             report.elapsedSeconds = (clock.now - started).inSeconds
+            changes.samplesReceived(report)
             throw Self.refusal(report)
         }
         let counts = try await importer.store.ingestAtomically(batches)
         report.inserted = counts.inserted
         report.duplicates = counts.duplicates
         report.elapsedSeconds = (clock.now - started).inSeconds
+        changes.samplesReceived(report)
         return report
     }
 
@@ -117,10 +121,12 @@ struct BulkUpload: Sendable {
         report.record(read.rejected)
         if atomic, report.rejected > 0 {
             report.elapsedSeconds = (clock.now - started).inSeconds
+            changes.diagnosesStored([], rejected: report.rejected)
             throw Self.refusal(report)
         }
         report.inserted = try await importer.store.insert(read.rows)
         report.elapsedSeconds = (clock.now - started).inSeconds
+        changes.diagnosesStored(read.rows.map(\.faultType), rejected: report.rejected)
         return report
     }
 
