@@ -125,9 +125,7 @@ public struct SampleJSONReader: Sendable {
         if cursor.i == cursor.n { return }
         batch.rowsRead += 1
         do throws(JSONFormatError) {
-            try object(&cursor, element: lineNumber, into: &batch)
-            cursor.skipSpace()
-            guard cursor.i == cursor.n else { throw JSONFormatError(element: lineNumber, message: "text after the object") }
+            try object(&cursor, element: lineNumber, into: &batch, wholeText: true)
         } catch {
             batch.rejected.append(RowError(line: lineNumber, column: "", message: "not a JSON object: \(error.message)"))
         }
@@ -145,10 +143,20 @@ public struct SampleJSONReader: Sendable {
 
     private static let keys: [[UInt8]] = Field.names.map { Array($0.utf8) }
 
-    /// Reads one object; a semantic fault is a rejected row, a syntax fault is thrown.
-    private mutating func object(_ c: inout Cursor, element: Int, into batch: inout SampleBatch) throws(JSONFormatError) {
+    /// Reads one object; a semantic fault is a rejected row, a syntax fault is thrown. With
+    /// `wholeText` (an NDJSON line), text after the value is a syntax fault too, found before the
+    /// row is kept or refused, so that a line is never both.
+    private mutating func object(_ c: inout Cursor, element: Int, into batch: inout SampleBatch, wholeText: Bool = false)
+        throws(JSONFormatError)
+    {
+        func checkEnd(_ c: inout Cursor) throws(JSONFormatError) {
+            guard wholeText else { return }
+            c.skipSpace()
+            guard c.i == c.n else { throw JSONFormatError(element: element, message: "text after the object") }
+        }
         guard c.peek == UInt8(ascii: "{") else {
             guard c.skipValue() else { throw JSONFormatError(element: element, message: "malformed JSON value") }
+            try checkEnd(&c)
             batch.rejected.append(RowError(line: element, column: "", message: "expected an object with the sample's fields"))
             return
         }
@@ -234,6 +242,7 @@ public struct SampleJSONReader: Sendable {
                 break
             }
         }
+        try checkEnd(&c)
         if let fault {
             batch.rejected.append(fault)
             return
