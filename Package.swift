@@ -90,7 +90,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VibrationCoreTests", dependencies: ["VibrationCore"]),
-        .testTarget(name: "HimmesTests", dependencies: ["himmes", "VibrationCore"]),
+        .testTarget(
+            name: "HimmesTests",
+            dependencies: ["himmes", "VibrationCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .testTarget(
             name: "VibrationStoreTests",
             dependencies: ["VibrationStore", .product(name: "GRDB", package: "GRDB.swift")]

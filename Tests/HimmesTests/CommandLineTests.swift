@@ -238,13 +238,13 @@ struct ServeCommandTests {
     }
 
     /// `himmes serve` on a fresh database and a random port, once it answers /health.
-    static func startServer(_ extra: [String] = []) async throws -> (process: Process, port: Int) {
+    static func startServer(_ extra: [String] = [], database: String? = nil, port: Int? = nil) async throws -> (process: Process, port: Int) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-serve-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let port = Int.random(in: 20_000..<40_000)
+        let port = port ?? Int.random(in: 20_000..<40_000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Himmes.path)
-        server.arguments = ["serve", "--db", "\(dir)/serve.sqlite", "--port", "\(port)", "--log-level", "error"] + extra
+        server.arguments = ["serve", "--db", database ?? "\(dir)/serve.sqlite", "--port", "\(port)", "--log-level", "error"] + extra
         try server.run()
         for _ in 0..<100 {
             if get("http://127.0.0.1:\(port)/health") != nil { return (server, port) }
