@@ -52,7 +52,7 @@ public struct VibrationSample: Hashable, Sendable {
         var found: [FieldViolation] = []
         Validation.checkMachineName(machineName, into: &found)
         Validation.checkSensorNo(sensorNo, into: &found)
-        Validation.checkFinite(measuredTime, field: "measured_time", into: &found)
+        Validation.checkMeasuredTime(measuredTime, into: &found)
         Validation.checkFinite(normal, field: "normal", into: &found)
         Validation.checkFinite(unbalance, field: "unbalance", into: &found)
         Validation.checkFinite(looseness, field: "looseness", into: &found)

@@ -303,6 +303,10 @@ public struct SampleCSVParser: Sendable {
                     reject(p, i, column: Self.name(of: role), reason: "is not a finite number", into: &batch)
                     return
                 }
+                if role == .measuredTime, abs(value) >= Validation.measuredTimeLimit {
+                    reject(p, i, column: "measured_time", reason: Validation.measuredTimeMessage, into: &batch)
+                    return
+                }
                 switch role {
                 case .measuredTime: measuredTime = value
                 case .normal: values.0 = value
@@ -344,7 +348,7 @@ public struct SampleCSVParser: Sendable {
             }
         }
         // collected_at is start + time: keep it within the years a timestamp can name.
-        guard abs(values.0) < 1e9 else {
+        guard abs(values.0) < Validation.measuredTimeLimit else {
             reject(p, 0, column: "time", reason: "is out of range for seconds within a recording", into: &batch)
             return
         }

@@ -257,6 +257,10 @@ public struct SampleJSONReader: Sendable {
             batch.rejected.append(RowError(line: element, column: first, message: "is required"))
             return
         }
+        guard abs(numbers.0!) < Validation.measuredTimeLimit else {
+            batch.rejected.append(RowError(line: element, column: "measured_time", message: Validation.measuredTimeMessage))
+            return
+        }
         switch streams.index(of: StreamKey(machineName: machine!, sensorNo: sensor!), into: &batch) {
         case .failure(let error):
             let v = error.violations[0]

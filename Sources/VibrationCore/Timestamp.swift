@@ -29,8 +29,14 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Adds a duration in seconds, rounded to the microsecond.
+    /// Sums out of range saturate instead of trapping (validation keeps stored data far from them).
     public func adding(seconds: Double) -> Timestamp {
-        Timestamp(microseconds: microseconds + Int64((seconds * 1_000_000).rounded()))
+        let delta = (seconds * 1_000_000).rounded()
+        guard !delta.isNaN else { return self }
+        let saturated = Timestamp(microseconds: delta > 0 ? .max : .min)
+        guard delta.magnitude < 9.2e18 else { return saturated }
+        let (sum, overflow) = microseconds.addingReportingOverflow(Int64(delta))
+        return overflow ? saturated : Timestamp(microseconds: sum)
     }
 }
 

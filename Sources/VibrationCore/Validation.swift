@@ -55,6 +55,19 @@ public enum Validation {
         }
     }
 
+    /// measured_time is seconds within a recording; the engine adds it to collected_at, so it must
+    /// keep the sum within the years a timestamp can name.
+    public static let measuredTimeLimit = 1e9
+    public static let measuredTimeMessage = "must be within ±1e9 seconds (seconds since the recording started)"
+
+    public static func checkMeasuredTime(_ value: Double, into found: inout [FieldViolation]) {
+        if !value.isFinite {
+            checkFinite(value, field: "measured_time", into: &found)
+        } else if abs(value) >= measuredTimeLimit {
+            found.append(FieldViolation(field: "measured_time", message: measuredTimeMessage))
+        }
+    }
+
     public static func checkFinite(_ value: Double, field: String, into found: inout [FieldViolation]) {
         if !value.isFinite {
             found.append(FieldViolation(field: field, message: "must be a finite number, got \(value)"))

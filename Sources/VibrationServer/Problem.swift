@@ -96,11 +96,11 @@ struct Problem: Error, Sendable, Equatable {
                 status: .unprocessableContent, title: "Invalid request", detail: "\(field): \(message)",
                 errors: [FieldViolation(field: field, message: message)])
         case .typeMismatch(let type, let context):
-            // An empty path is a query parameter: the runtime decodes each one on its own.
-            let field = context.codingPath.isEmpty ? "query" : path(context.codingPath)
+            // An empty path is a path or query parameter: the runtime decodes each one on its own.
+            let field = context.codingPath.isEmpty ? "parameters" : path(context.codingPath)
             let message =
                 context.codingPath.isEmpty
-                ? "a query parameter must be \(Self.jsonKind(type))" : "must be \(Self.jsonKind(type))"
+                ? "a path or query parameter must be \(Self.jsonKind(type)) in range" : "must be \(Self.jsonKind(type))"
             self.init(
                 status: .unprocessableContent, title: "Invalid request", detail: "\(field): \(message)",
                 errors: [FieldViolation(field: field, message: message)])

@@ -23,6 +23,15 @@ extension Components.Schemas.Diagnosis {
     }
 }
 
+extension Components.Schemas.Machine.LatestDiagnosisPayload {
+    init(_ stored: StoredDiagnosis) {
+        let d = stored.diagnosis
+        self.init(
+            id: stored.id, machineName: d.machineName, detectedAt: d.detectedAt.date,
+            faultType: Components.Schemas.FaultType(rawValue: d.faultType.rawValue) ?? ._0, faultName: d.faultType.name)
+    }
+}
+
 extension Components.Schemas.Machine {
     init(summary: MachineSummary, status: MachineStatus?, openAlarms: Int) {
         let config = status?.config ?? MachineConfig(machineName: summary.machineName)
@@ -30,7 +39,7 @@ extension Components.Schemas.Machine {
         self.init(
             machineName: summary.machineName, sensors: summary.sensors, sampleCount: summary.sampleCount,
             firstCollectedAt: summary.firstCollectedAt?.date, lastCollectedAt: summary.lastCollectedAt?.date,
-            latestDiagnosis: summary.latestDiagnosis.map(Components.Schemas.Diagnosis.init), line: config.line,
+            latestDiagnosis: summary.latestDiagnosis.map(LatestDiagnosisPayload.init), line: config.line,
             rpm: config.rpm, isoGroup: config.isoGroup == .large ? ._1 : ._2,
             foundation: config.foundation == .flexible ? .flexible : .rigid,
             channel: .init(rawValue: config.channel.rawValue) ?? .normal, baseline1xG: config.baseline?.oneX,

@@ -105,7 +105,8 @@ struct ParserFuzzTests {
             ("invalid UTF-8 in names", Array(h.utf8) + [0xFF, 0xFE, 0x2C, 0x73] + Array(",2025-01-01T00:00:00Z,0.1,1,2,3,4\n".utf8), 0),
             ("timestamps out of range",
              Array((h + "m,s,10000-01-01T00:00:00Z,0.1,1,2,3,4\nm,s,2025-13-01T00:00:00Z,0.2,1,2,3,4\nm,s,2025-02-30T00:00:00Z,0.3,1,2,3,4\nm,s,-0001-01-01T00:00:00Z,0.4,1,2,3,4\nm,s,2025-01-01T25:00:00Z,0.5,1,2,3,4\n").utf8), 0),
-            ("negative and huge measured_time", Array((h + "m,s,,-1,1,2,3,4\nm,s,,1e308,1,2,3,4\n").utf8), nil),
+            // Seconds within a recording: beyond ±1e9 the time it names would leave the calendar.
+            ("negative and huge measured_time", Array((h + "m,s,,-1,1,2,3,4\nm,s,,1e308,1,2,3,4\nm,s,,-2e9,1,2,3,4\n").utf8), 1),
             ("a very long field", Array((h + "\(long),s,,0.1,1,2,3,4\nm,s,,0.2,1,2,3,4\n").utf8), 1),
             ("NUL bytes", Array(h.utf8) + [0, 0, 0x0A] + Array("m\0,s,,0.1,1,2,3,4\n".utf8), nil),
             ("blank and whitespace lines", Array((h + "\n\n   \nm,s,,0.1,1,2,3,4\n\n").utf8), nil),
@@ -139,6 +140,7 @@ struct ParserFuzzTests {
             ("wrong types", Array((row.replacingOccurrences(of: "\"normal\": 1", with: "\"normal\": \"1\"") + "\n" + row.replacingOccurrences(of: "\"m\"", with: "42") + "\n").utf8), 0),
             ("invalid UTF-8", Array(#"{"machine_name": ""#.utf8) + [0xC3, 0x28] + Array(#"", "sensor_no": "s", "measured_time": 0.1, "normal": 1, "unbalance": 2, "looseness": 3, "unbalance_looseness": 4}"#.utf8) + [0x0A], 0),
             ("timestamps out of range", Array((open + #", "collected_at": "99999-01-01T00:00:00Z"}"# + "\n" + open + #", "collected_at": 5}"# + "\n").utf8), 0),
+            ("huge measured_time", Array((row.replacingOccurrences(of: "0.1,", with: "1e300,") + "\n").utf8), 0),
             ("an object followed by more text is refused, not kept", Array((row + #" "looseness": 3}"# + "\n" + row + " 5\n" + row + "\n").utf8), 1),
             ("not objects", Array("[1,2]\n\"text\"\nnull\n{}\n{\n".utf8), 0),
             ("deep nesting", Array((String(repeating: "[", count: 100_000) + "\n" + row + "\n").utf8), 1),

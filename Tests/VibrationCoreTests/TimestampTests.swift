@@ -80,4 +80,28 @@ struct TimestampTests {
             }
         }
     }
+
+    @Test("adding seconds far out of range saturates instead of trapping")
+    func addingSaturates() {
+        let t = Timestamp(microseconds: 1_700_000_000_000_000)
+        #expect(t.adding(seconds: 1e300).microseconds == .max)
+        #expect(t.adding(seconds: -1e300).microseconds == .min)
+        #expect(t.adding(seconds: .nan) == t)
+        #expect(t.adding(seconds: 1.5).microseconds == 1_700_000_001_500_000)
+    }
+
+    @Test("a sample's measured_time must stay within ±1e9 s")
+    func measuredTimeRange() {
+        func violations(_ time: Double) -> [String] {
+            VibrationSample(
+                machineName: "m", sensorNo: "s", collectedAt: .now, measuredTime: time, normal: 0, unbalance: 0, looseness: 0,
+                unbalanceLooseness: 0
+            ).violations().map(\.field)
+        }
+        #expect(violations(999_999_999) == [])
+        #expect(violations(-5) == [])
+        #expect(violations(1e9) == ["measured_time"])
+        #expect(violations(-1e300) == ["measured_time"])
+        #expect(violations(.infinity) == ["measured_time"])
+    }
 }

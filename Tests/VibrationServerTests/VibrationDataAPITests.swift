@@ -123,7 +123,7 @@ struct VibrationDataAPITests {
     @Test(
         "bad list parameters are 422 problems naming the parameter",
         arguments: [
-            ("limit=0", "limit"), ("limit=10001", "limit"), ("limit=abc", "query"), ("from=yesterday", "from"),
+            ("limit=0", "limit"), ("limit=10001", "limit"), ("limit=abc", "parameters"), ("from=yesterday", "from"),
             ("from=2025-02-01&to=2025-01-01", "from"), ("cursor=forged", "cursor"),
         ])
     func badListParameters(query: String, field: String) async throws {

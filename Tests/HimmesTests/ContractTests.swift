@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// The schemathesis command, when installed (`.ci/run` installs it from PyPI).
+let schemathesis: String? = {
+    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        let candidate = "\(folder)/schemathesis"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}()
+
+@Suite(
+    "API contract (schemathesis)",
+    .enabled(if: schemathesis != nil, "schemathesis is not installed (pip install schemathesis): the contract test is skipped"))
+struct ContractTests {
+    @Test("every operation of the served /openapi.yaml, fuzzed: no 5xx, and every answer's status, type, headers and body match the spec")
+    func schemathesisRun() async throws {
+        let server = try await ServeCommandTests.startServer()
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let base = "http://127.0.0.1:\(server.port)"
+        // Some data, so that lists, machines and waveforms have something to answer with.
+        let dir = try temporaryFolder()
+        try Himmes.run(["generate", "--rows", "4000", "--machines", "2", "--out", "\(dir)/plant.csv"])
+        let upload = Process()
+        upload.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        upload.arguments = ["curl", "-sf", "-XPOST", "-H", "Content-Type: text/csv", "--data-binary", "@\(dir)/plant.csv", base + "/vibration-data/bulk"]
+        upload.standardOutput = FileHandle.nullDevice
+        try upload.run()
+        upload.waitUntilExit()
+        #expect(upload.terminationStatus == 0)
+
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: try #require(schemathesis))
+        run.arguments = [
+            "run", base + "/openapi.yaml", "--url", base, "--max-examples", "30", "--no-color",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SCHEMATHESIS_HOOKS"] = nil
+        run.environment = environment
+        let output = Pipe()
+        run.standardOutput = output
+        run.standardError = output
+        try run.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        let summary = text.split(separator: "\n").suffix(25).joined(separator: "\n")
+        #expect(run.terminationStatus == 0, "schemathesis found problems:\n\(text.suffix(12_000))")
+        #expect(text.contains(" passed"), "\(summary)")
+        #expect(server.process.isRunning, "the server died during the run")
+    }
+}
