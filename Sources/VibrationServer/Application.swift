@@ -91,8 +91,9 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
         maximumJSONRows: config.maximumJSONRows)
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
-        configuration: .init(dateTranscoder: RFC3339DateTranscoder()),
+        configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys]),
         middlewares: [
+            ResponseCache(operations: ["listLatestDiagnoses": .diagnosis], events: changes.events),
             ImportLimitMiddleware(slots: imports),
             BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes)])
     return router

@@ -20,6 +20,8 @@ public final class EventHub: Sendable {
         var subscribers: [UUID: AsyncStream<LiveEvent?>.Continuation] = [:]
         var lastSent: [LiveEvent: ContinuousClock.Instant] = [:]
         var deferred: Set<LiveEvent> = []
+        /// How many times each kind of change was published; cached answers compare it.
+        var generation: [LiveEvent: Int] = [:]
 
         mutating func send(_ event: LiveEvent, at now: ContinuousClock.Instant) {
             lastSent[event] = now
@@ -37,6 +39,7 @@ public final class EventHub: Sendable {
     public func publish(_ event: LiveEvent) {
         let now = ContinuousClock.now
         let wait: Duration? = state.withLock { state in
+            state.generation[event, default: 0] += 1
             if state.deferred.contains(event) { return nil }
             let since = state.lastSent[event].map { now - $0 } ?? spacing
             if since >= spacing {
@@ -55,6 +58,9 @@ public final class EventHub: Sendable {
             }
         }
     }
+
+    /// Changes of a kind published so far in this process.
+    func generation(of event: LiveEvent) -> Int { state.withLock { $0.generation[event, default: 0] } }
 
     /// Streams open now.
     var subscriberCount: Int { state.withLock { $0.subscribers.count } }

@@ -89,6 +89,28 @@ struct DiagnosisAPITests {
         }
     }
 
+    @Test("latest is kept between writes but never outlives one: each kind of write shows at once")
+    func latestAfterWrites() async throws {
+        try await withApp(configure: { _ in }) { client, store in
+            func faults(_ query: String = "") async throws -> [Int] {
+                try await client.call(.get, "/vibration-diagnosis/latest" + query).items.compactMap { $0["fault_type"] as? Int }
+            }
+            _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("pump", 1, at: "2025-01-01T00:00:00Z"))
+            #expect(try await faults() == [1])
+            #expect(try await faults() == [1])
+            _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("pump", 2, at: "2025-01-02T00:00:00Z"))
+            #expect(try await faults() == [2])
+            _ = try await client.call(
+                .post, "/vibration-diagnosis/bulk", json: "[" + diagnosisJSON("pump", 3, at: "2025-01-03T00:00:00Z") + "]")
+            #expect(try await faults() == [3])
+            #expect(try await faults("?machine_name=pump") == [3])
+            // A write from outside the process (the CLI on the same file) shows within the cache's second.
+            _ = try await store.insert(Diagnosis(machineName: "pump", detectedAt: Timestamp(parsing: "2025-01-04T00:00:00Z")!, faultType: .normal))
+            try await Task.sleep(for: .milliseconds(1_100))
+            #expect(try await faults() == [0])
+        }
+    }
+
     @Test("machines carry sensors, counts, data range and latest diagnosis, with nulls where empty")
     func machines() async throws {
         try await withApp { client, _ in
