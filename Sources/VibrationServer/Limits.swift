@@ -52,12 +52,18 @@ struct ImportLimitMiddleware: ServerMiddleware {
 
 /// Closes a connection whose request body stops arriving: from the request's head to its end, at
 /// most `timeout` may pass without a byte. Between requests, Hummingbird's idle timeout applies.
+/// The timer is armed only when a read leaves a request unfinished, so a request that arrives
+/// whole (every GET) costs no timer at all.
 final class RequestBodyTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
     let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
+    /// A request's head has arrived and its end has not.
+    private var inRequest = false
+    /// Bytes of the unfinished request arrived since the timer was last armed.
+    private var progressed = false
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
@@ -65,12 +71,27 @@ final class RequestBodyTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head, .body: arm(context)
+        case .head, .body:
+            inRequest = true
+            progressed = true
         case .end:
+            inRequest = false
             deadline?.cancel()
             deadline = nil
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if inRequest && (progressed || deadline == nil) {
+            progressed = false
+            deadline?.cancel()
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            deadline = context.eventLoop.scheduleTask(in: timeout) {
+                loopBound.value.close(promise: nil)
+            }
+        }
+        context.fireChannelReadComplete()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -81,13 +102,5 @@ final class RequestBodyTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
         deadline?.cancel()
         deadline = nil
         context.fireChannelInactive()
-    }
-
-    private func arm(_ context: ChannelHandlerContext) {
-        deadline?.cancel()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: timeout) {
-            loopBound.value.close(promise: nil)
-        }
     }
 }

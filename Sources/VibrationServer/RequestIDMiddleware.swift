@@ -5,7 +5,7 @@ import Hummingbird
 /// client's own when it sent a reasonable one (up to 128 visible ASCII characters), else the id the
 /// server made. A client that logs the header can point at the server's lines for one request.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var header: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    static var header: HTTPField.Name { .requestID }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -23,4 +23,8 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     static func isAcceptable(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { $0 > 32 && $0 < 127 }
     }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
 }

@@ -5,7 +5,7 @@ import Hummingbird
 /// (`app;dur=` milliseconds, to the start of the body): browsers show it in their developer tools,
 /// and `himmes bench` reads it to separate server time from the network round trip.
 struct ServerTimingMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var header: HTTPField.Name { HTTPField.Name("Server-Timing")! }
+    static var header: HTTPField.Name { .serverTiming }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -14,8 +14,15 @@ struct ServerTimingMiddleware<Context: RequestContext>: RouterMiddleware {
         let started = clock.now
         var response = try await next(request, context)
         let elapsed = clock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15
-        response.headers[Self.header] = "app;dur=" + String(format: "%.3f", milliseconds)
+        // Microseconds, written as milliseconds with three decimals.
+        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        let fraction = String(micros % 1000)
+        response.headers[Self.header] =
+            "app;dur=\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
         return response
     }
+}
+
+extension HTTPField.Name {
+    static let serverTiming = HTTPField.Name("Server-Timing")!
 }
