@@ -7,7 +7,7 @@ import VibrationCore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the product on this machine and print the figures.",
-        subcommands: [BenchIngest.self, BenchDiagnose.self, BenchDashboard.self])
+        subcommands: [BenchIngest.self, BenchDiagnose.self, BenchDashboard.self, BenchHTTP.self])
 }
 
 struct BenchIngest: AsyncParsableCommand {

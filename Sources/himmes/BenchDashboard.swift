@@ -39,7 +39,7 @@ struct BenchDashboard: AsyncParsableCommand {
             try Measured.run(himmes, ["diagnose", "--db", db]).status == 0
         else { throw ValidationError("loading the plant failed") }
         try? fm.removeItem(atPath: csv)
-        let plan = try await seedDiagnoses(db: db)
+        let plan = try await Self.seedDiagnoses(db: db, diagnoses: diagnoses, machines: machines)
 
         let server = try ServerProcess(executable: himmes, database: db, port: port, extra: ["--no-auto-diagnose"])
         defer { server.stop() }
@@ -153,7 +153,7 @@ struct BenchDashboard: AsyncParsableCommand {
 
     /// Registers the machines and tops the engine's diagnoses up to `diagnoses`, in runs of verdicts
     /// over the same period as the samples.
-    func seedDiagnoses(db: String) async throws -> Plan {
+    static func seedDiagnoses(db: String, diagnoses: Int, machines: Int) async throws -> Plan {
         let store = try SQLiteStore(path: db, logger: Logger(label: "bench"))
         let summaries = try await store.machines()
         guard let sampled = summaries.first(where: { $0.sampleCount > 0 }), let first = sampled.firstCollectedAt,
