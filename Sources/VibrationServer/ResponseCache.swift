@@ -29,6 +29,36 @@ final class ResponseCache: ServerMiddleware {
         self.maximumAge = maximumAge
     }
 
+    /// Answers being made now, by key: concurrent misses wait for the one being made instead of
+    /// each asking the database (after every write, all polling clients miss at once).
+    private let inFlight = Mutex<[String: Flight]>([:])
+
+    /// One answer being made, and the requests waiting for it.
+    final class Flight: Sendable {
+        private let state = Mutex<(done: Bool, entry: Entry?, waiters: [CheckedContinuation<Entry?, Never>])>((false, nil, []))
+
+        func wait() async -> Entry? {
+            await withCheckedContinuation { continuation in
+                let ready: Entry?? = state.withLock { state in
+                    if state.done { return .some(state.entry) }
+                    state.waiters.append(continuation)
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+
+        func finish(_ entry: Entry?) {
+            let waiters = state.withLock { state in
+                state.done = true
+                state.entry = entry
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: entry) }
+        }
+    }
+
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
         next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
@@ -40,12 +70,32 @@ final class ResponseCache: ServerMiddleware {
         if let hit = entries.withLock({ $0[key] }), hit.generation == generation, now - hit.made < maximumAge {
             return (hit.response, HTTPBody(hit.body))
         }
+        // One request makes the answer; the others that missed meanwhile wait for it.
+        let flight = Flight()
+        let running = inFlight.withLock { flights -> Flight? in
+            if let running = flights[key] { return running }
+            flights[key] = flight
+            return nil
+        }
+        if let running {
+            if let entry = await running.wait(), entry.generation == generation {
+                return (entry.response, HTTPBody(entry.body))
+            }
+            return try await next(request, body, metadata)
+        }
+        var made: Entry?
+        defer {
+            _ = inFlight.withLock { $0.removeValue(forKey: key) }
+            flight.finish(made)
+        }
         let (response, answer) = try await next(request, body, metadata)
         guard response.status == .ok, let answer else { return (response, answer) }
         let bytes = try await [UInt8](collecting: answer, upTo: 16 << 20)
+        let entry = Entry(generation: generation, made: now, response: response, body: bytes)
+        made = entry
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll() }
-            entries[key] = Entry(generation: generation, made: now, response: response, body: bytes)
+            entries[key] = entry
         }
         return (response, HTTPBody(bytes))
     }
