@@ -30,6 +30,7 @@ struct BenchHTTP: AsyncParsableCommand {
     @Option(help: "Rows per upload in the mixed run.") var uploadRows = 1_000
     @Option(help: "Folder for the database (default: a new temporary folder, removed after).") var dir: String?
     @Option(help: "Port for the server under test.") var port = 18_190
+    @Flag(help: "Run the server without the built-in engine.") var noAutoDiagnose = false
 
     /// What wrk printed, read back.
     struct WrkResult {
@@ -80,7 +81,7 @@ struct BenchHTTP: AsyncParsableCommand {
         try? fm.removeItem(atPath: csv)
         _ = try await BenchDashboard.seedDiagnoses(db: db, diagnoses: diagnoses, machines: machines)
 
-        let server = try ServerProcess(executable: himmes, database: db, port: port)
+        let server = try ServerProcess(executable: himmes, database: db, port: port, extra: noAutoDiagnose ? ["--no-auto-diagnose"] : [])
         defer { server.stop() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
@@ -88,7 +89,7 @@ struct BenchHTTP: AsyncParsableCommand {
         let base = "http://127.0.0.1:\(port)"
         let storedBefore = try await storedSamples(base, client: client)
 
-        print("\nwrk -t\(threads) -c\(connections) -d\(duration)s, server and wrk on the same machine\n")
+        print("\nwrk -t\(threads) -c\(connections) -d\(duration)s, server and wrk on the same machine, engine \(noAutoDiagnose ? "off" : "on")\n")
         print("load".padding(toLength: 58, withPad: " ", startingAt: 0) + "      req/s    p50       p99      requests  failed")
         func show(_ name: String, _ r: WrkResult) {
             print(
