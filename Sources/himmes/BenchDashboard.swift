@@ -26,20 +26,9 @@ struct BenchDashboard: AsyncParsableCommand {
     @Option(help: "Port for the server under test.") var port = 18_189
 
     func run() async throws {
-        let fm = FileManager.default
-        let folder = dir ?? fm.temporaryDirectory.appendingPathComponent("himmes-bench-\(UUID().uuidString)").path
-        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { if dir == nil { try? fm.removeItem(atPath: folder) } }
-        let himmes = Measured.himmes
-        let csv = "\(folder)/plant.csv"
-        let db = "\(folder)/dashboard.sqlite"
-        print("loading \(rows.grouped) samples and \(diagnoses.grouped) diagnoses...")
-        guard try Measured.run(himmes, ["generate", "--rows", "\(rows)", "--out", csv]).status == 0,
-            try Measured.run(himmes, ["import", csv, "--db", db, "--quiet", "--no-diagnose"]).status == 0,
-            try Measured.run(himmes, ["diagnose", "--db", db]).status == 0
-        else { throw ValidationError("loading the plant failed") }
-        try? fm.removeItem(atPath: csv)
-        let plan = try await Self.seedDiagnoses(db: db, diagnoses: diagnoses, machines: machines)
+        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir)
+        defer { plant.remove() }
+        let (himmes, db, plan) = (Measured.himmes, plant.database, plant.plan)
 
         let server = try ServerProcess(executable: himmes, database: db, port: port, extra: ["--no-auto-diagnose"])
         defer { server.stop() }
@@ -192,5 +181,36 @@ struct BenchDashboard: AsyncParsableCommand {
         return Plan(
             first: first, last: last, sampleMachine: sampled.machineName, sampleSensor: sampled.sensors.first ?? "sensor1",
             diagnoses: existing + count, machines: names.count)
+    }
+}
+
+/// A plant loaded for a benchmark in a folder of its own: generated samples, imported and
+/// diagnosed, and diagnoses topped up to the number asked for across the machines.
+struct BenchPlant {
+    let folder: String
+    let database: String
+    let plan: BenchDashboard.Plan
+    /// Whether the folder was given (and is kept) rather than made for the run.
+    let kept: Bool
+
+    static func load(rows: Int, diagnoses: Int, machines: Int, dir: String?) async throws -> BenchPlant {
+        let fm = FileManager.default
+        let folder = dir ?? fm.temporaryDirectory.appendingPathComponent("himmes-bench-\(UUID().uuidString)").path
+        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let himmes = Measured.himmes
+        let csv = "\(folder)/plant.csv"
+        let db = "\(folder)/plant.sqlite"
+        print("loading \(rows.grouped) samples and \(diagnoses.grouped) diagnoses over \(machines) machines...")
+        guard try Measured.run(himmes, ["generate", "--rows", "\(rows)", "--out", csv]).status == 0,
+            try Measured.run(himmes, ["import", csv, "--db", db, "--quiet", "--no-diagnose"]).status == 0,
+            try Measured.run(himmes, ["diagnose", "--db", db]).status == 0
+        else { throw ValidationError("loading the plant failed") }
+        try? fm.removeItem(atPath: csv)
+        let plan = try await BenchDashboard.seedDiagnoses(db: db, diagnoses: diagnoses, machines: machines)
+        return BenchPlant(folder: folder, database: db, plan: plan, kept: dir != nil)
+    }
+
+    func remove() {
+        if !kept { try? FileManager.default.removeItem(atPath: folder) }
     }
 }

@@ -67,19 +67,9 @@ struct BenchHTTP: AsyncParsableCommand {
 
     func run() async throws {
         guard Self.wrkPath() != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
-        let fm = FileManager.default
-        let folder = dir ?? fm.temporaryDirectory.appendingPathComponent("himmes-bench-\(UUID().uuidString)").path
-        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { if dir == nil { try? fm.removeItem(atPath: folder) } }
-        let himmes = Measured.himmes
-        let csv = "\(folder)/plant.csv"
-        let db = "\(folder)/http.sqlite"
-        print("loading \(rows.grouped) samples and \(diagnoses.grouped) diagnoses over \(machines) machines...")
-        guard try Measured.run(himmes, ["generate", "--rows", "\(rows)", "--out", csv]).status == 0,
-            try Measured.run(himmes, ["import", csv, "--db", db, "--quiet"]).status == 0
-        else { throw ValidationError("loading the plant failed") }
-        try? fm.removeItem(atPath: csv)
-        _ = try await BenchDashboard.seedDiagnoses(db: db, diagnoses: diagnoses, machines: machines)
+        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir)
+        defer { plant.remove() }
+        let (himmes, db) = (Measured.himmes, plant.database)
 
         let server = try ServerProcess(executable: himmes, database: db, port: port, extra: noAutoDiagnose ? ["--no-auto-diagnose"] : [])
         defer { server.stop() }
