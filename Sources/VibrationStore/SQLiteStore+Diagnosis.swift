@@ -97,6 +97,9 @@ extension SQLiteStore {
 
     /// Rows scanned per call at most, so that one call stays short however much was loaded.
     static let scanRows: Int64 = 2_000_000
+    /// Incomplete windows kept between calls at most: one per sensor and channel streaming at once
+    /// is normal, so this allows for ten thousand.
+    static let maximumOpenWindows = 10_000
 
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
         try await registerSeenMachines()
@@ -159,8 +162,18 @@ extension SQLiteStore {
                 if complete { ready.append(window) } else { open.append(window) }
             }
             ready.sort { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
+            // Windows that never complete (a client stamping every sample with the same collected_at
+            // makes each sample a recording of its own) must not pile up: every round looks at each
+            // open window again. Beyond the cap the oldest are given up.
+            var abandoned = 0
+            if open.count > Self.maximumOpenWindows {
+                open.sort { $0.end > $1.end }
+                abandoned = open.count - Self.maximumOpenWindows
+                open.removeLast(abandoned)
+            }
             return PendingWindows(
-                windows: Array(ready.prefix(limit)), scannedThrough: max(marker, upto), open: open + ready.dropFirst(limit))
+                windows: Array(ready.prefix(limit)), scannedThrough: max(marker, upto), open: open + ready.dropFirst(limit),
+                abandoned: abandoned)
         }
     }
 

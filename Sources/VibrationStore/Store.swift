@@ -135,11 +135,14 @@ public struct PendingWindows: Sendable {
     public var scannedThrough: Int64
     /// Windows seen but not complete yet, or beyond this call's limit: looked at again next time.
     public var open: [AnalysisWindow]
+    /// Incomplete windows given up on because more were open than a store keeps (the oldest go first).
+    public var abandoned: Int
 
-    public init(windows: [AnalysisWindow], scannedThrough: Int64, open: [AnalysisWindow]) {
+    public init(windows: [AnalysisWindow], scannedThrough: Int64, open: [AnalysisWindow], abandoned: Int = 0) {
         self.windows = windows
         self.scannedThrough = scannedThrough
         self.open = open
+        self.abandoned = abandoned
     }
 }
 

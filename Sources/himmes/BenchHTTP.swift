@@ -155,13 +155,17 @@ struct BenchHTTP: AsyncParsableCommand {
         print("  no failed request, no lost or duplicated row")
     }
 
-    /// Rows of gateway `gateway`'s upload `sequence`: new rows of its own sensor.
+    /// Rows of gateway `gateway`'s upload `sequence`: the next rows of its sensor's recording at
+    /// 4 kHz, each stamped with its own time, a 25 Hz vibration the engine diagnoses as it completes windows.
     static func csv(gateway: Int, sequence: Int, rows: Int) -> String {
         var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
-        text.reserveCapacity(rows * 64)
+        text.reserveCapacity(rows * 96)
+        let start = Timestamp(microseconds: 1_748_736_000_000_000)  // 2025-06-01T00:00:00Z
         let first = sequence * rows
         for i in first..<(first + rows) {
-            text += "bench-gateway-\(gateway),s1,2025-06-01T00:00:00Z,\(Double(i) / 4000),0.01,0.02,0.03,0.04\n"
+            let t = Double(i) / 4000
+            let g = 0.2 * sin(2 * .pi * 25 * t)
+            text += "bench-gateway-\(gateway),s1,\(start.adding(seconds: t).rfc3339),\(t),\(g),\(g),\(g),\(g)\n"
         }
         return text
     }

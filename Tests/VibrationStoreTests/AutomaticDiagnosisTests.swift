@@ -111,4 +111,30 @@ struct AutomaticDiagnosisTests {
         #expect(try await store.diagnoses(matching: DiagnosisFilter(machineName: "g1"), after: nil, limit: 100).count == 1)
         #expect(try await diagnose(store).windows == 12)
     }
+
+    @Test("windows that can never complete do not pile up: beyond the cap the oldest are given up", arguments: Backend.available)
+    func openWindowsAreCapped(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        // Every sample stamped with the same collected_at: each is a recording of its own, whose
+        // window would need data after it that never comes.
+        var batch = SampleBatch()
+        var streams = StreamTable()
+        guard case .success(let stream) = streams.index(of: StreamKey(machineName: "stuck", sensorNo: "s1"), into: &batch) else {
+            Issue.record("no stream")
+            return
+        }
+        let cap = SQLiteStore.maximumOpenWindows
+        for i in 0..<(cap + 50) {
+            batch.append(stream: stream, collectedAt: 1_700_000_000_000_000, measuredTime: Double(i) / 10_000, 0, 0, 0, 0, line: i + 2)
+        }
+        _ = try await store.ingestAtomically([batch])
+        let first = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)
+        #expect(first.windows.isEmpty)
+        #expect(first.open.count == cap)
+        #expect(first.abandoned == 50)
+        // The newest are kept: the latest window ends last.
+        _ = try await store.record([], progress: first, tracker: MachineStateTracker())
+        let again = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)
+        #expect(again.open.count == cap && again.abandoned == 0)
+    }
 }
