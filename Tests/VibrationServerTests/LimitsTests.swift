@@ -53,8 +53,14 @@ struct LimitsTests {
             // The first upload sends its header and a few rows, then holds its slot.
             let (chunks, feed) = AsyncStream<ByteBuffer>.makeStream()
             feed.yield(ByteBuffer(string: Self.csv(rows: 5)))
-            async let first = HTTPClient.shared.execute(upload(.stream(chunks, length: .unknown)), timeout: .seconds(20))
-            try await Task.sleep(for: .milliseconds(500))
+            async let first = HTTPClient.shared.execute(upload(.stream(chunks, length: .unknown)), timeout: .seconds(60))
+            // Wait until the server is storing it (a busy machine may take a while to get there).
+            for _ in 0..<200 {
+                let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(10))
+                let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+                if text.contains("\nhimmes_imports_in_flight 1") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let busy = try await HTTPClient.shared.execute(upload(.bytes(ByteBuffer(string: Self.csv(rows: 2, from: 100)))), timeout: .seconds(10))
             #expect(busy.status == .tooManyRequests)
             #expect(busy.headers.first(name: "Retry-After") == "1")
