@@ -210,7 +210,8 @@ struct DashboardTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("events.sqlite").path)
         var config = ServerConfig(logLevel: .error, automaticDiagnosis: false)
-        config.eventStreamLifetime = .seconds(1)
+        // Long enough for the writes below to land on a busy machine, short enough to end the test.
+        config.eventStreamLifetime = .seconds(4)
         let app = try buildApplication(store: store, config: config)
         try await app.test(.live) { client in
             // The test client has one connection: the writes go through a second one while the stream is open.
@@ -226,7 +227,7 @@ struct DashboardTests {
             }
             let response = try await stream
             #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
-            // The stream ends after its lifetime (1 s here); the browser would reconnect.
+            // The stream ends after its lifetime (4 s here); the browser would reconnect.
             let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
             #expect(text.hasPrefix("retry: 2000\n"))
             #expect(text.contains("event: data\ndata: {\"at\":"))
