@@ -211,13 +211,17 @@ struct DashboardTests {
         let store = try SQLiteStore(path: directory.appendingPathComponent("events.sqlite").path)
         var config = ServerConfig(logLevel: .error, automaticDiagnosis: false)
         // Long enough for the writes below to land on a busy machine, short enough to end the test.
-        config.eventStreamLifetime = .seconds(4)
+        config.eventStreamLifetime = .seconds(8)
         let app = try buildApplication(store: store, config: config)
         try await app.test(.live) { client in
             // The test client has one connection: the writes go through a second one while the stream is open.
             let base = "http://127.0.0.1:\(try #require(client.port))"
-            async let stream = HTTPClient.shared.execute(HTTPClientRequest(url: base + "/events"), timeout: .seconds(10))
-            try await Task.sleep(for: .milliseconds(300))
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/events"), timeout: .seconds(30))
+            #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+            var chunks = response.body.makeAsyncIterator()
+            var text = ""
+            // Subscribed once the greeting has come.
+            while !text.contains(": connected\n"), let chunk = try await chunks.next() { text += String(buffer: chunk) }
             for (path, body) in [("/vibration-data", sampleJSON()), ("/vibration-diagnosis", "{\"machine_name\": \"g1\", \"fault_type\": 1}")] {
                 var request = HTTPClientRequest(url: base + path)
                 request.method = .POST
@@ -225,10 +229,8 @@ struct DashboardTests {
                 request.body = .bytes(ByteBuffer(string: body))
                 #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .created)
             }
-            let response = try await stream
-            #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
-            // The stream ends after its lifetime (4 s here); the browser would reconnect.
-            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            // The stream ends after its lifetime (8 s here); the browser would reconnect.
+            while let chunk = try await chunks.next() { text += String(buffer: chunk) }
             #expect(text.hasPrefix("retry: 2000\n"))
             #expect(text.contains("event: data\ndata: {\"at\":"))
             #expect(text.contains("event: diagnosis\n"))
