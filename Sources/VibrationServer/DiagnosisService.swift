@@ -35,7 +35,14 @@ public actor DiagnosisService {
     /// Counts the verdicts for `/metrics`.
     let metrics: ServerMetrics?
     private var scheduled = false
+    /// A scheduled run is under way; runs never overlap (each would classify the same windows).
+    private var running = false
+    /// Asked for again while running: run once more when done.
+    private var again = false
     private var lastRun = ContinuousClock.now - .seconds(60)
+
+    /// Whether a run is under way or scheduled.
+    var busy: Bool { running || scheduled }
 
     public init(
         store: any Store, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
@@ -112,13 +119,24 @@ public actor DiagnosisService {
 
     private func runScheduled() async {
         scheduled = false
-        do {
-            let run = try await run()
-            if run.windows > 0 {
-                logger.debug("diagnosed windows", metadata: ["windows": "\(run.windows)", "alarms": "\(run.alarmsOpened.count)"])
-            }
-        } catch {
-            logger.error("automatic diagnosis failed", metadata: ["error": "\(error)"])
+        // The actor lets another call in at every await of a run: one still going takes the
+        // request over instead of a second run doing the same work beside it.
+        guard !running else {
+            again = true
+            return
         }
+        running = true
+        repeat {
+            again = false
+            do {
+                let run = try await run()
+                if run.windows > 0 {
+                    logger.debug("diagnosed windows", metadata: ["windows": "\(run.windows)", "alarms": "\(run.alarmsOpened.count)"])
+                }
+            } catch {
+                logger.error("automatic diagnosis failed", metadata: ["error": "\(error)"])
+            }
+        } while again
+        running = false
     }
 }

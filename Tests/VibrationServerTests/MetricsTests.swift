@@ -74,4 +74,28 @@ struct MetricsTests {
         let counted = FaultType.allCases.reduce(0.0) { $0 + (values[#"himmes_diagnoses_total{fault_type="\#($1.rawValue)",source="engine"}"#] ?? 0) }
         #expect(Int(counted) == run.windows)
     }
+
+    @Test("runs asked for while one is going do not overlap: every window is diagnosed and counted once")
+    func runsDoNotOverlap() async throws {
+        let metrics = ServerMetrics()
+        let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("overlap-\(UUID().uuidString).sqlite").path)
+        let stream = DemoStream(url: "", machines: ["press", "pump"], sensors: 1, historySeconds: 0, logger: .init(label: "test"))
+        let start = Timestamp(microseconds: 1_700_000_000_000_000)
+        let importer = SampleImporter(store: store)
+        for second in 0..<400 {
+            _ = try await importer.importCSV(DemoStream.Once(bytes: stream.csv(second: second, start: start)), layout: .product)
+        }
+        let engine = DiagnosisService(store: store, logger: .init(label: "test"), metrics: metrics)
+        // Asked again and again while the first run is still going, as uploads do.
+        for _ in 0..<4 {
+            await engine.notify()
+            try await Task.sleep(for: .milliseconds(1_100))
+        }
+        while await engine.busy { try await Task.sleep(for: .milliseconds(100)) }
+        let values = Self.series(String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
+        let counted = FaultType.allCases.reduce(0.0) { $0 + (values[#"himmes_diagnoses_total{fault_type="\#($1.rawValue)",source="engine"}"#] ?? 0) }
+        let stored = try await store.diagnosisCount()
+        #expect(stored >= 790)
+        #expect(Int(counted) == stored)
+    }
 }
