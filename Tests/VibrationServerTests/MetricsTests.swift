@@ -58,15 +58,22 @@ struct MetricsTests {
         }
     }
 
-    @Test("the engine's verdicts are counted by fault type")
-    func engineVerdicts() async throws {
-        let metrics = ServerMetrics()
+    /// Two machines of the demo, one sensor each, `seconds` seconds at 1 kHz, not yet diagnosed.
+    static func plant(seconds: Int) async throws -> SQLiteStore {
         let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).sqlite").path)
         let stream = DemoStream(url: "", machines: ["press", "pump"], sensors: 1, historySeconds: 0, logger: .init(label: "test"))
         let start = Timestamp(microseconds: 1_700_000_000_000_000)
-        for second in 0..<5 {
-            _ = try await SampleImporter(store: store).importCSV(DemoStream.Once(bytes: stream.csv(second: second, start: start)), layout: .product)
+        let importer = SampleImporter(store: store)
+        for second in 0..<seconds {
+            _ = try await importer.importCSV(DemoStream.Once(bytes: stream.csv(second: second, start: start)), layout: .product)
         }
+        return store
+    }
+
+    @Test("the engine's verdicts are counted by fault type")
+    func engineVerdicts() async throws {
+        let metrics = ServerMetrics()
+        let store = try await Self.plant(seconds: 5)
         let engine = DiagnosisService(store: store, logger: .init(label: "test"), metrics: metrics)
         let run = try await engine.run()
         #expect(run.windows > 0)
@@ -78,13 +85,7 @@ struct MetricsTests {
     @Test("runs asked for while one is going do not overlap: every window is diagnosed and counted once")
     func runsDoNotOverlap() async throws {
         let metrics = ServerMetrics()
-        let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("overlap-\(UUID().uuidString).sqlite").path)
-        let stream = DemoStream(url: "", machines: ["press", "pump"], sensors: 1, historySeconds: 0, logger: .init(label: "test"))
-        let start = Timestamp(microseconds: 1_700_000_000_000_000)
-        let importer = SampleImporter(store: store)
-        for second in 0..<400 {
-            _ = try await importer.importCSV(DemoStream.Once(bytes: stream.csv(second: second, start: start)), layout: .product)
-        }
+        let store = try await Self.plant(seconds: 400)
         let engine = DiagnosisService(store: store, logger: .init(label: "test"), metrics: metrics)
         // Asked again and again while the first run is still going, as uploads do.
         for _ in 0..<4 {
