@@ -51,13 +51,12 @@ public func buildApplication(store: some Store, config: ServerConfig, logger: Lo
         // Data loaded while the server was down is diagnosed on start.
         Task { await engine.notify() }
     }
-    let bodyTimeout = TimeAmount.nanoseconds(Int64(config.bodyTimeout.inSeconds * 1e9))
     return Application(
         router: router,
         server: .http1(
             configuration: .init(
-                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: bodyTimeout)],
-                idleTimeout: .nanoseconds(Int64(config.idleTimeout.inSeconds * 1e9)))),
+                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: TimeAmount(config.bodyTimeout))],
+                idleTimeout: TimeAmount(config.idleTimeout))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
         logger: logger)
 }

@@ -66,13 +66,13 @@ public actor DiagnosisService {
         var profiles: [String: MachineProfile] = [:]
         while true {
             let pending = try await store.pendingWindows(seconds: options.windowSeconds, limit: 500, channels: channels)
-            // One read for all the windows' samples and one for the profiles: under load every wait
-            // queues behind the uploads, so the engine waits a few times per round, not per window.
             if pending.abandoned > 0 {
                 logger.warning(
                     "gave up on incomplete windows: more were open than are kept; do the samples carry their own collected_at (recording start + measured_time)?",
                     metadata: ["windows": "\(pending.abandoned)"])
             }
+            // One read for all the windows' samples and one for the profiles: under load every wait
+            // queues behind the uploads, so the engine waits a few times per round, not per window.
             let series = try await store.samples(of: pending.windows)
             if profiles.isEmpty || pending.windows.contains(where: { profiles[$0.machineName] == nil }) {
                 for status in try await store.machineStatuses() { profiles[status.config.machineName] = status.config.profile }

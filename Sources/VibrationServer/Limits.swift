@@ -83,7 +83,7 @@ final class RequestBodyTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if inRequest && (progressed || deadline == nil) {
+        if inRequest && progressed {
             progressed = false
             deadline?.cancel()
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)

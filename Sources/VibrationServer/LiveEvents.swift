@@ -95,7 +95,7 @@ public final class EventHub: Sendable {
 struct Changes: Sendable {
     let engine: DiagnosisService?
     let events: EventHub
-    var metrics = ServerMetrics()
+    let metrics: ServerMetrics
 
     func samplesStored() {
         events.publish(.data)
@@ -111,10 +111,9 @@ struct Changes: Sendable {
     func diagnosesStored(_ faults: [FaultType], rejected: Int = 0) {
         metrics.ingested(table: "vibration_diagnosis", inserted: faults.count, duplicates: 0, rejected: rejected)
         metrics.diagnosed(Dictionary(grouping: faults, by: { $0 }).mapValues(\.count), source: "api")
-        if !faults.isEmpty { diagnosesStored() }
+        if !faults.isEmpty { events.publish(.diagnosis) }
     }
 
-    func diagnosesStored() { events.publish(.diagnosis) }
     func alarmsChanged() { events.publish(.alarm) }
 }
 

@@ -31,14 +31,16 @@ public final class SQLiteStore: Store {
 
     /// The migrations this build knows and whether each is applied.
     public func migrations() throws -> [(name: String, applied: Bool)] {
-        let migrator = SQLiteSchema.migrator
-        let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
-        return migrator.migrations.map { ($0, applied.contains($0)) }
+        try pool.read(Self.migrationStatus)
     }
 
     public func migrationStatus() async throws -> [(name: String, applied: Bool)] {
+        try await pool.read(Self.migrationStatus)
+    }
+
+    static func migrationStatus(_ db: Database) throws -> [(name: String, applied: Bool)] {
         let migrator = SQLiteSchema.migrator
-        let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
+        let applied = try migrator.appliedIdentifiers(db)
         return migrator.migrations.map { ($0, applied.contains($0)) }
     }
 

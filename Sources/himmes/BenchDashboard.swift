@@ -120,7 +120,7 @@ struct BenchDashboard: AsyncParsableCommand {
             times.sort()
             server.sort()
             func at(_ values: [Double], _ q: Double) -> String {
-                values.isEmpty ? "       -" : String(format: "%8.2f", values[min(values.count - 1, Int(Double(values.count) * q))])
+                values.quantile(q).map { String(format: "%8.2f", $0) } ?? "       -"
             }
             print(
                 name.padding(toLength: 46, withPad: " ", startingAt: 0) + at(times, 0.5) + " " + at(times, 0.99) + " "

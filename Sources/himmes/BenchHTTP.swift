@@ -134,7 +134,7 @@ struct BenchHTTP: AsyncParsableCommand {
         let u = uploads.state.withLock { $0 }
         let latencies = u.seconds.sorted()
         func at(_ q: Double) -> String {
-            latencies.isEmpty ? "-" : String(format: "%.1fms", latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] * 1000)
+            latencies.quantile(q).map { String(format: "%.1fms", $0 * 1000) } ?? "-"
         }
         let uploadRate = Double(u.inserted) / Double(duration)
         print(

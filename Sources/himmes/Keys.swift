@@ -9,7 +9,8 @@ struct Keys: AsyncParsableCommand {
         abstract: "Make, list and revoke the API keys that writes need.",
         discussion: """
             Once any key exists, every write through the API needs 'Authorization: Bearer KEY'; before \
-            that, writes are taken from this machine only. Reads stay open. Only a hash of each key is \
+            that, writes are taken from this machine only. Reads stay open unless the server runs with \
+            --require-auth-for-reads. Only a hash of each key is \
             stored: the key itself is printed once, by 'create'.
             """,
         subcommands: [KeysCreate.self, KeysList.self, KeysRevoke.self])

@@ -48,3 +48,11 @@ struct Measured {
         return nil
     }
 }
+
+extension Array where Element == Double {
+    /// The value at quantile `q` (0.5 the median, 0.99 the 99th percentile) of these sorted values,
+    /// by nearest rank; nil when there are none.
+    func quantile(_ q: Double) -> Double? {
+        isEmpty ? nil : self[Swift.min(count - 1, Int(Double(count) * q))]
+    }
+}

@@ -105,9 +105,13 @@ struct Serve: AsyncParsableCommand {
             flag: maxConcurrentImports, variable: "HIMMES_MAX_CONCURRENT_IMPORTS", default: config.maximumConcurrentImports,
             minimum: 1, name: "--max-concurrent-imports")
         config.idleTimeout = .seconds(
-            try Environment.integer(flag: idleTimeout, variable: "HIMMES_IDLE_TIMEOUT", default: 75, minimum: 1, name: "--idle-timeout"))
+            try Environment.integer(
+                flag: idleTimeout, variable: "HIMMES_IDLE_TIMEOUT", default: Int(config.idleTimeout.components.seconds), minimum: 1,
+                name: "--idle-timeout"))
         config.bodyTimeout = .seconds(
-            try Environment.integer(flag: bodyTimeout, variable: "HIMMES_BODY_TIMEOUT", default: 60, minimum: 1, name: "--body-timeout"))
+            try Environment.integer(
+                flag: bodyTimeout, variable: "HIMMES_BODY_TIMEOUT", default: Int(config.bodyTimeout.components.seconds), minimum: 1,
+                name: "--body-timeout"))
         return config
     }
 

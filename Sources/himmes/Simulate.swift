@@ -150,8 +150,7 @@ struct Simulate: AsyncParsableCommand {
     func line(second: Int, _ s: Tally.State, seconds: Double) -> String {
         let sorted = s.latencies.sorted()
         func percentile(_ p: Double) -> String {
-            guard !sorted.isEmpty else { return "-" }
-            return String(format: "%.1f ms", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000)
+            sorted.quantile(p).map { String(format: "%.1f ms", $0 * 1000) } ?? "-"
         }
         return String(
             format: "%4d s  sent %@ rows/s  accepted %@  rejected %@  requests %@ (%@ failed, %@ retried after 429)  latency p50 %@ p99 %@",
