@@ -97,9 +97,6 @@ extension SQLiteStore {
 
     /// Rows scanned per call at most, so that one call stays short however much was loaded.
     static let scanRows: Int64 = 2_000_000
-    /// Incomplete windows kept between calls at most: one per sensor and channel streaming at once
-    /// is normal, so this allows for ten thousand.
-    static let maximumOpenWindows = 10_000
 
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
         try await registerSeenMachines()
@@ -161,19 +158,7 @@ extension SQLiteStore {
                     arguments: [window.sensorID, window.end.microseconds]) ?? false
                 if complete { ready.append(window) } else { open.append(window) }
             }
-            ready.sort { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
-            // Windows that never complete (a client stamping every sample with the same collected_at
-            // makes each sample a recording of its own) must not pile up: every round looks at each
-            // open window again. Beyond the cap the oldest are given up.
-            var abandoned = 0
-            if open.count > Self.maximumOpenWindows {
-                open.sort { $0.end > $1.end }
-                abandoned = open.count - Self.maximumOpenWindows
-                open.removeLast(abandoned)
-            }
-            return PendingWindows(
-                windows: Array(ready.prefix(limit)), scannedThrough: max(marker, upto), open: open + ready.dropFirst(limit),
-                abandoned: abandoned)
+            return PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
         }
     }
 
@@ -213,10 +198,8 @@ extension SQLiteStore {
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         let ordered = results.sorted { ($0.window.end, $0.window.machineName) < ($1.window.end, $1.window.machineName) }
-        let evidenceJSON = try ordered.map { String(decoding: try encoder.encode($0.diagnosis.evidence), as: UTF8.self) }
+        let evidenceJSON = try EvidenceText.encode(ordered)
         return try await pool.write { db in
             var states: [String: MachineState] = [:]
             var opened: [Alarm] = []
@@ -322,7 +305,7 @@ extension SQLiteStore {
                 sensorNo: row[0], channel: SignalChannel(rawValue: row[1]) ?? .normal, windowStart: Timestamp(microseconds: row[2]),
                 windowSeconds: row[3], confidence: row[4], severityZone: ISO10816.Zone(rawValue: row[5]) ?? .a,
                 velocityRMS: row[6], shaftHz: row[7],
-                evidence: (try? JSONDecoder().decode([Evidence].self, from: Data(evidenceText.utf8))) ?? [])
+                evidence: EvidenceText.decode(evidenceText))
         }
     }
 

@@ -1,19 +1,8 @@
-import Crypto
 import Foundation
 import GRDB
 import VibrationCore
 
 extension SQLiteStore {
-    /// A new secret: "hm_" and 32 random bytes in hex.
-    static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "hm_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
-
-    static func digest(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
     static func apiKey(_ row: Row) -> APIKey {
         APIKey(
             id: row["id"], name: row["name"], readOnly: row["read_only"], createdAt: Timestamp(microseconds: row["created_at"]),
@@ -21,7 +10,7 @@ extension SQLiteStore {
     }
 
     public func createKey(name: String, readOnly: Bool) async throws -> (key: APIKey, secret: String) {
-        let secret = Self.newSecret()
+        let secret = KeySecret.make()
         let created = Timestamp.now
         return try await pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE name = ?)", arguments: [name]) == true {
@@ -29,7 +18,7 @@ extension SQLiteStore {
             }
             try db.execute(
                 sql: "INSERT INTO api_keys (name, secret_sha256, read_only, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [name, Self.digest(secret), readOnly, created.microseconds])
+                arguments: [name, KeySecret.digest(secret), readOnly, created.microseconds])
             return (APIKey(id: db.lastInsertedRowID, name: name, readOnly: readOnly, createdAt: created, revokedAt: nil), secret)
         }
     }
@@ -48,7 +37,7 @@ extension SQLiteStore {
     }
 
     public func authenticate(secret: String) async throws -> APIKey? {
-        let digest = Self.digest(secret)
+        let digest = KeySecret.digest(secret)
         return try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL", arguments: [digest])
                 .map(Self.apiKey)

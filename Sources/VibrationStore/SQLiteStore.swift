@@ -390,15 +390,13 @@ public final class SQLiteStore: Store {
     }
 
     static func machines(_ db: Database, named name: String?) throws -> [MachineSummary] {
-        var byName: [String: MachineSummary] = [:]
         let sensors = try Row.fetchAll(
             db,
             sql: "SELECT id, machine_name, sensor_no FROM sensors"
                 + (name == nil ? "" : " WHERE machine_name = ?") + " ORDER BY machine_name, sensor_no",
             arguments: name.map { [$0] } ?? [])
-        for sensor in sensors {
+        let figures = try sensors.map { sensor in
             let id: Int64 = sensor[0]
-            let name: String = sensor[1]
             // The count from the coarsest level of the waveform summary (one row per 100 s of data)
             // rather than the samples; min and max each stay a single index probe.
             let count =
@@ -409,43 +407,18 @@ public final class SQLiteStore: Store {
                 db, sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
             let last = try Int64.fetchOne(
                 db, sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?", arguments: [id])
-            var summary =
-                byName[name]
-                ?? MachineSummary(
-                    machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
-                    latestDiagnosis: nil)
-            summary.sensors.append(sensor[2])
-            summary.sampleCount += count
-            if let first {
-                summary.firstCollectedAt = min(summary.firstCollectedAt ?? Timestamp(microseconds: first),
-                    Timestamp(microseconds: first))
-            }
-            if let last {
-                summary.lastCollectedAt = max(summary.lastCollectedAt ?? Timestamp(microseconds: last),
-                    Timestamp(microseconds: last))
-            }
-            byName[name] = summary
+            return SensorFigures(
+                machineName: sensor[1], sensorNo: sensor[2], count: count, first: first.map(Timestamp.init(microseconds:)),
+                last: last.map(Timestamp.init(microseconds:)))
         }
         let latestRows =
             try name.map { try Row.fetchAll(db, sql: Self.latestDiagnosisOfMachineSQL, arguments: [$0]) }
             ?? Row.fetchAll(db, sql: Self.latestDiagnosesSQL)
-        for latest in try latestRows.map(Self.storedDiagnosis) {
-            let name = latest.diagnosis.machineName
-            var summary =
-                byName[name]
-                ?? MachineSummary(
-                    machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
-                    latestDiagnosis: nil)
-            summary.latestDiagnosis = latest
-            byName[name] = summary
-        }
-        return byName.values.sorted { $0.machineName < $1.machineName }
+        return MachineSummary.assemble(sensors: figures, latest: try latestRows.map(Self.storedDiagnosis))
     }
 
     public func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun] {
-        let span = max(1, to.microseconds - from.microseconds + 1)
-        let slots = Int64(max(1, slots))
-        return try await pool.read { db in
+        try await pool.read { db in
             let machines =
                 try machineName.map { [$0] }
                 ?? String.fetchAll(db, sql: "SELECT DISTINCT machine_name FROM vibration_diagnosis ORDER BY machine_name")
@@ -457,46 +430,23 @@ public final class SQLiteStore: Store {
                     WHERE machine_name = ? AND detected_at BETWEEN ? AND ? ORDER BY detected_at
                     """)
             let stmt = statement.sqliteStatement
-            var runs: [DiagnosisRun] = []
+            var builder = DiagnosisRunBuilder(from: from, to: to, slots: slots)
             for machine in machines {
                 try statement.setArguments([machine, from.microseconds, to.microseconds])
-                var slot: (index: Int64, run: DiagnosisRun)?
-                func close(_ finished: DiagnosisRun) {
-                    if runs.last?.continues(into: finished) == true {
-                        runs[runs.count - 1].extend(with: finished)
-                    } else {
-                        runs.append(finished)
-                    }
-                }
                 while true {
                     let code = sqlite3_step(stmt)
                     if code == SQLITE_DONE { break }
                     guard code == SQLITE_ROW else {
                         throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
-                    let at = sqlite3_column_int64(stmt, 0)
-                    let type = FaultType(rawValue: Int(sqlite3_column_int64(stmt, 1))) ?? .normal
-                    let id = sqlite3_column_int64(stmt, 2)
-                    let index = (at - from.microseconds) * slots / span
-                    if var current = slot, current.index == index {
-                        // The slot shows its most severe verdict (the latest of them explains it).
-                        if type.rawValue >= current.run.faultType.rawValue {
-                            current.run.faultType = type
-                            current.run.lastID = id
-                        }
-                        current.run.last = Timestamp(microseconds: at)
-                        current.run.count += 1
-                        slot = current
-                    } else {
-                        if let finished = slot?.run { close(finished) }
-                        let t = Timestamp(microseconds: at)
-                        slot = (index, DiagnosisRun(machineName: machine, faultType: type, first: t, last: t, count: 1, lastID: id))
-                    }
+                    builder.add(
+                        machine: machine, at: sqlite3_column_int64(stmt, 0),
+                        faultType: FaultType(rawValue: Int(sqlite3_column_int64(stmt, 1))) ?? .normal, id: sqlite3_column_int64(stmt, 2))
                 }
                 sqlite3_reset(stmt)
-                if let finished = slot?.run { close(finished) }
+                builder.finishSlot()
             }
-            return runs
+            return builder.runs
         }
     }
 }

@@ -40,7 +40,7 @@ struct AutomaticDiagnosisTests {
 
     @Test("the feature trend lists what the engine measured per window, oldest first, newest when limited", arguments: Backend.available)
     func featureTrend(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         _ = try await store.save(MachineConfig(machineName: "g2", channel: .unbalance))
         try await load(store)
         _ = try await diagnose(store)
@@ -61,7 +61,7 @@ struct AutomaticDiagnosisTests {
 
     @Test("each machine's monitored channel is diagnosed once per complete window; states and alarms follow", arguments: Backend.available)
     func monitoredChannels(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         _ = try await store.save(MachineConfig(machineName: "g2", channel: .unbalance))
         try await load(store)
         let first = try await diagnose(store)
@@ -86,7 +86,7 @@ struct AutomaticDiagnosisTests {
 
     @Test("alarms are acknowledged once; baselines are learned from a healthy period", arguments: Backend.available)
     func alarmsAndBaseline(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         _ = try await store.save(MachineConfig(machineName: "g2", channel: .unbalance))
         try await load(store)
         let alarm = try #require(try await diagnose(store).alarms.first)
@@ -102,7 +102,7 @@ struct AutomaticDiagnosisTests {
 
     @Test("forgetting the engine's verdicts makes it diagnose the windows again", arguments: Backend.available)
     func rediagnose(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         try await load(store)
         #expect(try await diagnose(store).windows == 24)
         _ = try await store.insert(Diagnosis(machineName: "g1", detectedAt: .now, faultType: .supportLooseness))
@@ -114,7 +114,7 @@ struct AutomaticDiagnosisTests {
 
     @Test("windows that can never complete do not pile up: beyond the cap the oldest are given up", arguments: Backend.available)
     func openWindowsAreCapped(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         // Every sample stamped with the same collected_at: each is a recording of its own, whose
         // window would need data after it that never comes.
         var batch = SampleBatch()
@@ -123,7 +123,7 @@ struct AutomaticDiagnosisTests {
             Issue.record("no stream")
             return
         }
-        let cap = SQLiteStore.maximumOpenWindows
+        let cap = PendingWindows.maximumOpenWindows
         for i in 0..<(cap + 50) {
             batch.append(stream: stream, collectedAt: 1_700_000_000_000_000, measuredTime: Double(i) / 10_000, 0, 0, 0, 0, line: i + 2)
         }

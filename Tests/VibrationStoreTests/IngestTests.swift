@@ -38,7 +38,7 @@ struct IngestTests {
 
     @Test("every row goes in once; loading the same data again inserts nothing", arguments: Backend.available)
     func idempotent(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let input = try batches(rows: 5_000, rowsPerBatch: 1_000)
         let committed = Counter()
         let first = try await store.ingest(Stream(items: input)) { batch, counts in committed.add(batch.count) }
@@ -53,7 +53,7 @@ struct IngestTests {
 
     @Test("a partial overlap stores only the new rows", arguments: Backend.available)
     func overlap(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let input = try batches(rows: 4_000, rowsPerBatch: 1_000)
         _ = try await store.ingest(Stream(items: Array(input.prefix(2)))) { _, _ in }
         let counts = try await store.ingest(Stream(items: input)) { _, _ in }
@@ -62,7 +62,7 @@ struct IngestTests {
 
     @Test("ingested rows read back equal to the parsed ones, across pages", arguments: Backend.available)
     func readBack(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let input = try batches(rows: 1_200, rowsPerBatch: 500)
         _ = try await store.ingest(Stream(items: input)) { _, _ in }
         var streams: [StreamKey] = []
@@ -89,7 +89,7 @@ struct IngestTests {
 
     @Test("an atomic load stores all of its rows in one transaction", arguments: Backend.available)
     func atomic(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let input = try batches(rows: 3_000, rowsPerBatch: 1_000)
         #expect(try await store.ingestAtomically(input) == IngestCounts(inserted: 3_000, duplicates: 0))
         #expect(try await store.ingestAtomically(input) == IngestCounts(inserted: 0, duplicates: 3_000))

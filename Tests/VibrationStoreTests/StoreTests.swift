@@ -8,7 +8,7 @@ import VibrationCore
 struct StoreTests {
     @Test("a sample is stored once and read back by id", arguments: Backend.available)
     func insertAndRead(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let stored = try await store.insert(sample(time: 0.25))
         #expect(stored.id > 0)
         #expect(try await store.sample(id: stored.id) == stored)
@@ -17,7 +17,7 @@ struct StoreTests {
 
     @Test("the same identity is refused with the id of the stored row", arguments: Backend.available)
     func duplicate(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let first = try await store.insert(sample(time: 0.25, value: 1))
         await #expect(throws: StoreError.duplicateSample(existingID: first.id)) {
             try await store.insert(sample(time: 0.25, value: 2))
@@ -34,7 +34,7 @@ struct StoreTests {
 
     @Test("lists page through every sample once, in (collected_at, measured_time, id) order", arguments: Backend.available)
     func paging(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var expected: [StoredSample] = []
         // Interleave sensors and recordings so that insertion order is not list order.
         for recording in ["2025-01-01T00:00:10Z", "2025-01-01T00:00:00Z"] {
@@ -59,7 +59,7 @@ struct StoreTests {
 
     @Test("newest first lists the same samples in reverse, across sensors and pages", arguments: Backend.available)
     func newestFirst(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         for recording in ["2025-01-01T00:00:10Z", "2025-01-01T00:00:00Z"] {
             for sensor in ["sensor2", "sensor1"] {
                 for i in 0..<9 { _ = try await store.insert(sample("g1", sensor, at: recording, time: Double(i) / 1000)) }
@@ -89,7 +89,7 @@ struct StoreTests {
 
     @Test("timeline bands agree with a brute-force grouping: the worst verdict per slot, equal neighbours merged", arguments: Backend.available)
     func diagnosisRuns(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var rng = SplitMix64(seed: 11)
         var inserted: [Diagnosis] = []
         for i in 0..<400 {
@@ -141,7 +141,7 @@ struct StoreTests {
 
     @Test("filters by machine, sensor and an inclusive time range", arguments: Backend.available)
     func filters(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         for machine in ["g1", "g2"] {
             for sensor in ["sensor1", "sensor2"] {
                 for minute in 0..<5 {
@@ -167,7 +167,7 @@ struct StoreTests {
 
     @Test("diagnoses list in time order with filters and paging", arguments: Backend.available)
     func diagnoses(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var stored: [StoredDiagnosis] = []
         for i in 0..<30 {
             let d = Diagnosis(
@@ -193,7 +193,7 @@ struct StoreTests {
 
     @Test("latest diagnosis per machine: newest time wins, then the highest id among ties", arguments: Backend.available)
     func latestWithTies(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let noon = t("2025-01-01T12:00:00Z")
         _ = try await store.insert(Diagnosis(machineName: "pump", detectedAt: noon, faultType: .supportLooseness))
         let tieWinner = try await store.insert(Diagnosis(machineName: "pump", detectedAt: noon, faultType: .massUnbalance))
@@ -208,7 +208,7 @@ struct StoreTests {
 
     @Test("latest per machine agrees with a brute-force answer across many machines", arguments: Backend.available)
     func latestManyMachines(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var generator = SplitMix(seed: 7)
         var all: [StoredDiagnosis] = []
         for _ in 0..<600 {
@@ -225,7 +225,7 @@ struct StoreTests {
 
     @Test("machines list sensors, counts, data range and latest verdict", arguments: Backend.available)
     func machines(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         #expect(try await store.machines().isEmpty)
         _ = try await store.insert(sample("g1", "sensor2", at: "2025-01-01T00:00:05Z"))
         _ = try await store.insert(sample("g1", "sensor1", at: "2025-01-01T00:00:00Z"))

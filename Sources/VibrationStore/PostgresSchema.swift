@@ -1,0 +1,230 @@
+import Foundation
+
+/// The PostgreSQL schema, as numbered migrations. Append only: a migration that has shipped never changes.
+///
+/// `vibration_data` keeps the original columns and is range-partitioned by `collected_at`, one
+/// partition per calendar month (UTC), so that retention drops whole months. Partitions are made
+/// when data for a month first arrives and a few months ahead; there is no default partition, so no
+/// row ever has to be moved out of one. The sample identity (machine_name, sensor_no, collected_at,
+/// measured_time) is the primary key; it holds the partition key, so PostgreSQL enforces it across
+/// all partitions. Text columns use the "C" collation: names sort byte-wise, as on SQLite.
+enum PostgresSchema {
+    static let migrations: [(name: String, sql: String)] = [
+        ("0001 vibration data and diagnosis, partitioned by month", migration0001),
+        ("0002 machine registry, diagnosis evidence, alarms", migration0002),
+        ("0003 waveform summary", migration0003),
+        ("0004 api keys", migration0004),
+    ]
+
+    /// Serialises schema changes, partition creation and sample writes between sessions, processes
+    /// and hosts: sample ids then grow in commit order, which the engine's scan relies on.
+    static let writeLock: Int64 = 0x6869_6D6D_6573_0001
+    static let migrationLock: Int64 = 0x6869_6D6D_6573_0002
+
+    /// A migration's statements: split at each `;` that ends a line, except inside a `$$` body.
+    static func statements(_ sql: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inBody = false
+        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces).hasPrefix("--") { continue }
+            current += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            if !inBody, line.trimmingCharacters(in: .whitespaces).hasSuffix(";") {
+                statements.append(current)
+                current = ""
+            }
+        }
+        if !current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { statements.append(current) }
+        return statements
+    }
+
+    static let migrationTable = """
+        CREATE TABLE IF NOT EXISTS himmes_migrations (
+            name text PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+
+    static let migration0001 = """
+        CREATE TABLE sensors (
+            id bigserial PRIMARY KEY,
+            machine_name varchar(50) COLLATE "C" NOT NULL CHECK (length(machine_name) >= 1),
+            sensor_no varchar(20) COLLATE "C" NOT NULL CHECK (length(sensor_no) >= 1),
+            UNIQUE (machine_name, sensor_no)
+        );
+
+        CREATE TABLE vibration_data (
+            id bigserial NOT NULL,
+            machine_name varchar(50) COLLATE "C" NOT NULL CHECK (length(machine_name) >= 1),
+            sensor_no varchar(20) COLLATE "C" NOT NULL CHECK (length(sensor_no) >= 1),
+            collected_at timestamptz NOT NULL DEFAULT now(),
+            measured_time double precision NOT NULL,
+            normal double precision NOT NULL,
+            unbalance double precision NOT NULL,
+            looseness double precision NOT NULL,
+            unbalance_looseness double precision NOT NULL,
+            PRIMARY KEY (machine_name, sensor_no, collected_at, measured_time)
+        ) PARTITION BY RANGE (collected_at);
+        CREATE INDEX vibration_data_id ON vibration_data (id);
+
+        -- Makes the month partitions that hold the given times (any that are missing).
+        CREATE FUNCTION himmes_ensure_partitions(times timestamptz[]) RETURNS integer LANGUAGE plpgsql AS $$
+        DECLARE
+            month timestamp;
+            made integer := 0;
+        BEGIN
+            FOR month IN SELECT DISTINCT date_trunc('month', t AT TIME ZONE 'UTC') FROM unnest(times) AS t WHERE t IS NOT NULL LOOP
+                IF to_regclass(format('%I', 'vibration_data_' || to_char(month, 'YYYY"m"MM'))) IS NULL THEN
+                    EXECUTE format(
+                        'CREATE TABLE %I PARTITION OF vibration_data FOR VALUES FROM (%L) TO (%L)',
+                        'vibration_data_' || to_char(month, 'YYYY"m"MM'),
+                        (month AT TIME ZONE 'UTC'), ((month + interval '1 month') AT TIME ZONE 'UTC'));
+                    made := made + 1;
+                END IF;
+            END LOOP;
+            RETURN made;
+        END $$;
+
+        SELECT himmes_ensure_partitions(ARRAY[now(), now() + interval '1 month', now() + interval '2 months']);
+
+        CREATE TABLE vibration_diagnosis (
+            id bigserial PRIMARY KEY,
+            machine_name varchar(50) COLLATE "C" NOT NULL CHECK (length(machine_name) >= 1),
+            detected_at timestamptz NOT NULL DEFAULT now(),
+            fault_type integer NOT NULL CHECK (fault_type BETWEEN 0 AND 3)
+        );
+        -- The latest per machine is one probe per machine; the timeline reads only this index.
+        CREATE INDEX vibration_diagnosis_machine_time_type ON vibration_diagnosis (machine_name, detected_at, fault_type);
+        CREATE INDEX vibration_diagnosis_time ON vibration_diagnosis (detected_at);
+        """
+
+    static let migration0002 = """
+        CREATE TABLE machines (
+            machine_name varchar(50) COLLATE "C" PRIMARY KEY CHECK (length(machine_name) >= 1),
+            line text,
+            rpm double precision CHECK (rpm IS NULL OR rpm > 0),
+            iso_group integer NOT NULL DEFAULT 2 CHECK (iso_group IN (1, 2)),
+            foundation text NOT NULL DEFAULT 'rigid' CHECK (foundation IN ('rigid', 'flexible')),
+            channel text NOT NULL DEFAULT 'normal'
+                CHECK (channel IN ('normal', 'unbalance', 'looseness', 'unbalance_looseness')),
+            baseline_1x double precision,
+            baseline_harmonics double precision,
+            state integer NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),
+            state_zone text,
+            state_since timestamptz,
+            pending_state integer,
+            pending_count integer NOT NULL DEFAULT 0,
+            last_window_at timestamptz
+        );
+
+        CREATE TABLE diagnosis_evidence (
+            diagnosis_id bigint PRIMARY KEY REFERENCES vibration_diagnosis(id) ON DELETE CASCADE,
+            sensor_id bigint NOT NULL REFERENCES sensors(id),
+            channel text NOT NULL,
+            window_start timestamptz NOT NULL,
+            window_seconds double precision NOT NULL,
+            confidence double precision NOT NULL,
+            severity_zone text NOT NULL,
+            velocity_rms double precision NOT NULL,
+            shaft_hz double precision NOT NULL,
+            amplitude_1x double precision NOT NULL,
+            harmonics double precision NOT NULL,
+            rms double precision NOT NULL,
+            crest_factor double precision NOT NULL,
+            kurtosis double precision NOT NULL,
+            evidence text NOT NULL,
+            UNIQUE (sensor_id, window_start, channel)
+        );
+
+        CREATE TABLE diagnosis_progress (
+            id integer PRIMARY KEY CHECK (id = 1),
+            scanned_through_id bigint NOT NULL
+        );
+        -- recording_start in microseconds since 1970 (UTC), as the engine computes it.
+        CREATE TABLE diagnosis_open_windows (
+            sensor_id bigint NOT NULL REFERENCES sensors(id),
+            channel text NOT NULL,
+            recording_start bigint NOT NULL,
+            window_index integer NOT NULL,
+            window_seconds double precision NOT NULL,
+            PRIMARY KEY (sensor_id, channel, recording_start, window_index)
+        );
+
+        CREATE TABLE alarms (
+            id bigserial PRIMARY KEY,
+            machine_name varchar(50) COLLATE "C" NOT NULL,
+            fault_type integer NOT NULL CHECK (fault_type BETWEEN 0 AND 3),
+            severity_zone text,
+            message text NOT NULL,
+            opened_at timestamptz NOT NULL,
+            closed_at timestamptz,
+            acknowledged_at timestamptz,
+            acknowledged_by text
+        );
+        CREATE INDEX alarms_machine ON alarms (machine_name, opened_at);
+        CREATE INDEX alarms_open ON alarms (opened_at) WHERE closed_at IS NULL;
+        """
+
+    /// The same five levels as on SQLite; `bucket` in microseconds since 1970 (UTC).
+    static var migration0003: String {
+        """
+        CREATE TABLE waveform_summary (
+            sensor_id bigint NOT NULL REFERENCES sensors(id),
+            level integer NOT NULL,
+            bucket bigint NOT NULL,
+            n bigint NOT NULL,
+            \(WaveformSummary.channels.map { "min_\($0) double precision NOT NULL, max_\($0) double precision NOT NULL" }.joined(separator: ",\n    ")),
+            PRIMARY KEY (sensor_id, level, bucket)
+        );
+        """
+    }
+
+    static let migration0004 = """
+        CREATE TABLE api_keys (
+            id bigserial PRIMARY KEY,
+            name text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 100),
+            secret_sha256 text NOT NULL UNIQUE,
+            read_only boolean NOT NULL,
+            created_at timestamptz NOT NULL,
+            revoked_at timestamptz
+        );
+        """
+
+    /// Adds the rows just stored (the `inserted` relation: sensor_id, micros, the four channels) to
+    /// every summary level: the finest from the rows, each coarser one from the level below.
+    static var summaryUpsert: String {
+        let channels = WaveformSummary.channels
+        let finest = WaveformSummary.levels[0]
+        var levels: [String] = [
+            """
+            l0 AS (
+                SELECT sensor_id, micros - ((micros % \(finest)) + \(finest)) % \(finest) AS bucket, count(*) AS n,
+                       \(channels.map { "min(\($0)) AS min_\($0), max(\($0)) AS max_\($0)" }.joined(separator: ", "))
+                FROM inserted GROUP BY 1, 2
+            )
+            """
+        ]
+        for (index, width) in WaveformSummary.levels.enumerated().dropFirst() {
+            levels.append(
+                """
+                l\(index) AS (
+                    SELECT sensor_id, bucket - ((bucket % \(width)) + \(width)) % \(width) AS bucket, sum(n)::bigint AS n,
+                           \(channels.map { "min(min_\($0)) AS min_\($0), max(max_\($0)) AS max_\($0)" }.joined(separator: ", "))
+                    FROM l\(index - 1) GROUP BY 1, 2
+                )
+                """)
+        }
+        let all = WaveformSummary.levels.indices.map { "SELECT \($0) AS level, * FROM l\($0)" }.joined(separator: " UNION ALL ")
+        return levels.joined(separator: ",\n") + """
+            ,
+            summary AS (
+                INSERT INTO waveform_summary AS w (level, sensor_id, bucket, n, \(channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")))
+                SELECT level, sensor_id, bucket, n, \(channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")) FROM (\(all)) AS levels
+                ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = w.n + excluded.n,
+                \(channels.map { "min_\($0) = least(w.min_\($0), excluded.min_\($0)), max_\($0) = greatest(w.max_\($0), excluded.max_\($0))" }.joined(separator: ",\n"))
+                RETURNING 1
+            )
+            """
+    }
+}

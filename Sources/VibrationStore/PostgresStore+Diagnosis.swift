@@ -1,0 +1,427 @@
+import PostgresNIO
+import VibrationCore
+
+extension PostgresStore {
+    // MARK: Registry
+
+    static let statusColumns = """
+        machine_name, line, rpm, iso_group, foundation, channel, baseline_1x, baseline_harmonics,
+        state, state_zone, state_since, pending_state, pending_count, last_window_at
+        """
+    typealias StatusRow = (
+        String, String?, Double?, Int, String, String, Double?, Double?, Int, String?, Timestamp?, Int?, Int, Timestamp?
+    )
+
+    static func machineStatus(_ r: StatusRow) -> MachineStatus {
+        let baseline = r.6.flatMap { oneX in r.7.map { HealthyBaseline(oneX: oneX, harmonics: $0) } }
+        let config = MachineConfig(
+            machineName: r.0, line: r.1, rpm: r.2, isoGroup: ISO10816.MachineGroup(rawValue: r.3) ?? .medium,
+            foundation: ISO10816.Foundation(rawValue: r.4) ?? .rigid, channel: SignalChannel(rawValue: r.5) ?? .normal,
+            baseline: baseline)
+        let state = MachineState(
+            faultType: FaultType(rawValue: r.8) ?? .normal, zone: r.9.flatMap(ISO10816.Zone.init(rawValue:)), since: r.10,
+            pending: r.11.flatMap(FaultType.init(rawValue:)), pendingCount: r.12, lastWindowAt: r.13)
+        return MachineStatus(config: config, state: state)
+    }
+
+    public func machineStatus(named name: String) async throws -> MachineStatus? {
+        try await registerSeenMachines()
+        return try await all("SELECT \(unescaped: Self.statusColumns) FROM machines WHERE machine_name = \(name)", StatusRow.self)
+            .first.map(Self.machineStatus)
+    }
+
+    public func machineStatuses() async throws -> [MachineStatus] {
+        try await registerSeenMachines()
+        return try await all("SELECT \(unescaped: Self.statusColumns) FROM machines ORDER BY machine_name", StatusRow.self)
+            .map(Self.machineStatus)
+    }
+
+    /// Machines first seen in samples or diagnoses get a registry entry with the defaults; the
+    /// check is a read, so that readers of the registry do not write when there is nothing to add.
+    func registerSeenMachines() async throws {
+        let missing =
+            try await one(
+                """
+                SELECT EXISTS (SELECT 1 FROM sensors s WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = s.machine_name))
+                    OR EXISTS (SELECT 1 FROM vibration_diagnosis d
+                               WHERE d.id > (SELECT coalesce(max(id), 0) - 1000 FROM vibration_diagnosis)
+                               AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = d.machine_name))
+                """, Bool.self) ?? false
+        guard missing else { return }
+        try await query(
+            """
+            INSERT INTO machines (machine_name)
+            SELECT machine_name FROM sensors UNION SELECT DISTINCT machine_name FROM vibration_diagnosis
+            ON CONFLICT DO NOTHING
+            """)
+    }
+
+    public func save(_ config: MachineConfig) async throws -> MachineStatus {
+        let rows = try await all(
+            """
+            INSERT INTO machines (machine_name, line, rpm, iso_group, foundation, channel, baseline_1x, baseline_harmonics)
+            VALUES (\(config.machineName), \(config.line), \(config.rpm), \(config.isoGroup.rawValue), \(config.foundation.rawValue),
+                    \(config.channel.rawValue), \(config.baseline?.oneX), \(config.baseline?.harmonics))
+            ON CONFLICT (machine_name) DO UPDATE SET
+                line = excluded.line, rpm = excluded.rpm, iso_group = excluded.iso_group,
+                foundation = excluded.foundation, channel = excluded.channel,
+                baseline_1x = excluded.baseline_1x, baseline_harmonics = excluded.baseline_harmonics
+            RETURNING \(unescaped: Self.statusColumns)
+            """, StatusRow.self)
+        guard let row = rows.first else { throw PostgresStoreError.unexpected("the machine row of \(config.machineName) vanished") }
+        return Self.machineStatus(row)
+    }
+
+    // MARK: Automatic diagnosis
+
+    public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
+        try await registerSeenMachines()
+        let marker = try await one("SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1", Int64.self) ?? 0
+        let newest = try await one("SELECT max(id) FROM vibration_data", Int64?.self).flatMap { $0 } ?? 0
+        let upto = min(newest, marker + SQLiteStore.scanRows)
+        var candidates: [AnalysisWindow] = []
+        // Windows left open by earlier calls.
+        for (sensor, machine, sensorNo, channel, recording, index, width) in try await all(
+            """
+            SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds
+            FROM diagnosis_open_windows o JOIN sensors s ON s.id = o.sensor_id
+            """, (Int64, String, String, String, Int64, Int, Double).self)
+        {
+            candidates.append(
+                AnalysisWindow(
+                    machineName: machine, sensorNo: sensorNo, sensorID: sensor, channel: SignalChannel(rawValue: channel) ?? .normal,
+                    recordingStart: Timestamp(microseconds: recording), index: index, seconds: width))
+        }
+        // The windows the new rows fall in: (sensor, recording start, window index).
+        if upto > marker {
+            for (sensor, machine, sensorNo, channel, recording, index) in try await all(
+                """
+                SELECT s.id, v.machine_name, v.sensor_no, m.channel,
+                       round(date_part('epoch', v.collected_at) * 1000000)::bigint - round(v.measured_time * 1000000)::bigint AS recording,
+                       floor(v.measured_time / \(seconds))::bigint AS k
+                FROM vibration_data v
+                JOIN sensors s ON s.machine_name = v.machine_name AND s.sensor_no = v.sensor_no
+                JOIN machines m ON m.machine_name = v.machine_name
+                WHERE v.id > \(marker) AND v.id <= \(upto) AND v.measured_time >= 0
+                GROUP BY 1, 2, 3, 4, 5, 6
+                """, (Int64, String, String, String, Int64, Int64).self)
+            {
+                for channel in channels ?? [SignalChannel(rawValue: channel) ?? .normal] {
+                    candidates.append(
+                        AnalysisWindow(
+                            machineName: machine, sensorNo: sensorNo, sensorID: sensor, channel: channel,
+                            recordingStart: Timestamp(microseconds: recording), index: Int(index), seconds: seconds))
+                }
+            }
+        }
+        var seen = Set<AnalysisWindow>()
+        candidates = candidates.filter { seen.insert($0).inserted }
+        guard !candidates.isEmpty else {
+            return PendingWindows.split(ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto))
+        }
+        // Whether each was diagnosed already, and whether its sensor has data at or past its end
+        // (then it is complete): one statement for all of them.
+        let states = try await all(
+            """
+            SELECT c.i,
+                   EXISTS (SELECT 1 FROM diagnosis_evidence e WHERE e.sensor_id = c.sensor AND e.window_start = c.start AND e.channel = c.channel),
+                   EXISTS (SELECT 1 FROM vibration_data v WHERE v.machine_name = c.machine AND v.sensor_no = c.sensor_no AND v.collected_at >= c.finish)
+            FROM unnest(\(Array(candidates.indices))::bigint[], \(candidates.map(\.sensorID))::bigint[], \(candidates.map(\.start))::timestamptz[],
+                        \(candidates.map(\.channel.rawValue))::text[], \(candidates.map(\.machineName))::text[],
+                        \(candidates.map(\.sensorNo))::text[], \(candidates.map(\.end))::timestamptz[])
+                 AS c(i, sensor, start, channel, machine, sensor_no, finish)
+            """, (Int, Bool, Bool).self)
+        var ready: [AnalysisWindow] = []
+        var open: [AnalysisWindow] = []
+        for (i, done, complete) in states.sorted(by: { $0.0 < $1.0 }) where !done {
+            if complete { ready.append(candidates[i]) } else { open.append(candidates[i]) }
+        }
+        return PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+    }
+
+    public func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double]) {
+        try await samples(of: [window])[0]
+    }
+
+    public func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])] {
+        try await client.withConnection { connection in
+            var result: [(times: [Double], values: [Double])] = []
+            for window in windows {
+                // The channel names a column; it comes from the enum, never from a request.
+                let rows = try await connection.query(
+                    """
+                    SELECT collected_at, measured_time, \(unescaped: window.channel.rawValue) FROM vibration_data
+                    WHERE machine_name = \(window.machineName) AND sensor_no = \(window.sensorNo)
+                      AND collected_at >= \(window.start) AND collected_at <= \(window.end)
+                    ORDER BY collected_at, measured_time
+                    """, logger: logger)
+                var times: [Double] = []
+                var values: [Double] = []
+                let low = Double(window.index) * window.seconds
+                let high = Double(window.index + 1) * window.seconds
+                for try await (collected, t, value) in rows.decode((Timestamp, Double, Double).self) {
+                    guard t >= low, t < high,
+                        abs(collected.microseconds - Int64((t * 1_000_000).rounded()) - window.recordingStart.microseconds) <= 1
+                    else { continue }
+                    times.append(t)
+                    values.append(value)
+                }
+                result.append((times, values))
+            }
+            return result
+        }
+    }
+
+    public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
+        let ordered = results.sorted { ($0.window.end, $0.window.machineName) < ($1.window.end, $1.window.machineName) }
+        let evidenceJSON = try EvidenceText.encode(ordered)
+        return try await client.withTransaction(logger: logger) { connection in
+            func one<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type) async throws -> C? {
+                for try await value in try await connection.query(query, logger: logger).decode(type) { return value }
+                return nil
+            }
+            var states: [String: MachineState] = [:]
+            var monitored: [String: String] = [:]
+            var opened: [Alarm] = []
+            for (result, evidence) in zip(ordered, evidenceJSON) {
+                let w = result.window
+                let d = result.diagnosis
+                let done = try await one(
+                    """
+                    SELECT EXISTS (SELECT 1 FROM diagnosis_evidence
+                                   WHERE sensor_id = \(w.sensorID) AND window_start = \(w.start) AND channel = \(w.channel.rawValue))
+                    """, Bool.self) ?? false
+                if done { continue }
+                guard
+                    let diagnosisID = try await one(
+                        """
+                        INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type)
+                        VALUES (\(w.machineName), \(w.end), \(d.faultType.rawValue)) RETURNING id
+                        """, Int64.self)
+                else { throw PostgresStoreError.unexpected("INSERT returned no id") }
+                try await connection.query(
+                    """
+                    INSERT INTO diagnosis_evidence (diagnosis_id, sensor_id, channel, window_start, window_seconds,
+                        confidence, severity_zone, velocity_rms, shaft_hz, amplitude_1x, harmonics, rms, crest_factor, kurtosis, evidence)
+                    VALUES (\(diagnosisID), \(w.sensorID), \(w.channel.rawValue), \(w.start), \(w.seconds), \(d.confidence),
+                        \(d.severityZone.rawValue), \(d.spectral.velocityRMS), \(d.spectral.shaftHz), \(d.spectral.oneX),
+                        \(d.spectral.harmonics), \(d.time.rms), \(d.time.crestFactor), \(d.time.kurtosis), \(evidence))
+                    """, logger: logger)
+                if monitored[w.machineName] == nil {
+                    monitored[w.machineName] =
+                        try await one("SELECT channel FROM machines WHERE machine_name = \(w.machineName)", String.self) ?? ""
+                }
+                guard monitored[w.machineName] == w.channel.rawValue else { continue }
+                var state: MachineState
+                if let known = states[w.machineName] {
+                    state = known
+                } else {
+                    var row: StatusRow?
+                    for try await r in try await connection.query(
+                        "SELECT \(unescaped: Self.statusColumns) FROM machines WHERE machine_name = \(w.machineName)", logger: logger
+                    ).decode(StatusRow.self) { row = r }
+                    state = row.map(Self.machineStatus)?.state ?? MachineState()
+                }
+                for event in tracker.apply(verdict: d.faultType, zone: d.severityZone, at: w.end, to: &state, machineName: w.machineName) {
+                    switch event {
+                    case .open(let machine, let at, let fault, let zone, let message):
+                        guard
+                            let id = try await one(
+                                """
+                                INSERT INTO alarms (machine_name, fault_type, severity_zone, message, opened_at)
+                                VALUES (\(machine), \(fault.rawValue), \(zone?.rawValue), \(message), \(at)) RETURNING id
+                                """, Int64.self)
+                        else { throw PostgresStoreError.unexpected("INSERT returned no id") }
+                        opened.append(Alarm(id: id, machineName: machine, faultType: fault, severityZone: zone, message: message, openedAt: at))
+                    case .close(let machine, let at):
+                        try await connection.query(
+                            "UPDATE alarms SET closed_at = \(at) WHERE machine_name = \(machine) AND closed_at IS NULL", logger: logger)
+                        opened.removeAll { $0.machineName == machine }
+                    }
+                }
+                states[w.machineName] = state
+            }
+            for (machine, state) in states {
+                try await connection.query(
+                    """
+                    UPDATE machines SET state = \(state.faultType.rawValue), state_zone = \(state.zone?.rawValue),
+                        state_since = \(state.since), pending_state = \(state.pending?.rawValue), pending_count = \(state.pendingCount),
+                        last_window_at = \(state.lastWindowAt)
+                    WHERE machine_name = \(machine)
+                    """, logger: logger)
+            }
+            try await connection.query(
+                """
+                INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, \(progress.scannedThrough))
+                ON CONFLICT (id) DO UPDATE SET scanned_through_id = greatest(diagnosis_progress.scanned_through_id, excluded.scanned_through_id)
+                """, logger: logger)
+            try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)
+            let open = progress.open
+            if !open.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO diagnosis_open_windows (sensor_id, channel, recording_start, window_index, window_seconds)
+                    SELECT o.sensor_id, o.channel, o.recording_start, o.window_index, o.window_seconds
+                    FROM unnest(\(open.map(\.sensorID))::bigint[], \(open.map(\.channel.rawValue))::text[],
+                                \(open.map(\.recordingStart.microseconds))::bigint[], \(open.map(\.index))::bigint[],
+                                \(open.map(\.seconds))::float8[], \(open.map(\.machineName))::text[])
+                         AS o(sensor_id, channel, recording_start, window_index, window_seconds, machine)
+                    WHERE EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = o.machine AND m.channel = o.channel)
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+            return opened
+        }
+    }
+
+    public func engineEvidence(diagnosisID: Int64) async throws -> EngineEvidence? {
+        guard
+            let r = try await all(
+                """
+                SELECT s.sensor_no, e.channel, e.window_start, e.window_seconds, e.confidence, e.severity_zone,
+                       e.velocity_rms, e.shaft_hz, e.evidence
+                FROM diagnosis_evidence e JOIN sensors s ON s.id = e.sensor_id WHERE e.diagnosis_id = \(diagnosisID)
+                """, (String, String, Timestamp, Double, Double, String, Double, Double, String).self
+            ).first
+        else { return nil }
+        return EngineEvidence(
+            sensorNo: r.0, channel: SignalChannel(rawValue: r.1) ?? .normal, windowStart: r.2, windowSeconds: r.3, confidence: r.4,
+            severityZone: ISO10816.Zone(rawValue: r.5) ?? .a, velocityRMS: r.6, shaftHz: r.7, evidence: EvidenceText.decode(r.8))
+    }
+
+    public func featureTrend(machineName: String, from: Timestamp?, to: Timestamp?, limit: Int) async throws -> [FeaturePoint] {
+        try await all(
+            """
+            SELECT d.id, d.detected_at, d.fault_type, e.severity_zone, s.sensor_no, e.channel, e.rms, e.crest_factor,
+                   e.kurtosis, e.velocity_rms, e.amplitude_1x, e.harmonics, e.shaft_hz
+            FROM vibration_diagnosis d
+            JOIN diagnosis_evidence e ON e.diagnosis_id = d.id
+            JOIN sensors s ON s.id = e.sensor_id
+            WHERE d.machine_name = \(machineName) AND (\(from)::timestamptz IS NULL OR d.detected_at >= \(from))
+              AND (\(to)::timestamptz IS NULL OR d.detected_at <= \(to))
+            ORDER BY d.detected_at DESC, d.id DESC LIMIT \(limit)
+            """, (Int64, Timestamp, Int, String, String, String, Double, Double, Double, Double, Double, Double, Double).self
+        ).reversed().map { r in
+            FeaturePoint(
+                diagnosisID: r.0, time: r.1, faultType: FaultType(rawValue: r.2) ?? .normal, severityZone: ISO10816.Zone(rawValue: r.3) ?? .a,
+                sensorNo: r.4, channel: SignalChannel(rawValue: r.5) ?? .normal, rms: r.6, crestFactor: r.7, kurtosis: r.8,
+                velocityRMS: r.9, oneX: r.10, harmonics: r.11, shaftHz: r.12)
+        }
+    }
+
+    public func learnBaseline(machineName: String, from: Timestamp, to: Timestamp) async throws -> HealthyBaseline? {
+        let rows = try await all(
+            """
+            SELECT e.amplitude_1x, e.harmonics FROM diagnosis_evidence e
+            JOIN vibration_diagnosis d ON d.id = e.diagnosis_id
+            WHERE d.machine_name = \(machineName) AND d.detected_at BETWEEN \(from) AND \(to)
+            """, (Double, Double).self)
+        guard let baseline = HealthyBaseline(oneXLevels: rows.map(\.0), harmonicLevels: rows.map(\.1)) else { return nil }
+        try await query(
+            """
+            UPDATE machines SET baseline_1x = \(baseline.oneX), baseline_harmonics = \(baseline.harmonics)
+            WHERE machine_name = \(machineName)
+            """)
+        return baseline
+    }
+
+    public func restartScan() async throws {
+        try await query("DELETE FROM diagnosis_progress")
+    }
+
+    public func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                WITH gone AS (
+                    DELETE FROM vibration_diagnosis
+                    WHERE id IN (SELECT diagnosis_id FROM diagnosis_evidence)
+                      AND (\(machineName)::text IS NULL OR machine_name = \(machineName))
+                      AND (\(from)::timestamptz IS NULL OR detected_at >= \(from))
+                      AND (\(to)::timestamptz IS NULL OR detected_at <= \(to))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """, logger: logger)
+            var removed = 0
+            for try await n in rows.decode(Int64.self) { removed = Int(n) }
+            // Look at every sample again; windows still diagnosed are skipped.
+            try await connection.query("DELETE FROM diagnosis_progress", logger: logger)
+            try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)
+            return removed
+        }
+    }
+
+    // MARK: Alarms
+
+    static let alarmColumns = "id, machine_name, fault_type, severity_zone, message, opened_at, closed_at, acknowledged_at, acknowledged_by"
+    typealias AlarmRow = (Int64, String, Int, String?, String, Timestamp, Timestamp?, Timestamp?, String?)
+
+    static func alarm(_ r: AlarmRow) -> Alarm {
+        Alarm(
+            id: r.0, machineName: r.1, faultType: FaultType(rawValue: r.2) ?? .normal, severityZone: r.3.flatMap(ISO10816.Zone.init(rawValue:)),
+            message: r.4, openedAt: r.5, closedAt: r.6, acknowledgedAt: r.7, acknowledgedBy: r.8)
+    }
+
+    public func alarms(openOnly: Bool, machineName: String?, limit: Int) async throws -> [Alarm] {
+        try await all(
+            """
+            SELECT \(unescaped: Self.alarmColumns) FROM alarms
+            WHERE (NOT \(openOnly) OR closed_at IS NULL) AND (\(machineName)::text IS NULL OR machine_name = \(machineName))
+            ORDER BY opened_at DESC, id DESC LIMIT \(limit)
+            """, AlarmRow.self
+        ).map(Self.alarm)
+    }
+
+    public func acknowledgeAlarm(id: Int64, by: String?) async throws -> Alarm? {
+        try await all(
+            """
+            UPDATE alarms SET acknowledged_at = coalesce(acknowledged_at, \(Timestamp.now)),
+                              acknowledged_by = coalesce(acknowledged_by, \(by))
+            WHERE id = \(id) RETURNING \(unescaped: Self.alarmColumns)
+            """, AlarmRow.self
+        ).first.map(Self.alarm)
+    }
+
+    // MARK: API keys
+
+    typealias KeyRow = (Int64, String, Bool, Timestamp, Timestamp?)
+    static let keyColumns = "id, name, read_only, created_at, revoked_at"
+
+    static func apiKey(_ r: KeyRow) -> APIKey {
+        APIKey(id: r.0, name: r.1, readOnly: r.2, createdAt: r.3, revokedAt: r.4)
+    }
+
+    public func createKey(name: String, readOnly: Bool) async throws -> (key: APIKey, secret: String) {
+        let secret = KeySecret.make()
+        let created = Timestamp.now
+        let rows = try await all(
+            """
+            INSERT INTO api_keys (name, secret_sha256, read_only, created_at)
+            VALUES (\(name), \(KeySecret.digest(secret)), \(readOnly), \(created))
+            ON CONFLICT (name) DO NOTHING RETURNING \(unescaped: Self.keyColumns)
+            """, KeyRow.self)
+        guard let row = rows.first else { throw StoreError.keyNameTaken(name) }
+        return (Self.apiKey(row), secret)
+    }
+
+    public func apiKeys() async throws -> [APIKey] {
+        try await all("SELECT \(unescaped: Self.keyColumns) FROM api_keys ORDER BY id", KeyRow.self).map(Self.apiKey)
+    }
+
+    public func revokeKey(name: String) async throws -> Bool {
+        try await !all(
+            "UPDATE api_keys SET revoked_at = \(Timestamp.now) WHERE name = \(name) AND revoked_at IS NULL RETURNING id", (Int64).self
+        ).isEmpty
+    }
+
+    public func authenticate(secret: String) async throws -> APIKey? {
+        try await all(
+            "SELECT \(unescaped: Self.keyColumns) FROM api_keys WHERE secret_sha256 = \(KeySecret.digest(secret)) AND revoked_at IS NULL",
+            KeyRow.self
+        ).first.map(Self.apiKey)
+    }
+
+    public func hasActiveKeys() async throws -> Bool {
+        try await one("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)", Bool.self) ?? false
+    }
+}

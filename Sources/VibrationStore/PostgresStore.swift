@@ -1,0 +1,559 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import VibrationCore
+
+/// Where a PostgreSQL database is: `postgres://user:password@host:port/database`, with optional
+/// `?sslmode=disable|prefer|require` (prefer when not given) and `?schema=NAME` (a schema of the
+/// database to keep the tables in, made when missing; `public` when not given).
+public struct PostgresLocation: Sendable, Hashable {
+    public enum TLSMode: String, Sendable { case disable, prefer, require }
+
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var schema: String?
+    public var tls: TLSMode
+
+    /// Whether the text names a PostgreSQL database rather than a file.
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    public init(url text: String) throws {
+        guard Self.isURL(text), let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
+            throw PostgresStoreError.badURL(
+                "'\(Self.redacted(text))' is not a PostgreSQL URL of the form postgres://user:password@host:port/database")
+        }
+        self.host = host
+        port = url.port ?? 5432
+        guard let user = url.user, !user.isEmpty else {
+            throw PostgresStoreError.badURL("'\(Self.redacted(text))' names no user (postgres://USER@host/database)")
+        }
+        username = user.removingPercentEncoding ?? user
+        password = url.password.map { $0.removingPercentEncoding ?? $0 }
+        let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        database = path.isEmpty ? username : path
+        schema = nil
+        tls = .prefer
+        for item in url.queryItems ?? [] {
+            switch item.name {
+            case "schema":
+                guard let value = item.value, value.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+                    throw PostgresStoreError.badURL("schema must be a lower-case SQL name (letters, digits, _)")
+                }
+                schema = value
+            case "sslmode":
+                guard let value = item.value.flatMap(TLSMode.init(rawValue:)) else {
+                    throw PostgresStoreError.badURL("sslmode must be disable, prefer or require")
+                }
+                tls = value
+            default:
+                throw PostgresStoreError.badURL("unknown parameter '\(item.name)' (known: schema, sslmode)")
+            }
+        }
+    }
+
+    /// The URL without its password, for logs and messages.
+    public var description: String {
+        "postgres://\(username)@\(host):\(port)/\(database)" + (schema.map { "?schema=\($0)" } ?? "")
+    }
+
+    static func redacted(_ text: String) -> String {
+        text.replacingOccurrences(of: ":[^:@/]*@", with: ":***@", options: .regularExpression)
+    }
+}
+
+public enum PostgresStoreError: Error, CustomStringConvertible {
+    case badURL(String)
+    case unexpected(String)
+
+    public var description: String {
+        switch self {
+        case .badURL(let text): "bad database URL: \(text)"
+        case .unexpected(let text): text
+        }
+    }
+}
+
+/// The store for plants that outgrow one machine: PostgreSQL through postgres-nio's connection pool.
+/// It keeps the behaviour of `SQLiteStore` (the same store tests run on both); sample writes are
+/// serialised by an advisory lock, as SQLite serialises them by its single writer, while the COPY
+/// of each batch into a session's staging table runs in parallel.
+public final class PostgresStore: Store {
+    let client: PostgresClient
+    let logger: Logger
+    public let location: PostgresLocation
+    public let maximumConnections: Int
+    private let running: Task<Void, Never>
+
+    /// Connects, makes the schema when missing and brings it up to date.
+    public static func connect(
+        _ location: PostgresLocation, maximumConnections: Int = 16, logger: Logger = Logger(label: "himmes.store")
+    ) async throws -> PostgresStore {
+        let store = PostgresStore(location: location, maximumConnections: maximumConnections, logger: logger)
+        do {
+            try await store.migrate()
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
+
+    public static func connect(url: String, logger: Logger = Logger(label: "himmes.store")) async throws -> PostgresStore {
+        try await connect(PostgresLocation(url: url), logger: logger)
+    }
+
+    private init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
+        let tls: PostgresClient.Configuration.TLS =
+            switch location.tls {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        // Times travel as UTC; month partitions are cut in UTC.
+        var parameters = [("TimeZone", "UTC")]
+        if let schema = location.schema { parameters.append(("search_path", schema)) }
+        configuration.options.additionalStartupParameters = parameters
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.location = location
+        self.maximumConnections = maximumConnections
+        running = Task { await client.run() }
+    }
+
+    /// Closes the pool's connections. The store cannot be used after.
+    public func close() {
+        running.cancel()
+    }
+
+    deinit { running.cancel() }
+
+    // MARK: Queries
+
+    func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await client.query(query, logger: logger)
+    }
+
+    func all<each C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ types: (repeat each C).Type) async throws
+        -> [(repeat each C)]
+    {
+        var rows: [(repeat each C)] = []
+        for try await row in try await client.query(query, logger: logger).decode(types) { rows.append(row) }
+        return rows
+    }
+
+    func one<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type) async throws -> C? {
+        for try await value in try await client.query(query, logger: logger).decode(type) { return value }
+        return nil
+    }
+
+    /// Runs the body in a transaction that holds the sample write lock.
+    func writing<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    // MARK: Migrations
+
+    private func migrate() async throws {
+        try await client.withConnection { connection in
+            if let schema = location.schema {
+                try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
+            }
+            try await connection.query("SELECT pg_advisory_lock(\(PostgresSchema.migrationLock))", logger: logger)
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.migrationTable), logger: logger)
+                var applied = Set<String>()
+                for try await name in try await connection.query("SELECT name FROM himmes_migrations", logger: logger)
+                    .decode(String.self)
+                {
+                    applied.insert(name)
+                }
+                for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                    logger.info("migrating database", metadata: ["database": .string(location.description), "migration": .string(migration.name)])
+                    try await connection.withTransaction(logger: logger) { connection in
+                        // The extended protocol takes one statement at a time.
+                        for statement in PostgresSchema.statements(migration.sql) {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await connection.query("INSERT INTO himmes_migrations (name) VALUES (\(migration.name))", logger: logger)
+                    }
+                }
+                // Months ahead of the clock, so that live data never waits on making one.
+                try await connection.query(
+                    "SELECT himmes_ensure_partitions(ARRAY[now(), now() + interval '1 month', now() + interval '2 months'])",
+                    logger: logger)
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(PostgresSchema.migrationLock))", logger: logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(PostgresSchema.migrationLock))", logger: logger)
+        }
+    }
+
+    public func migrationStatus() async throws -> [(name: String, applied: Bool)] {
+        var applied = Set<String>()
+        for try await name in try await query("SELECT name FROM himmes_migrations").decode(String.self) { applied.insert(name) }
+        return PostgresSchema.migrations.map { ($0.name, applied.contains($0.name)) }
+    }
+
+    public func statistics() async throws -> StoreStatistics {
+        let bytes = try await one("SELECT pg_database_size(current_database())", Int64.self) ?? 0
+        let openAlarms = try await one("SELECT count(*) FROM alarms WHERE closed_at IS NULL", Int64.self) ?? 0
+        return StoreStatistics(databaseBytes: Int(bytes), walBytes: 0, maximumConnections: maximumConnections, openAlarms: Int(openAlarms))
+    }
+
+    public func ping() async throws {
+        _ = try await one("SELECT 1", Int.self)
+    }
+
+    // MARK: Samples
+
+    static let sampleColumns = """
+        id, machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness
+        """
+    typealias SampleRow = (Int64, String, String, Timestamp, Double, Double, Double, Double, Double)
+
+    static func storedSample(_ r: SampleRow) -> StoredSample {
+        StoredSample(
+            id: r.0,
+            sample: VibrationSample(
+                machineName: r.1, sensorNo: r.2, collectedAt: r.3, measuredTime: r.4, normal: r.5, unbalance: r.6,
+                looseness: r.7, unbalanceLooseness: r.8))
+    }
+
+    /// The sensor's id, made on first sight.
+    static func sensorID(_ connection: PostgresConnection, machineName: String, sensorNo: String, logger: Logger) async throws -> Int64 {
+        let rows = try await connection.query(
+            """
+            WITH made AS (
+                INSERT INTO sensors (machine_name, sensor_no) VALUES (\(machineName), \(sensorNo))
+                ON CONFLICT DO NOTHING RETURNING id)
+            SELECT id FROM made UNION ALL
+            SELECT id FROM sensors WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo)
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw PostgresStoreError.unexpected("the sensor row of \(machineName)/\(sensorNo) vanished")
+    }
+
+    public func insert(_ sample: VibrationSample) async throws -> StoredSample {
+        let result: Result<Int64, StoreError> = try await writing { connection in
+            let sensor = try await Self.sensorID(connection, machineName: sample.machineName, sensorNo: sample.sensorNo, logger: logger)
+            try await connection.query(
+                "SELECT himmes_ensure_partitions(ARRAY[\(sample.collectedAt)]::timestamptz[])", logger: logger)
+            let inserted = try await connection.query(
+                """
+                INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                VALUES (\(sample.machineName), \(sample.sensorNo), \(sample.collectedAt), \(sample.measuredTime), \(sample.normal),
+                        \(sample.unbalance), \(sample.looseness), \(sample.unbalanceLooseness))
+                ON CONFLICT DO NOTHING RETURNING id
+                """, logger: logger)
+            var id: Int64?
+            for try await value in inserted.decode(Int64.self) { id = value }
+            guard let id else {
+                let existing = try await connection.query(
+                    """
+                    SELECT id FROM vibration_data WHERE machine_name = \(sample.machineName) AND sensor_no = \(sample.sensorNo)
+                    AND collected_at = \(sample.collectedAt) AND measured_time = \(sample.measuredTime)
+                    """, logger: logger)
+                var found: Int64 = 0
+                for try await value in existing.decode(Int64.self) { found = value }
+                return .failure(.duplicateSample(existingID: found))
+            }
+            try await Self.addToSummary(
+                connection,
+                values: "VALUES (\(sensor)::bigint, \(sample.collectedAt.microseconds)::bigint, \(sample.normal)::float8, \(sample.unbalance)::float8, \(sample.looseness)::float8, \(sample.unbalanceLooseness)::float8)",
+                logger: logger)
+            return .success(id)
+        }
+        return StoredSample(id: try result.get(), sample: sample)
+    }
+
+    /// Adds rows to the waveform summary; `values` yields (sensor_id, micros, the four channels).
+    static func addToSummary(_ connection: PostgresConnection, values: String, logger: Logger) async throws {
+        let channels = WaveformSummary.channels.joined(separator: ", ")
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH inserted (sensor_id, micros, \(channels)) AS (\(values)),
+                    \(PostgresSchema.summaryUpsert)
+                    SELECT count(*) FROM summary
+                    """), logger: logger)
+    }
+
+    public func sample(id: Int64) async throws -> StoredSample? {
+        try await all("SELECT \(unescaped: Self.sampleColumns) FROM vibration_data WHERE id = \(id)", SampleRow.self)
+            .first.map(Self.storedSample)
+    }
+
+    /// Each sensor's samples come in time order from the identity key; the newest `limit` of each are
+    /// read and merged, so that a page never sorts more than sensors x limit rows.
+    public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample] {
+        var binds = PostgresBindings()
+        func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        var sensorConditions: [String] = []
+        if let machine = filter.machineName { sensorConditions.append("s.machine_name = \(bind(machine))") }
+        if let sensor = filter.sensorNo { sensorConditions.append("s.sensor_no = \(bind(sensor))") }
+        var conditions = ["v.machine_name = s.machine_name", "v.sensor_no = s.sensor_no"]
+        if let from = filter.from { conditions.append("v.collected_at >= \(bind(from))") }
+        if let to = filter.to { conditions.append("v.collected_at <= \(bind(to))") }
+        let (keyword, after) = filter.order.sql
+        if let cursor {
+            let at = bind(cursor.collectedAt)
+            let time = bind(cursor.measuredTime)
+            let id = bind(cursor.id)
+            // The first comparison bounds the index scan; the second breaks ties by id.
+            conditions.append("(v.collected_at, v.measured_time) \(after)= (\(at), \(time))")
+            conditions.append("(v.collected_at, v.measured_time, v.id) \(after) (\(at), \(time), \(id))")
+        }
+        let n = bind(limit)
+        let order = "collected_at \(keyword), measured_time \(keyword), id \(keyword)"
+        let sql = """
+            SELECT \(Self.sampleColumns.split(separator: ",").map { "page." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+            FROM sensors s CROSS JOIN LATERAL (
+                SELECT v.* FROM vibration_data v WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY v.\(order.replacingOccurrences(of: ", ", with: ", v.")) LIMIT \(n)) AS page
+            \(sensorConditions.isEmpty ? "" : "WHERE " + sensorConditions.joined(separator: " AND "))
+            ORDER BY \(order) LIMIT \(n)
+            """
+        return try await all(PostgresQuery(unsafeSQL: sql, binds: binds), SampleRow.self).map(Self.storedSample)
+    }
+
+    public func series(
+        machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int
+    ) async throws -> (times: [Int64], values: [Double])? {
+        guard try await sensorExists(machineName: machineName, sensorNo: sensorNo) else { return nil }
+        var times: [Int64] = []
+        var values: [Double] = []
+        // The channel names a column; it comes from the enum, never from a request.
+        let rows = try await query(
+            """
+            SELECT collected_at, \(unescaped: channel.rawValue) FROM vibration_data
+            WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo) AND collected_at BETWEEN \(from) AND \(to)
+            ORDER BY collected_at, measured_time LIMIT \(limit)
+            """)
+        for try await (time, value) in rows.decode((Timestamp, Double).self) {
+            times.append(time.microseconds)
+            values.append(value)
+        }
+        return (times, values)
+    }
+
+    func sensorID(machineName: String, sensorNo: String) async throws -> Int64? {
+        try await one("SELECT id FROM sensors WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo)", Int64.self)
+    }
+
+    func sensorExists(machineName: String, sensorNo: String) async throws -> Bool {
+        try await sensorID(machineName: machineName, sensorNo: sensorNo) != nil
+    }
+
+    public func waveform(
+        machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
+    ) async throws -> Downsampling.Reduced? {
+        let end = to.microseconds + 1
+        let perBucket = (end - from.microseconds) / Int64(max(buckets, 1))
+        guard let level = WaveformSummary.levels.lastIndex(where: { $0 <= perBucket }) else {
+            let limit = SQLiteStore.waveformSampleLimit
+            guard
+                let series = try await series(
+                    machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, limit: limit)
+            else { return nil }
+            return Downsampling.Reduced(
+                buckets: Downsampling.minMax(times: series.times, values: series.values, from: from.microseconds, to: end, buckets: buckets),
+                samples: series.times.count, truncated: series.times.count == limit, summaryMicroseconds: nil)
+        }
+        guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
+        let width = WaveformSummary.levels[level]
+        let column = channel.rawValue
+        let rows = try await query(
+            """
+            SELECT bucket, n, min_\(unescaped: column), max_\(unescaped: column) FROM waveform_summary
+            WHERE sensor_id = \(sensor) AND level = \(level) AND bucket BETWEEN \(WaveformSummary.bucket(from.microseconds, width)) AND \(to.microseconds)
+            ORDER BY bucket
+            """)
+        var summary: [Downsampling.Bucket] = []
+        var samples = 0
+        for try await (bucket, n, low, high) in rows.decode((Int64, Int64, Double, Double).self) {
+            samples += Int(n)
+            summary.append(Downsampling.Bucket(time: bucket, min: low, max: high, count: Int(n)))
+        }
+        return Downsampling.Reduced(
+            buckets: Downsampling.merge(summary, from: from.microseconds, to: end, buckets: buckets), samples: samples,
+            truncated: false, summaryMicroseconds: width)
+    }
+
+    // MARK: Diagnoses
+
+    typealias DiagnosisRow = (Int64, String, Timestamp, Int)
+
+    static func storedDiagnosis(_ r: DiagnosisRow) throws -> StoredDiagnosis {
+        StoredDiagnosis(
+            id: r.0, diagnosis: Diagnosis(machineName: r.1, detectedAt: r.2, faultType: try Validation.faultType(r.3)))
+    }
+
+    public func insert(_ diagnosis: Diagnosis) async throws -> StoredDiagnosis {
+        let id = try await one(
+            """
+            INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type)
+            VALUES (\(diagnosis.machineName), \(diagnosis.detectedAt), \(diagnosis.faultType.rawValue)) RETURNING id
+            """, Int64.self)
+        guard let id else { throw PostgresStoreError.unexpected("INSERT returned no id") }
+        return StoredDiagnosis(id: id, diagnosis: diagnosis)
+    }
+
+    public func insert(_ diagnoses: [Diagnosis]) async throws -> Int {
+        guard !diagnoses.isEmpty else { return 0 }
+        try await query(
+            """
+            INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type)
+            SELECT * FROM unnest(\(diagnoses.map(\.machineName))::text[], \(diagnoses.map(\.detectedAt))::timestamptz[],
+                                 \(diagnoses.map(\.faultType.rawValue))::integer[])
+            """)
+        return diagnoses.count
+    }
+
+    public func diagnosis(id: Int64) async throws -> StoredDiagnosis? {
+        try await all(
+            "SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis WHERE id = \(id)", DiagnosisRow.self
+        ).first.map(Self.storedDiagnosis)
+    }
+
+    public func diagnoses(matching filter: DiagnosisFilter, after cursor: DiagnosisCursor?, limit: Int) async throws
+        -> [StoredDiagnosis]
+    {
+        var binds = PostgresBindings()
+        func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        var conditions: [String] = []
+        if let machine = filter.machineName { conditions.append("machine_name = \(bind(machine))") }
+        if let type = filter.faultType { conditions.append("fault_type = \(bind(type.rawValue))") }
+        if let from = filter.from { conditions.append("detected_at >= \(bind(from))") }
+        if let to = filter.to { conditions.append("detected_at <= \(bind(to))") }
+        let (keyword, after) = filter.order.sql
+        if let cursor { conditions.append("(detected_at, id) \(after) (\(bind(cursor.detectedAt)), \(bind(cursor.id)))") }
+        let sql = """
+            SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY detected_at \(keyword), id \(keyword) LIMIT \(bind(limit))
+            """
+        return try await all(PostgresQuery(unsafeSQL: sql, binds: binds), DiagnosisRow.self).map(Self.storedDiagnosis)
+    }
+
+    /// Walks the distinct machine names through the (machine_name, detected_at) index, then takes the
+    /// newest entry of each: one index probe per machine, however many diagnoses there are.
+    static let latestDiagnosesSQL = """
+        WITH RECURSIVE machine(name) AS (
+            SELECT min(machine_name) FROM vibration_diagnosis
+            UNION ALL
+            SELECT (SELECT min(machine_name) FROM vibration_diagnosis WHERE machine_name > machine.name)
+            FROM machine WHERE machine.name IS NOT NULL
+        )
+        SELECT d.id, d.machine_name, d.detected_at, d.fault_type
+        FROM machine CROSS JOIN LATERAL (
+            SELECT * FROM vibration_diagnosis WHERE machine_name = machine.name ORDER BY detected_at DESC, id DESC LIMIT 1) AS d
+        WHERE machine.name IS NOT NULL
+        ORDER BY d.machine_name
+        """
+
+    public func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis] {
+        let query: PostgresQuery =
+            if let machineName {
+                """
+                SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
+                WHERE machine_name = \(machineName) ORDER BY detected_at DESC, id DESC LIMIT 1
+                """
+            } else {
+                PostgresQuery(unsafeSQL: Self.latestDiagnosesSQL)
+            }
+        return try await all(query, DiagnosisRow.self).map(Self.storedDiagnosis)
+    }
+
+    // MARK: Machines
+
+    public func machines() async throws -> [MachineSummary] {
+        try await machines(named: nil)
+    }
+
+    public func machine(named name: String) async throws -> MachineSummary? {
+        try await machines(named: name).first
+    }
+
+    func machines(named name: String?) async throws -> [MachineSummary] {
+        // The count from the coarsest level of the waveform summary rather than the samples; first
+        // and last are each one probe of the identity key per partition.
+        let sensors = try await all(
+            """
+            SELECT s.machine_name, s.sensor_no,
+                   (SELECT coalesce(sum(n), 0)::bigint FROM waveform_summary w WHERE w.sensor_id = s.id AND w.level = \(WaveformSummary.levels.count - 1)),
+                   (SELECT min(collected_at) FROM vibration_data v WHERE v.machine_name = s.machine_name AND v.sensor_no = s.sensor_no),
+                   (SELECT max(collected_at) FROM vibration_data v WHERE v.machine_name = s.machine_name AND v.sensor_no = s.sensor_no)
+            FROM sensors s WHERE \(name)::text IS NULL OR s.machine_name = \(name)
+            ORDER BY s.machine_name, s.sensor_no
+            """, (String, String, Int64, Timestamp?, Timestamp?).self)
+        let latest = try await latestDiagnoses(machineName: name)
+        return MachineSummary.assemble(
+            sensors: sensors.map { SensorFigures(machineName: $0.0, sensorNo: $0.1, count: $0.2, first: $0.3, last: $0.4) },
+            latest: latest)
+    }
+
+    public func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun] {
+        // One statement in (machine, time) order; the bands are built while the rows arrive.
+        let rows = try await query(
+            """
+            SELECT machine_name, detected_at, fault_type, id FROM vibration_diagnosis
+            WHERE (\(machineName)::text IS NULL OR machine_name = \(machineName)) AND detected_at BETWEEN \(from) AND \(to)
+            ORDER BY machine_name, detected_at
+            """)
+        var builder = DiagnosisRunBuilder(from: from, to: to, slots: slots)
+        var current: String?
+        for try await (machine, at, type, id) in rows.decode((String, Timestamp, Int, Int64).self) {
+            if machine != current {
+                builder.finishSlot()
+                current = machine
+            }
+            builder.add(machine: machine, at: at.microseconds, faultType: FaultType(rawValue: type) ?? .normal, id: id)
+        }
+        builder.finishSlot()
+        return builder.runs
+    }
+}
+
+extension Timestamp: PostgresNonThrowingEncodable, PostgresDecodable, PostgresArrayEncodable, PostgresArrayDecodable {
+    public static var psqlArrayType: PostgresDataType { .timestamptzArray }
+
+    /// PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC.
+    static let postgresEpochOffset: Int64 = 946_684_800_000_000
+
+    public static var psqlType: PostgresDataType { .timestamptz }
+    public static var psqlFormat: PostgresFormat { .binary }
+
+    public func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        byteBuffer.writeInteger(microseconds &- Self.postgresEpochOffset)
+    }
+
+    public init<JSONDecoder: PostgresJSONDecoder>(
+        from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
+    ) throws {
+        guard type == .timestamptz || type == .timestamp, buffer.readableBytes == 8, let value = buffer.readInteger(as: Int64.self)
+        else { throw PostgresDecodingError.Code.typeMismatch }
+        self.init(microseconds: value &+ Self.postgresEpochOffset)
+    }
+}

@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+import VibrationCore
+
+/// Builds timeline bands from each machine's diagnoses in time order: the range is cut into equal
+/// slots, each slot shows its most severe verdict, and neighbouring slots with the same verdict make
+/// one band. Both stores feed it rows as they read them.
+struct DiagnosisRunBuilder {
+    private let from: Int64
+    private let span: Int64
+    private let slots: Int64
+    private(set) var runs: [DiagnosisRun] = []
+    private var slot: (index: Int64, run: DiagnosisRun)?
+
+    init(from: Timestamp, to: Timestamp, slots: Int) {
+        self.from = from.microseconds
+        self.span = max(1, to.microseconds - from.microseconds + 1)
+        self.slots = Int64(max(1, slots))
+    }
+
+    /// The next diagnosis of the current machine, in time order.
+    mutating func add(machine: String, at: Int64, faultType type: FaultType, id: Int64) {
+        let index = (at - from) * slots / span
+        if var current = slot, current.index == index, current.run.machineName == machine {
+            // The slot shows its most severe verdict (the latest of them explains it).
+            if type.rawValue >= current.run.faultType.rawValue {
+                current.run.faultType = type
+                current.run.lastID = id
+            }
+            current.run.last = Timestamp(microseconds: at)
+            current.run.count += 1
+            slot = current
+        } else {
+            finishSlot()
+            let t = Timestamp(microseconds: at)
+            slot = (index, DiagnosisRun(machineName: machine, faultType: type, first: t, last: t, count: 1, lastID: id))
+        }
+    }
+
+    /// Closes the open slot; call at the end of each machine and before reading `runs`.
+    mutating func finishSlot() {
+        guard let finished = slot?.run else { return }
+        slot = nil
+        if runs.last?.continues(into: finished) == true {
+            runs[runs.count - 1].extend(with: finished)
+        } else {
+            runs.append(finished)
+        }
+    }
+}
+
+/// One sensor's figures for a machine summary.
+struct SensorFigures {
+    var machineName: String
+    var sensorNo: String
+    var count: Int64
+    var first: Timestamp?
+    var last: Timestamp?
+}
+
+extension MachineSummary {
+    /// Machine summaries from their sensors' figures and the latest diagnoses, ordered by name.
+    static func assemble(sensors: [SensorFigures], latest: [StoredDiagnosis]) -> [MachineSummary] {
+        var byName: [String: MachineSummary] = [:]
+        func entry(_ name: String) -> MachineSummary {
+            byName[name]
+                ?? MachineSummary(
+                    machineName: name, sensors: [], sampleCount: 0, firstCollectedAt: nil, lastCollectedAt: nil,
+                    latestDiagnosis: nil)
+        }
+        for sensor in sensors {
+            var summary = entry(sensor.machineName)
+            summary.sensors.append(sensor.sensorNo)
+            summary.sampleCount += sensor.count
+            if let first = sensor.first { summary.firstCollectedAt = min(summary.firstCollectedAt ?? first, first) }
+            if let last = sensor.last { summary.lastCollectedAt = max(summary.lastCollectedAt ?? last, last) }
+            byName[sensor.machineName] = summary
+        }
+        for diagnosis in latest {
+            var summary = entry(diagnosis.diagnosis.machineName)
+            summary.latestDiagnosis = diagnosis
+            byName[diagnosis.diagnosis.machineName] = summary
+        }
+        return byName.values.sorted { $0.machineName < $1.machineName }
+    }
+}
+
+extension PendingWindows {
+    /// Incomplete windows kept between calls at most: one per sensor and channel streaming at once
+    /// is normal, so this allows for ten thousand.
+    static let maximumOpenWindows = 10_000
+
+    /// The complete windows up to `limit`, oldest first; the rest and the incomplete ones stay open.
+    /// Windows that never complete (a client stamping every sample with the same collected_at makes
+    /// each sample a recording of its own) must not pile up, as every round looks at each open window
+    /// again: beyond the cap the oldest are given up.
+    static func split(ready: [AnalysisWindow], incomplete: [AnalysisWindow], limit: Int, scannedThrough: Int64) -> PendingWindows {
+        let ready = ready.sorted { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
+        var open = incomplete
+        var abandoned = 0
+        if open.count > maximumOpenWindows {
+            open.sort { $0.end > $1.end }
+            abandoned = open.count - maximumOpenWindows
+            open.removeLast(abandoned)
+        }
+        return PendingWindows(
+            windows: Array(ready.prefix(limit)), scannedThrough: scannedThrough, open: open + ready.dropFirst(limit),
+            abandoned: abandoned)
+    }
+}
+
+/// API key secrets: made here, stored as their SHA-256 only.
+enum KeySecret {
+    /// A new secret: "hm_" and 32 random bytes in hex.
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "hm_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    static func digest(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The engine's evidence, as both stores keep it: JSON text.
+enum EvidenceText {
+    static func encode(_ results: [WindowResult]) throws -> [String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try results.map { String(decoding: try encoder.encode($0.diagnosis.evidence), as: UTF8.self) }
+    }
+
+    static func decode(_ text: String) -> [Evidence] {
+        (try? JSONDecoder().decode([Evidence].self, from: Data(text.utf8))) ?? []
+    }
+}
