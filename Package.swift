@@ -96,19 +96,22 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VibrationCoreTests", dependencies: ["VibrationCore"]),
+        // What the store and server tests share: a fresh store of each backend.
+        .target(name: "StoreTestSupport", dependencies: ["VibrationCore", "VibrationStore"], path: "Tests/StoreTestSupport"),
         .testTarget(
             name: "HimmesTests",
             dependencies: ["himmes", "VibrationCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
         .testTarget(
             name: "VibrationStoreTests",
-            dependencies: ["VibrationStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["VibrationStore", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "VibrationServerTests",
             dependencies: [
                 "VibrationServer",
                 "VibrationStore",
+                "StoreTestSupport",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

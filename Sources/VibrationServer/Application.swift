@@ -20,16 +20,17 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     }
 }
 
-/// Opens the embedded database named in the configuration and builds the application on it.
-public func buildApplication(config: ServerConfig) throws -> some ApplicationProtocol {
+/// Opens the database named in the configuration (an SQLite file or a PostgreSQL URL) and builds
+/// the application on it.
+public func buildApplication(config: ServerConfig) async throws -> some ApplicationProtocol {
     var logger = Logger(label: "himmes")
     logger.logLevel = config.logLevel
-    let store = try SQLiteStore(path: config.databasePath, logger: logger)
+    let store = try await StoreLocation.open(config.databasePath, logger: logger)
     return try buildApplication(store: store, config: config, logger: logger)
 }
 
 /// The whole HTTP application on a given store; `himmes serve` and the tests both start here.
-public func buildApplication(store: some Store, config: ServerConfig, logger: Logger? = nil) throws
+public func buildApplication(store: any Store, config: ServerConfig, logger: Logger? = nil) throws
     -> some ApplicationProtocol
 {
     let logger = logger ?? {

@@ -5,7 +5,7 @@ import Logging
 public struct ServerConfig: Sendable {
     public var host: String
     public var port: Int
-    /// Path of the SQLite database file.
+    /// The SQLite database file, or a PostgreSQL URL (postgres://…).
     public var databasePath: String
     /// Origins allowed to call the API from a browser. Empty: any origin may read, none may write.
     /// `*`: any origin may read and write.

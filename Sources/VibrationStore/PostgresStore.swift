@@ -129,7 +129,8 @@ public final class PostgresStore: Store {
         self.logger = logger
         self.location = location
         self.maximumConnections = maximumConnections
-        running = Task { await client.run() }
+        // Started at once, so that the first query does not find the pool idle.
+        running = Task.immediate { await client.run() }
     }
 
     /// Closes the pool's connections. The store cannot be used after.

@@ -56,6 +56,9 @@ public final class SQLiteStore: Store {
             maximumConnections: pool.configuration.maximumReaderCount + 1, openAlarms: openAlarms)
     }
 
+    /// The pool closes when the store is released; nothing to do before.
+    public func close() {}
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -3,6 +3,8 @@ import VibrationCore
 /// Everything the server and the command line ask of the database. Two implementations keep
 /// the same behaviour: SQLite (embedded, the default) and PostgreSQL.
 public protocol Store: Sendable {
+    /// Lets go of the database's connections; the store cannot be used after.
+    func close()
     /// Answers when the database does; throws otherwise.
     func ping() async throws
     /// The schema's migrations this build knows, oldest first, and whether each is applied.

@@ -43,7 +43,7 @@ struct Diagnose: AsyncParsableCommand {
             guard let t = Timestamp(parsingBound: text, upper: true) else { throw ValidationError("--to '\(text)' is not a time or date") }
             return t
         }
-        let store = try SQLiteStore(path: database.path, logger: logger)
+        let store = try await database.open(logger: logger)
         if machine != nil || fromTime != nil || toTime != nil {
             let dropped = try await store.forgetEngineDiagnoses(machineName: machine, from: fromTime, to: toTime)
             print("dropped \(dropped.grouped) earlier verdicts")

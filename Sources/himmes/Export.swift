@@ -29,7 +29,7 @@ struct Export: AsyncParsableCommand {
             machineName: machineName, sensorNo: sensorNo, from: from.flatMap { Timestamp(parsingBound: $0, upper: false) },
             to: to.flatMap { Timestamp(parsingBound: $0, upper: true) }
         ).validated()
-        let store = try SQLiteStore(path: database.path, logger: logger)
+        let store = try await database.open(logger: logger)
         let sink = try OutputSink(path: out)
         for try await chunk in SampleCSVExport(store: store, filter: filter) {
             try sink.write(chunk)

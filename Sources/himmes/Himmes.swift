@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VibrationStore
 
 @main
 struct Himmes: AsyncParsableCommand {
@@ -18,10 +19,20 @@ struct Himmes: AsyncParsableCommand {
 
 /// Flags shared by every command that opens the database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite database file; created and migrated when missing. [env: HIMMES_DB] (default: himmes.sqlite)")
+    @Option(
+        name: .long,
+        help: """
+            SQLite database file, or a PostgreSQL URL (postgres://user:password@host:port/database[?sslmode=disable|prefer|require&schema=NAME]); \
+            created and migrated when missing. [env: HIMMES_DB] (default: himmes.sqlite)
+            """)
     var db: String?
 
+    /// The file path or the PostgreSQL URL.
     var path: String { Environment.value(flag: db, variable: "HIMMES_DB", default: "himmes.sqlite") }
+
+    func open(logger: Logger) async throws -> any Store {
+        try await StoreLocation.open(path, logger: logger)
+    }
 }
 
 struct LoggingOptions: ParsableArguments {

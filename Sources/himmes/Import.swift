@@ -46,7 +46,7 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         let logger = try logging.bootstrap()
         let files = try ImportInput.expand(inputs)
-        let store = try SQLiteStore(path: database.path, logger: logger)
+        let store = try await database.open(logger: logger)
         let importer = SampleImporter(store: store)
         let errorsFile = try errorsOut.map { try OutputSink(path: $0) }
         let errorLines = ErrorLines(sink: errorsFile)

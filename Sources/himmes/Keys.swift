@@ -28,7 +28,7 @@ struct KeysCreate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try SQLiteStore(path: database.path, logger: Logger(label: "himmes"))
+        let store = try await database.open(logger: Logger(label: "himmes"))
         do {
             let (key, secret) = try await store.createKey(name: name, readOnly: readOnly)
             print(secret)
@@ -46,7 +46,7 @@ struct KeysList: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let store = try SQLiteStore(path: database.path, logger: Logger(label: "himmes"))
+        let store = try await database.open(logger: Logger(label: "himmes"))
         let keys = try await store.apiKeys()
         if keys.isEmpty {
             print("no keys: writes are taken from this machine only")
@@ -68,7 +68,7 @@ struct KeysRevoke: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let store = try SQLiteStore(path: database.path, logger: Logger(label: "himmes"))
+        let store = try await database.open(logger: Logger(label: "himmes"))
         guard try await store.revokeKey(name: name) else {
             throw ValidationError("no key named '\(name)' is in use")
         }

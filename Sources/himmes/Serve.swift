@@ -124,7 +124,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try config()
         let logger = try logging.bootstrap()
-        let store = try SQLiteStore(path: config.databasePath, logger: logger)
+        let store = try await StoreLocation.open(config.databasePath, logger: logger)
+        defer { store.close() }
         let app = try buildApplication(store: store, config: config, logger: logger)
         let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         if demo {
@@ -153,7 +154,7 @@ struct Serve: AsyncParsableCommand {
         }
         logger.notice(
             "HIM-MES is up: open http://\(shownHost):\(config.port)/ (API docs at /docs)",
-            metadata: ["database": .string(config.databasePath)])
+            metadata: ["database": .string(StoreLocation.display(config.databasePath))])
         try await app.runService()
         if demo && database.db == nil {
             // The demo's own temporary database goes with it (it grows by gigabytes an hour).
@@ -172,10 +173,11 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try logging.bootstrap()
-        let migrations = try SQLiteStore(path: database.path, logger: logger).migrations()
-        for migration in migrations {
+        let store = try await database.open(logger: logger)
+        defer { store.close() }
+        for migration in try await store.migrationStatus() {
             print("\(migration.applied ? "applied" : "pending") \(migration.name)")
         }
-        print("\(database.path) is up to date")
+        print("\(StoreLocation.display(database.path)) is up to date")
     }
 }

@@ -6,13 +6,15 @@ import Testing
 import VibrationCore
 import VibrationServer
 @testable import VibrationStore
+@_exported import StoreTestSupport
 
 /// Starts the whole application in-process on a fresh database and hands the test a client.
 func withApp(
-    corsOrigins: [String] = [], maximumJSONBytes: Int = 64 << 20, automaticDiagnosis: Bool = false,
-    _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
+    backend: Backend = .sqlite, corsOrigins: [String] = [], maximumJSONBytes: Int = 64 << 20, automaticDiagnosis: Bool = false,
+    _ body: @Sendable (any TestClientProtocol, any Store) async throws -> Void
 ) async throws {
     try await withApp(
+        backend: backend,
         configure: {
             $0.corsOrigins = corsOrigins
             $0.maximumJSONBytes = maximumJSONBytes
@@ -22,13 +24,11 @@ func withApp(
 
 /// The same, with the configuration changed first and, when asked, a real socket (`.live`).
 func withApp(
-    configure: (inout ServerConfig) -> Void, mode: TestingSetup = .router,
-    _ body: @Sendable (any TestClientProtocol, SQLiteStore) async throws -> Void
+    backend: Backend = .sqlite, configure: (inout ServerConfig) -> Void, mode: TestingSetup = .router,
+    _ body: @Sendable (any TestClientProtocol, any Store) async throws -> Void
 ) async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-api-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let store = try SQLiteStore(path: directory.appendingPathComponent("api.sqlite").path)
+    let store = try await backend.makeStore()
+    defer { store.close() }
     var config = ServerConfig(logLevel: .error, automaticDiagnosis: false)
     configure(&config)
     let app = try buildApplication(store: store, config: config)
@@ -78,13 +78,3 @@ func sampleJSON(
         """
 }
 
-extension SQLiteStore {
-    /// Rows in the tables, read directly (not through the API under test).
-    func sampleCount() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM vibration_data") ?? 0 }
-    }
-
-    func diagnosisCount() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM vibration_diagnosis") ?? 0 }
-    }
-}

@@ -18,14 +18,14 @@ struct BulkAPITests {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    func count(_ store: SQLiteStore) async throws -> Int {
+    func count(_ store: any Store) async throws -> Int {
         try await store.machines().reduce(0) { $0 + Int($1.sampleCount) }
     }
 
-    @Test("CSV stores every row once; sending it again stores nothing new")
-    func csv() async throws {
+    @Test("CSV stores every row once; sending it again stores nothing new", arguments: Backend.available)
+    func csv(backend: Backend) async throws {
         let text = try Self.plantCSV(rows: 3_000)
-        try await withApp { client, store in
+        try await withApp(backend: backend) { client, store in
             let first = try await client.call(.post, "/vibration-data/bulk", json: text, contentType: "text/csv")
             #expect(first.status == .ok)
             #expect(first.object.keys.sorted() == ["duplicates", "elapsed_s", "errors", "inserted", "received", "rejected"])
@@ -38,12 +38,12 @@ struct BulkAPITests {
         }
     }
 
-    @Test("gzip-compressed CSV streams in like plain")
-    func gzip() async throws {
+    @Test("gzip-compressed CSV streams in like plain", arguments: Backend.available)
+    func gzip(backend: Backend) async throws {
         let text = try Self.plantCSV(rows: 2_000)
         var plain = ByteBuffer(string: text)
         let compressed = try plain.compress(with: .gzip)
-        try await withApp { client, store in
+        try await withApp(backend: backend) { client, store in
             let reply = try await client.call(
                 .post, "/vibration-data/bulk", contentType: "text/csv", headers: [.contentEncoding: "gzip"], bytes: compressed)
             #expect(reply.status == .ok, "\(reply.text)")
@@ -57,10 +57,10 @@ struct BulkAPITests {
         }
     }
 
-    @Test("bad CSV rows are listed by line and column; the good ones are stored")
-    func csvBadRows() async throws {
+    @Test("bad CSV rows are listed by line and column; the good ones are stored", arguments: Backend.available)
+    func csvBadRows(backend: Backend) async throws {
         let text = Self.header + "g1,s1,2025-01-01 00:00:00,0,1,2,3,4\ng1,s1,2025-01-01 00:00:00,1,x,2,3,4\ng1,s1,,2,1,2,3\n"
-        try await withApp { client, store in
+        try await withApp(backend: backend) { client, store in
             let reply = try await client.call(.post, "/vibration-data/bulk", json: text, contentType: "text/csv")
             #expect(reply["received"] as? Int == 3)
             #expect(reply["inserted"] as? Int == 1)
@@ -93,11 +93,11 @@ struct BulkAPITests {
         }
     }
 
-    @Test("a JSON array reports bad elements by index and stores the rest")
-    func jsonArray() async throws {
+    @Test("a JSON array reports bad elements by index and stores the rest", arguments: Backend.available)
+    func jsonArray(backend: Backend) async throws {
         let rows = (0..<5).map { sampleJSON(collectedAt: "2025-01-01T00:00:0\($0)Z", time: Double($0)) }
         let body = "[" + rows.joined(separator: ",") + ", {\"machine_name\": \"g1\"}, 7]"
-        try await withApp { client, store in
+        try await withApp(backend: backend) { client, store in
             let reply = try await client.call(.post, "/vibration-data/bulk", json: body)
             #expect(reply.status == .ok, "\(reply.text)")
             #expect(reply["received"] as? Int == 7)
@@ -109,10 +109,10 @@ struct BulkAPITests {
         }
     }
 
-    @Test("JSON the reader and Foundation both accept decodes to the same rows")
-    func jsonMatchesFoundation() async throws {
+    @Test("JSON the reader and Foundation both accept decodes to the same rows", arguments: Backend.available)
+    func jsonMatchesFoundation(backend: Backend) async throws {
         let body = "[{\"sensor_no\": \"s\\u00e9\", \"machine_name\": \"m\\\"1\", \"extra\": {\"a\": [1, null]}, \"collected_at\": \"2025-01-01 09:00:00+09:00\", \"measured_time\": 1.5e-3, \"normal\": -0, \"unbalance\": 12345678901234567890, \"looseness\": 0.1, \"unbalance_looseness\": 4}]"
-        try await withApp { client, store in
+        try await withApp(backend: backend) { client, store in
             let reply = try await client.call(.post, "/vibration-data/bulk", json: body)
             #expect(reply["inserted"] as? Int == 1, "\(reply.text)")
             let row = try #require(try await store.samples(matching: SampleFilter(), after: nil, limit: 1).first?.sample)
@@ -145,11 +145,11 @@ struct BulkAPITests {
         }
     }
 
-    @Test("NDJSON streams one object per line; a bad line is one rejected row")
-    func ndjson() async throws {
+    @Test("NDJSON streams one object per line; a bad line is one rejected row", arguments: Backend.available)
+    func ndjson(backend: Backend) async throws {
         let lines = (0..<3).map { sampleJSON(collectedAt: "2025-01-01T00:00:00Z", time: Double($0)).replacingOccurrences(of: "\n", with: " ") }
         let body = lines.joined(separator: "\n") + "\n{oops}\n\n"
-        try await withApp { client, store in
+        try await withApp(backend: backend) { client, store in
             let reply = try await client.call(.post, "/vibration-data/bulk", json: body, contentType: "application/x-ndjson")
             #expect(reply["received"] as? Int == 4)
             #expect(reply["inserted"] as? Int == 3)
@@ -158,10 +158,10 @@ struct BulkAPITests {
         }
     }
 
-    @Test("a JSON body over the limit is 413 and stores nothing")
-    func tooLarge() async throws {
+    @Test("a JSON body over the limit is 413 and stores nothing", arguments: Backend.available)
+    func tooLarge(backend: Backend) async throws {
         let rows = (0..<50).map { sampleJSON(collectedAt: "2025-01-01T00:00:00Z", time: Double($0)) }
-        try await withApp(maximumJSONBytes: 2_000) { client, store in
+        try await withApp(backend: backend, maximumJSONBytes: 2_000) { client, store in
             let reply = try await client.call(.post, "/vibration-data/bulk", json: "[" + rows.joined(separator: ",") + "]")
             #expect(reply.status == .contentTooLarge)
             #expect(reply.isProblem)
@@ -172,7 +172,7 @@ struct BulkAPITests {
 
 @Suite("Diagnosis bulk upload API")
 struct DiagnosisBulkAPITests {
-    func count(_ store: SQLiteStore) async throws -> Int {
+    func count(_ store: any Store) async throws -> Int {
         try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 10_000).count
     }
 
@@ -201,9 +201,9 @@ struct DiagnosisBulkAPITests {
         }
     }
 
-    @Test("atomic=true stores no diagnosis when one is bad; malformed bodies store nothing")
-    func refusals() async throws {
-        try await withApp { client, store in
+    @Test("atomic=true stores no diagnosis when one is bad; malformed bodies store nothing", arguments: Backend.available)
+    func refusals(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             let atomic = try await client.call(
                 .post, "/vibration-diagnosis/bulk?atomic=true",
                 json: "[{\"machine_name\": \"g1\", \"fault_type\": 1}, {\"machine_name\": \"\", \"fault_type\": 1}]")

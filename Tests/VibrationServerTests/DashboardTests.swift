@@ -11,7 +11,7 @@ import VibrationStore
 @Suite("Dashboard pages")
 struct DashboardTests {
     /// Two machines with known states and an open alarm, without running the engine.
-    func seed(_ store: SQLiteStore) async throws {
+    func seed(_ store: any Store) async throws {
         _ = try await store.save(MachineConfig(machineName: "press-1", line: "Line A"))
         _ = try await store.save(MachineConfig(machineName: "fan-2", line: "Line B", channel: .unbalance))
         for i in 0..<150 {

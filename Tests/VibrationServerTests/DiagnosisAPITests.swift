@@ -15,9 +15,9 @@ struct DiagnosisAPITests {
         return "{\"machine_name\": \"\(machine)\", \"fault_type\": \(type)\(time)}"
     }
 
-    @Test("POST stores a verdict with its fault name; GET by id returns it")
-    func createAndGet() async throws {
-        try await withApp { client, _ in
+    @Test("POST stores a verdict with its fault name; GET by id returns it", arguments: Backend.available)
+    func createAndGet(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             let created = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("pump-1", 2, at: "2025-03-01T08:00:00.250Z"))
             #expect(created.status == .created)
             #expect(created["fault_name"] as? String == "support looseness")
@@ -50,9 +50,9 @@ struct DiagnosisAPITests {
         }
     }
 
-    @Test("the list filters by machine, fault type and range, and pages")
-    func list() async throws {
-        try await withApp { client, _ in
+    @Test("the list filters by machine, fault type and range, and pages", arguments: Backend.available)
+    func list(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             for i in 0..<12 {
                 let at = String(format: "2025-01-01T00:%02d:00Z", i)
                 _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON(i < 6 ? "a" : "b", i % 4, at: at))
@@ -73,9 +73,9 @@ struct DiagnosisAPITests {
         }
     }
 
-    @Test("latest gives each machine's newest verdict, and is not mistaken for an id")
-    func latest() async throws {
-        try await withApp { client, _ in
+    @Test("latest gives each machine's newest verdict, and is not mistaken for an id", arguments: Backend.available)
+    func latest(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("pump", 1, at: "2025-01-01T00:00:00Z"))
             _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("pump", 3, at: "2025-01-02T00:00:00Z"))
             _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("fan", 0, at: "2025-01-01T00:00:00Z"))
@@ -89,9 +89,9 @@ struct DiagnosisAPITests {
         }
     }
 
-    @Test("latest is kept between writes but never outlives one: each kind of write shows at once")
-    func latestAfterWrites() async throws {
-        try await withApp(configure: { _ in }) { client, store in
+    @Test("latest is kept between writes but never outlives one: each kind of write shows at once", arguments: Backend.available)
+    func latestAfterWrites(backend: Backend) async throws {
+        try await withApp(backend: backend, configure: { _ in }) { client, store in
             func faults(_ query: String = "") async throws -> [Int] {
                 try await client.call(.get, "/vibration-diagnosis/latest" + query).items.compactMap { $0["fault_type"] as? Int }
             }
@@ -111,9 +111,9 @@ struct DiagnosisAPITests {
         }
     }
 
-    @Test("machines carry sensors, counts, data range and latest diagnosis, with nulls where empty")
-    func machines() async throws {
-        try await withApp { client, _ in
+    @Test("machines carry sensors, counts, data range and latest diagnosis, with nulls where empty", arguments: Backend.available)
+    func machines(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             _ = try await client.call(.post, "/vibration-data", json: sampleJSON(machine: "g1", sensor: "s2", collectedAt: "2025-01-01T00:00:00Z"))
             _ = try await client.call(.post, "/vibration-data", json: sampleJSON(machine: "g1", sensor: "s1", collectedAt: "2025-01-03T00:00:00Z"))
             _ = try await client.call(.post, "/vibration-diagnosis", json: diagnosisJSON("z-fan", 1, at: "2025-01-01T00:00:00Z"))
@@ -149,7 +149,7 @@ struct DiagnosisAPITests {
             #expect(reply["status"] as? String == "ready")
             #expect((reply["migrations"] as? [String])?.first == "0001 vibration data and diagnosis")
             // A schema behind this build (as after a downgrade) is not ready.
-            try await store.pool.write { db in
+            try await (store as! SQLiteStore).pool.write { db in
                 try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE '0004%'")
             }
             let behind = try await client.call(.get, "/ready")

@@ -7,9 +7,9 @@ import VibrationStore
 
 @Suite("Machine registry and alarms API")
 struct MachineAPITests {
-    @Test("PUT sets the registry entry, GET reads it back with its state; unknown is 404")
-    func registry() async throws {
-        try await withApp { client, _ in
+    @Test("PUT sets the registry entry, GET reads it back with its state; unknown is 404", arguments: Backend.available)
+    func registry(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             #expect(try await client.call(.get, "/machines/pump-1").status == .notFound)
             let put = try await client.call(
                 .put, "/machines/pump-1", json: "{\"line\": \"Line A\", \"rpm\": 1780, \"iso_group\": 1, \"foundation\": \"flexible\", \"channel\": \"looseness\"}")
@@ -33,13 +33,13 @@ struct MachineAPITests {
         }
     }
 
-    @Test("samples posted over HTTP are diagnosed by the engine, which raises an alarm that can be acknowledged")
-    func automatic() async throws {
+    @Test("samples posted over HTTP are diagnosed by the engine, which raises an alarm that can be acknowledged", arguments: Backend.available)
+    func automatic(backend: Backend) async throws {
         let generator = PlantGenerator(options: .init(rows: 2_000 * 8, machines: 1, sensors: 1, rateHz: 2_000, jitter: 0, seed: 9, recordingSeconds: 20))
         var bytes: [UInt8] = []
         try generator.writeCSV { bytes += $0 }
         let csv = ByteBuffer(bytes: bytes)
-        try await withApp(automaticDiagnosis: true) { client, store in
+        try await withApp(backend: backend, automaticDiagnosis: true) { client, store in
             _ = try await client.call(.put, "/machines/g1", json: "{\"channel\": \"unbalance_looseness\"}")
             let upload = try await client.call(.post, "/vibration-data/bulk", contentType: "text/csv", bytes: csv)
             #expect(upload["inserted"] as? Int == 16_000)
@@ -75,8 +75,8 @@ struct MachineAPITests {
 
 @Suite("Waveform API")
 struct WaveformAPITests {
-    @Test("a long range comes back as min/max buckets that keep the peaks")
-    func buckets() async throws {
+    @Test("a long range comes back as min/max buckets that keep the peaks", arguments: Backend.available)
+    func buckets(backend: Backend) async throws {
         var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
         for i in 0..<20_000 {
             let value = i == 12_345 ? 5.5 : sin(Double(i) / 20) * 0.1
@@ -85,7 +85,7 @@ struct WaveformAPITests {
             text += "m1,s1,\(at),\(Double(i) / 1000),\(value),0,0,0\n"
         }
         let csv = text
-        try await withApp { client, _ in
+        try await withApp(backend: backend) { client, _ in
             _ = try await client.call(.post, "/vibration-data/bulk", json: csv, contentType: "text/csv")
             let reply = try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:20Z&points=500")
             #expect(reply.status == .ok, "\(reply.text)")

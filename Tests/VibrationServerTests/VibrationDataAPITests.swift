@@ -7,9 +7,9 @@ import VibrationStore
 
 @Suite("Vibration data API")
 struct VibrationDataAPITests {
-    @Test("POST stores a sample and answers 201 with its id; GET by id returns it")
-    func createAndGet() async throws {
-        try await withApp { client, _ in
+    @Test("POST stores a sample and answers 201 with its id; GET by id returns it", arguments: Backend.available)
+    func createAndGet(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             let created = try await client.call(.post, "/vibration-data", json: sampleJSON(collectedAt: "2025-01-01 09:00:00+09:00"))
             #expect(created.status == .created)
             let id = try #require(created["id"] as? Int)
@@ -35,9 +35,9 @@ struct VibrationDataAPITests {
         }
     }
 
-    @Test("the same identity twice is a 409 and the first row is kept")
-    func conflict() async throws {
-        try await withApp { client, store in
+    @Test("the same identity twice is a 409 and the first row is kept", arguments: Backend.available)
+    func conflict(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             #expect(try await client.call(.post, "/vibration-data", json: sampleJSON(normal: "1")).status == .created)
             let again = try await client.call(.post, "/vibration-data", json: sampleJSON(normal: "2"))
             #expect(again.status == .conflict)
@@ -85,9 +85,9 @@ struct VibrationDataAPITests {
         }
     }
 
-    @Test("lists page with next_cursor until it is null, with filters")
-    func listAndPage() async throws {
-        try await withApp { client, _ in
+    @Test("lists page with next_cursor until it is null, with filters", arguments: Backend.available)
+    func listAndPage(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             for sensor in ["sensor1", "sensor2"] {
                 for i in 0..<5 {
                     let at = "2025-01-0\(i + 1)T00:00:00Z"
@@ -135,9 +135,9 @@ struct VibrationDataAPITests {
         }
     }
 
-    @Test("unknown ids and paths are 404 problems")
-    func notFound() async throws {
-        try await withApp { client, _ in
+    @Test("unknown ids and paths are 404 problems", arguments: Backend.available)
+    func notFound(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             let missing = try await client.call(.get, "/vibration-data/12345")
             #expect(missing.status == .notFound)
             #expect(missing.isProblem)

@@ -1,0 +1,60 @@
+import Foundation
+import VibrationCore
+import VibrationStore
+
+/// A fresh, empty store of one backend per test. Suites take their backends as arguments so that
+/// the same tests hold every implementation of `Store` to the same behaviour. PostgreSQL takes part
+/// when `HIMMES_TEST_POSTGRES_URL` names a server (each test gets a schema of its own).
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    static let postgresURL: String? = {
+        guard let url = ProcessInfo.processInfo.environment["HIMMES_TEST_POSTGRES_URL"], !url.isEmpty else {
+            print("HIMMES_TEST_POSTGRES_URL is not set: tests parameterised by backend run on SQLite only and skip PostgreSQL")
+            return nil
+        }
+        return url
+    }()
+
+    /// SQLite always; PostgreSQL when a test server is named.
+    public static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    public var description: String { rawValue }
+
+    public func makeStore() async throws -> any Store {
+        switch self {
+        case .sqlite:
+            return try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("test.sqlite").path)
+        case .postgres:
+            return try await PostgresStore.connect(Self.freshPostgresLocation(), maximumConnections: 4)
+        }
+    }
+
+    /// The test server with a new, empty schema.
+    public static func freshPostgresLocation() throws -> PostgresLocation {
+        guard let url = postgresURL else { throw CancellationError() }
+        var location = try PostgresLocation(url: url)
+        location.schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        return location
+    }
+}
+
+public enum TemporaryDirectory {
+    public static func make() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+extension Store {
+    /// Rows stored, counted through the store's own reads (not through the API under test).
+    public func sampleCount() async throws -> Int {
+        try await machines().reduce(0) { $0 + Int($1.sampleCount) }
+    }
+
+    public func diagnosisCount() async throws -> Int {
+        try await diagnoses(matching: DiagnosisFilter(), after: nil, limit: Int.max).count
+    }
+}
