@@ -100,7 +100,9 @@ let package = Package(
         .target(name: "StoreTestSupport", dependencies: ["VibrationCore", "VibrationStore"], path: "Tests/StoreTestSupport"),
         .testTarget(
             name: "HimmesTests",
-            dependencies: ["himmes", "VibrationCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: [
+                "himmes", "VibrationCore", "StoreTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(
             name: "VibrationStoreTests",

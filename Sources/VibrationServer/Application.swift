@@ -59,6 +59,7 @@ public func buildApplication(store: any Store, config: ServerConfig, logger: Log
                 additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: TimeAmount(config.bodyTimeout))],
                 idleTimeout: TimeAmount(config.idleTimeout))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
+        services: config.retention.map { [RetentionService(store: store, period: $0, interval: .seconds(86_400), logger: logger)] } ?? [],
         logger: logger)
 }
 

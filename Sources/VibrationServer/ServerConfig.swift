@@ -33,6 +33,8 @@ public struct ServerConfig: Sendable {
     public var idleTimeout: Duration = .seconds(75)
     /// A request whose body stops arriving for this long is dropped and its connection closed.
     public var bodyTimeout: Duration = .seconds(60)
+    /// When set, samples older than this are pruned at start and then daily; nil keeps everything.
+    public var retention: Duration?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "himmes.sqlite",

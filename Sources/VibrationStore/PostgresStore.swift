@@ -58,6 +58,15 @@ public struct PostgresLocation: Sendable, Hashable {
         }
     }
 
+    /// The URL, password included.
+    public var url: String {
+        var text = "postgres://" + (username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? username)
+        if let password { text += ":" + (password.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? password) }
+        var query = ["sslmode=\(tls.rawValue)"]
+        if let schema { query.append("schema=\(schema)") }
+        return text + "@\(host):\(port)/\(database)?" + query.joined(separator: "&")
+    }
+
     /// The URL without its password, for logs and messages.
     public var description: String {
         "postgres://\(username)@\(host):\(port)/\(database)" + (schema.map { "?schema=\($0)" } ?? "")

@@ -93,6 +93,13 @@ public protocol Store: Sendable {
     /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.
     func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int
 
+    // MARK: Retention
+
+    /// Deletes the samples collected before the cutoff, rounded down to a whole 100-second bucket
+    /// so that the waveform summary stays exact; diagnoses, their evidence and alarms are kept.
+    /// Done in short steps that never hold readers or uploads up for long.
+    func prune(before cutoff: Timestamp) async throws -> PruneReport
+
     // MARK: API keys
 
     /// Makes a key; returns it with its secret, which is not stored and cannot be shown again.
@@ -145,6 +152,26 @@ public struct PendingWindows: Sendable {
         self.scannedThrough = scannedThrough
         self.open = open
         self.abandoned = abandoned
+    }
+}
+
+/// What a prune removed.
+public struct PruneReport: Sendable, Equatable {
+    /// The cutoff applied: samples collected before it are gone.
+    public var cutoff: Timestamp
+    public var samplesDeleted: Int
+    /// Whole month partitions dropped (PostgreSQL), by name.
+    public var partitionsDropped: [String]
+
+    public init(cutoff: Timestamp, samplesDeleted: Int, partitionsDropped: [String] = []) {
+        self.cutoff = cutoff
+        self.samplesDeleted = samplesDeleted
+        self.partitionsDropped = partitionsDropped
+    }
+
+    /// The cutoff a prune applies for a requested one: the start of its coarsest summary bucket.
+    public static func effectiveCutoff(_ requested: Timestamp) -> Timestamp {
+        Timestamp(microseconds: WaveformSummary.bucket(requested.microseconds, WaveformSummary.levels[WaveformSummary.levels.count - 1]))
     }
 }
 

@@ -10,9 +10,10 @@ struct Himmes: AsyncParsableCommand {
         abstract: "HIM-MES: vibration data pipeline for rotating machines.",
         discussion: """
             Stores vibration samples and fault diagnoses, serves them over a REST API with OpenAPI \
-            documentation at /docs, and keeps everything in one embedded SQLite file by default.
+            documentation at /docs, and keeps everything in one embedded SQLite file by default, or \
+            in PostgreSQL with --db postgres://….
             """,
-        subcommands: [Serve.self, Import.self, Export.self, Diagnose.self, Generate.self, Simulate.self, Keys.self, Migrate.self, Bench.self],
+        subcommands: [Serve.self, Import.self, Export.self, Diagnose.self, Generate.self, Simulate.self, Keys.self, Migrate.self, Prune.self, Bench.self],
         defaultSubcommand: nil
     )
 }

@@ -7,7 +7,7 @@ import VibrationStore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the HTTP API (OpenAPI docs at /docs) on the embedded database.")
+        abstract: "Run the HTTP API (OpenAPI docs at /docs) and the dashboard, on SQLite or PostgreSQL.")
 
     @OptionGroup var database: DatabaseOptions
 
@@ -56,6 +56,13 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds a connection may wait between requests, or for a request's headers, before it is closed. [env: HIMMES_IDLE_TIMEOUT] (default: 75)")
     var idleTimeout: Int?
+
+    @Option(
+        help: """
+            Keep the samples of this period only (90d, 36h, 2w): older ones are pruned at start and then daily; \
+            diagnoses and alarms are kept. [env: HIMMES_RETENTION] (default: keep everything)
+            """)
+    var retention: RetentionPeriod?
 
     @Option(help: "Seconds a request's body may stall before the request is dropped. [env: HIMMES_BODY_TIMEOUT] (default: 60)")
     var bodyTimeout: Int?
@@ -112,6 +119,14 @@ struct Serve: AsyncParsableCommand {
             try Environment.integer(
                 flag: bodyTimeout, variable: "HIMMES_BODY_TIMEOUT", default: Int(config.bodyTimeout.components.seconds), minimum: 1,
                 name: "--body-timeout"))
+        if let retention {
+            config.retention = retention.duration
+        } else if let text = ProcessInfo.processInfo.environment["HIMMES_RETENTION"], !text.isEmpty {
+            guard let period = RetentionPeriod(argument: text) else {
+                throw ValidationError("HIMMES_RETENTION must be a number and a unit (h, d or w), as in 90d; got '\(text)'")
+            }
+            config.retention = period.duration
+        }
         return config
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VibrationCore
+import StoreTestSupport
 
 /// Runs the built `himmes` executable, as a user would.
 struct Himmes {
@@ -54,6 +55,35 @@ struct CommandLineTests {
         let second = try Himmes.report(try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"]).out)
         #expect(second.inserted == 0)
         #expect(second.duplicates == 20_000)
+    }
+
+    @Test("on either backend: import, import again, prune by age, export what is left; a bad period is refused", arguments: Backend.available)
+    func pruneByAge(backend: Backend) throws {
+        let dir = try temporaryFolder()
+        let db = backend == .postgres ? try Backend.freshPostgresLocation().url : "\(dir)/p.sqlite"
+        // Two recordings a day apart ending about now, so that a 1-day cutoff falls between them.
+        let now = Date()
+        let header = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        func rows(_ at: Date) -> String {
+            let stamp = ISO8601DateFormatter().string(from: at)
+            return (0..<50).map { "pump,s1,\(stamp),\(Double($0) / 1000),0.1,0.2,0.3,0.4\n" }.joined()
+        }
+        try (header + rows(now.addingTimeInterval(-3 * 86_400)) + rows(now.addingTimeInterval(-3_600)))
+            .write(toFile: "\(dir)/two.csv", atomically: true, encoding: .utf8)
+        let first = try Himmes.run(["import", "\(dir)/two.csv", "--db", db, "--json"])
+        #expect(first.status == 0, "\(first.err)")
+        #expect(try Himmes.report(first.out).inserted == 100)
+        #expect(try Himmes.report(try Himmes.run(["import", "\(dir)/two.csv", "--db", db, "--json"]).out).inserted == 0)
+
+        let bad = try Himmes.run(["prune", "--older-than", "90x", "--db", db])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("older-than"))
+        let pruned = try Himmes.run(["prune", "--older-than", "1d", "--db", db])
+        #expect(pruned.status == 0, "\(pruned.err)")
+        #expect(pruned.out.contains("pruned 50 samples"), "\(pruned.out)")
+        let left = try Himmes.run(["export", "--db", db, "--out", "-"])
+        #expect(left.status == 0, "\(left.err)")
+        #expect(left.out.split(separator: "\n").count == 51)  // the header and the recent recording
     }
 
     @Test("export then import into an empty database reproduces the same rows")
