@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import VibrationCore
+import VibrationStore
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,18 +14,22 @@ struct Bench: AsyncParsableCommand {
 struct BenchIngest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Time bulk loading on fresh SQLite databases against the sqlite3 shell's .import.",
+        abstract: "Time bulk loading on fresh databases against the database's own bulk loader.",
         discussion: """
             Generates the CSV once, then times: `himmes import`; the same import again (must insert 0); \
             the HTTP text/csv upload; the JSON bulk endpoint in 1000-row batches; and, as the floor, the \
-            sqlite3 shell's .import of the same file into a table without the identity key (skipped when \
-            sqlite3 is not installed). Build with -c release for figures worth quoting.
+            database's own loader of the same file into a table without the identity key: the sqlite3 \
+            shell's .import, or with --db postgres://… psql's \\copy (skipped when the tool is not \
+            installed). On PostgreSQL each step gets a schema of its own, dropped after. Build with \
+            -c release for figures worth quoting.
             """)
 
     @Option(help: "Rows in the generated file.") var rows = 1_500_000
     @Option(help: "Folder for the file and databases (default: a new temporary folder, removed after).") var dir: String?
     @Option(help: "Rows per JSON request.") var batch = 1000
     @Option(help: "Port for the server under test.") var port = 18_089
+    @Option(help: "A PostgreSQL server to measure (postgres://user:password@host:port/database) instead of SQLite files.")
+    var db: String?
 
     func run() async throws {
         let fm = FileManager.default
@@ -40,9 +45,23 @@ struct BenchIngest: AsyncParsableCommand {
         print("file: \(csv), \(size / 1_000_000) MB, written in \(String(format: "%.2f", generated.seconds)) s\n")
 
         var table: [(String, Double?, Int, String)] = []
-        // 1. The sqlite3 shell: the floor to approach.
+        let databases = try BenchDatabases(postgresURL: db, folder: folder)
+        defer { databases.dropAll() }
+        // 1. The database's own loader: the floor to approach.
         var reference: Double?
-        if let sqlite3 = Measured.which("sqlite3") {
+        if let postgres = databases.postgres {
+            if let psql = Measured.which("psql") {
+                let schema = databases.newSchema("reference")
+                let columns = "machine_name text, sensor_no text, collected_at timestamptz, measured_time float8, normal float8, unbalance float8, looseness float8, unbalance_looseness float8"
+                _ = try Measured.run(psql, [postgres.psqlURL, "-q", "-c", "CREATE SCHEMA \(schema); CREATE TABLE \(schema).vibration_data (\(columns))"])
+                let run = try Measured.run(psql, [postgres.psqlURL, "-q", "-c", "\\copy \(schema).vibration_data FROM '\(csv)' CSV HEADER"])
+                guard run.status == 0 else { throw ValidationError("psql \\copy failed: \(run.output)") }
+                reference = run.seconds
+                table.append(("psql \\copy CSV, no key (reference)", run.seconds, rows, ""))
+            } else {
+                print("psql is not installed: no reference row (apt-get install postgresql-client)")
+            }
+        } else if let sqlite3 = Measured.which("sqlite3") {
             let db = "\(folder)/reference.sqlite"
             _ = try Measured.run(sqlite3, [db, "PRAGMA journal_mode=WAL;", "CREATE TABLE vibration_data (machine_name TEXT, sensor_no TEXT, collected_at TEXT, measured_time REAL, normal REAL, unbalance REAL, looseness REAL, unbalance_looseness REAL);"])
             let run = try Measured.run(sqlite3, [db, ".mode csv", ".import --skip 1 \(csv) vibration_data"])
@@ -55,9 +74,9 @@ struct BenchIngest: AsyncParsableCommand {
         // 2. himmes import, then the same file again.
         // The machine's disk writeback makes single runs vary by a few tenths: take the median of three.
         var runs: [Measured] = []
-        let db = "\(folder)/import.sqlite"
+        var db = ""
         for _ in 0..<3 {
-            for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: db + suffix) }
+            db = databases.fresh("import")
             runs.append(try Measured.run(himmes, ["import", csv, "--db", db, "--quiet", "--json", "--no-diagnose"]))
         }
         let first = runs.sorted { $0.seconds < $1.seconds }[1]
@@ -73,7 +92,7 @@ struct BenchIngest: AsyncParsableCommand {
         table.append(("himmes diagnose (the loaded data)", diagnosed.seconds, rows, diagnosed.output.trimmingCharacters(in: .whitespacesAndNewlines)))
 
         // 3. Over HTTP, to a server in its own process.
-        let serverDB = "\(folder)/http.sqlite"
+        let serverDB = databases.fresh("http")
         let server = try ServerProcess(executable: himmes, database: serverDB, port: port)
         defer { server.stop() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -87,7 +106,7 @@ struct BenchIngest: AsyncParsableCommand {
             // the server and this client: measured with it on, and off (load only).
             for (offset, engine) in [(1, true), (2, false)] {
                 let jsonServer = try ServerProcess(
-                    executable: himmes, database: "\(folder)/json-\(offset).sqlite", port: port + offset,
+                    executable: himmes, database: databases.fresh("json\(offset)"), port: port + offset,
                     extra: engine ? [] : ["--no-auto-diagnose"])
                 defer { jsonServer.stop() }
                 try await jsonServer.waitUntilReady(client: client)
@@ -168,6 +187,50 @@ struct BenchIngest: AsyncParsableCommand {
             inserted += try JSONDecoder().decode(IngestReport.self, from: Data(buffer: data)).inserted
         }
         return (Date().timeIntervalSince(started), inserted)
+    }
+}
+
+/// Fresh databases for the benchmark's steps: SQLite files in a folder, or schemas of a PostgreSQL
+/// database (dropped at the end).
+final class BenchDatabases {
+    let postgres: PostgresLocation?
+    let folder: String
+    private(set) var schemas: [String] = []
+
+    init(postgresURL: String?, folder: String) throws {
+        postgres = try postgresURL.map(PostgresLocation.init(url:))
+        self.folder = folder
+    }
+
+    func newSchema(_ name: String) -> String {
+        let schema = "bench_\(name)_\(UUID().uuidString.prefix(8).lowercased())"
+        schemas.append(schema)
+        return schema
+    }
+
+    /// A `--db` value naming a new, empty database.
+    func fresh(_ name: String) -> String {
+        guard var location = postgres else {
+            let path = "\(folder)/\(name).sqlite"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            return path
+        }
+        location.schema = newSchema(name)
+        return location.url
+    }
+
+    func dropAll() {
+        guard let postgres, !schemas.isEmpty, let psql = Measured.which("psql") else { return }
+        _ = try? Measured.run(psql, [postgres.psqlURL, "-q", "-c", schemas.map { "DROP SCHEMA IF EXISTS \($0) CASCADE;" }.joined()])
+    }
+}
+
+extension PostgresLocation {
+    /// The URL as psql takes it (without the schema parameter, which is this program's own).
+    var psqlURL: String {
+        var plain = self
+        plain.schema = nil
+        return plain.url
     }
 }
 
