@@ -151,6 +151,7 @@ public final class PostgresStore: Store {
 
     // MARK: Queries
 
+    @discardableResult
     func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
         try await client.query(query, logger: logger)
     }

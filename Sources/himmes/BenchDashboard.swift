@@ -24,13 +24,32 @@ struct BenchDashboard: AsyncParsableCommand {
     @Option(help: "Requests per measured row.") var requests = 200
     @Option(help: "Folder for the databases (default: a new temporary folder, removed after).") var dir: String?
     @Option(help: "Port for the server under test.") var port = 18_189
+    @Option(help: "A PostgreSQL server to load the plant into (postgres://…) instead of an SQLite file.") var db: String?
 
     func run() async throws {
-        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir)
+        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir, postgresURL: db)
         defer { plant.remove() }
-        let (himmes, db, plan) = (Measured.himmes, plant.database, plant.plan)
+        let (himmes, database, plan) = (Measured.himmes, plant.database, plant.plan)
 
-        let server = try ServerProcess(executable: himmes, database: db, port: port, extra: ["--no-auto-diagnose"])
+        // The latest diagnosis per machine as the store answers it, without the server's cache of
+        // the encoded answer in front.
+        do {
+            let store = try await StoreLocation.open(database, logger: Logger(label: "bench"))
+            defer { store.close() }
+            var times: [Double] = []
+            for _ in 0..<(requests + 5) {
+                let started = ContinuousClock.now
+                let latest = try await store.latestDiagnoses(machineName: nil)
+                let elapsed = ContinuousClock.now - started
+                precondition(latest.count == plan.machines)
+                times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+            }
+            times = times.dropFirst(5).sorted()
+            print(String(format: "\nlatest diagnosis of %d machines, read from the store (no cache): p50 %.3f ms, p99 %.3f ms",
+                plan.machines, times.quantile(0.5) ?? 0, times.quantile(0.99) ?? 0))
+        }
+
+        let server = try ServerProcess(executable: himmes, database: database, port: port, extra: ["--no-auto-diagnose"])
         defer { server.stop() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
@@ -143,7 +162,8 @@ struct BenchDashboard: AsyncParsableCommand {
     /// Registers the machines and tops the engine's diagnoses up to `diagnoses`, in runs of verdicts
     /// over the same period as the samples.
     static func seedDiagnoses(db: String, diagnoses: Int, machines: Int) async throws -> Plan {
-        let store = try SQLiteStore(path: db, logger: Logger(label: "bench"))
+        let store = try await StoreLocation.open(db, logger: Logger(label: "bench"))
+        defer { store.close() }
         let summaries = try await store.machines()
         guard let sampled = summaries.first(where: { $0.sampleCount > 0 }), let first = sampled.firstCollectedAt,
             let last = summaries.compactMap(\.lastCollectedAt).max()
@@ -189,17 +209,19 @@ struct BenchDashboard: AsyncParsableCommand {
 struct BenchPlant {
     let folder: String
     let database: String
+    let databases: BenchDatabases
     let plan: BenchDashboard.Plan
     /// Whether the folder was given (and is kept) rather than made for the run.
     let kept: Bool
 
-    static func load(rows: Int, diagnoses: Int, machines: Int, dir: String?) async throws -> BenchPlant {
+    static func load(rows: Int, diagnoses: Int, machines: Int, dir: String?, postgresURL: String?) async throws -> BenchPlant {
         let fm = FileManager.default
         let folder = dir ?? fm.temporaryDirectory.appendingPathComponent("himmes-bench-\(UUID().uuidString)").path
         try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let himmes = Measured.himmes
         let csv = "\(folder)/plant.csv"
-        let db = "\(folder)/plant.sqlite"
+        let databases = try BenchDatabases(postgresURL: postgresURL, folder: folder)
+        let db = databases.fresh("plant")
         print("loading \(rows.grouped) samples and \(diagnoses.grouped) diagnoses over \(machines) machines...")
         guard try Measured.run(himmes, ["generate", "--rows", "\(rows)", "--out", csv]).status == 0,
             try Measured.run(himmes, ["import", csv, "--db", db, "--quiet", "--no-diagnose"]).status == 0,
@@ -207,10 +229,11 @@ struct BenchPlant {
         else { throw ValidationError("loading the plant failed") }
         try? fm.removeItem(atPath: csv)
         let plan = try await BenchDashboard.seedDiagnoses(db: db, diagnoses: diagnoses, machines: machines)
-        return BenchPlant(folder: folder, database: db, plan: plan, kept: dir != nil)
+        return BenchPlant(folder: folder, database: db, databases: databases, plan: plan, kept: dir != nil)
     }
 
     func remove() {
+        databases.dropAll()
         if !kept { try? FileManager.default.removeItem(atPath: folder) }
     }
 }

@@ -30,6 +30,7 @@ struct BenchHTTP: AsyncParsableCommand {
     @Option(help: "Rows per upload in the mixed run.") var uploadRows = 1_000
     @Option(help: "Folder for the database (default: a new temporary folder, removed after).") var dir: String?
     @Option(help: "Port for the server under test.") var port = 18_190
+    @Option(help: "A PostgreSQL server to load the plant into (postgres://…) instead of an SQLite file.") var db: String?
     @Flag(help: "Run the server without the built-in engine.") var noAutoDiagnose = false
 
     /// What wrk printed, read back.
@@ -67,11 +68,11 @@ struct BenchHTTP: AsyncParsableCommand {
 
     func run() async throws {
         guard Self.wrkPath() != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
-        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir)
+        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir, postgresURL: db)
         defer { plant.remove() }
-        let (himmes, db) = (Measured.himmes, plant.database)
+        let (himmes, database) = (Measured.himmes, plant.database)
 
-        let server = try ServerProcess(executable: himmes, database: db, port: port, extra: noAutoDiagnose ? ["--no-auto-diagnose"] : [])
+        let server = try ServerProcess(executable: himmes, database: database, port: port, extra: noAutoDiagnose ? ["--no-auto-diagnose"] : [])
         defer { server.stop() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
