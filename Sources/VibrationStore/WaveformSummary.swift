@@ -110,15 +110,12 @@ enum WaveformSummary {
             open = nil
         }
 
-        /// Adds everything gathered to the stored summary, every level, in key order.
-        mutating func write(_ db: Database) throws {
+        /// Everything gathered, at every level, each level in key order; empties the accumulator.
+        mutating func rows() -> [(level: Int, key: Key, extremes: Extremes)] {
             flush()
-            guard !finest.isEmpty else { return }
-            let statement = try db.cachedStatement(sql: WaveformSummary.upsertSQL)
-            let stmt = statement.sqliteStatement
-            let connection = db.sqliteConnection
+            var rows: [(level: Int, key: Key, extremes: Extremes)] = []
             var level = finest
-            for (index, width) in WaveformSummary.levels.enumerated() {
+            for (index, width) in WaveformSummary.levels.enumerated() where !level.isEmpty {
                 if index > 0 {
                     var coarser: [Key: Extremes] = [:]
                     coarser.reserveCapacity(level.count / 4)
@@ -127,26 +124,39 @@ enum WaveformSummary {
                     }
                     level = coarser
                 }
-                // Bound and stepped through the C API, as the samples are: no allocation per row.
                 for (key, e) in level.sorted(by: { ($0.key.sensor, $0.key.bucket) < ($1.key.sensor, $1.key.bucket) }) {
-                    sqlite3_bind_int64(stmt, 1, key.sensor)
-                    sqlite3_bind_int64(stmt, 2, Int64(index))
-                    sqlite3_bind_int64(stmt, 3, key.bucket)
-                    sqlite3_bind_int64(stmt, 4, e.n)
-                    for c in 0..<4 {
-                        sqlite3_bind_double(stmt, Int32(5 + 2 * c), e.low[c])
-                        sqlite3_bind_double(stmt, Int32(6 + 2 * c), e.high[c])
-                    }
-                    let code = sqlite3_step(stmt)
-                    sqlite3_reset(stmt)
-                    guard code == SQLITE_DONE else {
-                        throw DatabaseError(
-                            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
-                            sql: WaveformSummary.upsertSQL)
-                    }
+                    rows.append((index, key, e))
                 }
             }
             finest = [:]
+            return rows
+        }
+
+        /// Adds everything gathered to the stored summary, every level, in key order.
+        mutating func write(_ db: Database) throws {
+            let rows = rows()
+            guard !rows.isEmpty else { return }
+            let statement = try db.cachedStatement(sql: WaveformSummary.upsertSQL)
+            let stmt = statement.sqliteStatement
+            let connection = db.sqliteConnection
+            // Bound and stepped through the C API, as the samples are: no allocation per row.
+            for (index, key, e) in rows {
+                sqlite3_bind_int64(stmt, 1, key.sensor)
+                sqlite3_bind_int64(stmt, 2, Int64(index))
+                sqlite3_bind_int64(stmt, 3, key.bucket)
+                sqlite3_bind_int64(stmt, 4, e.n)
+                for c in 0..<4 {
+                    sqlite3_bind_double(stmt, Int32(5 + 2 * c), e.low[c])
+                    sqlite3_bind_double(stmt, Int32(6 + 2 * c), e.high[c])
+                }
+                let code = sqlite3_step(stmt)
+                sqlite3_reset(stmt)
+                guard code == SQLITE_DONE else {
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
+                        sql: WaveformSummary.upsertSQL)
+                }
+            }
         }
     }
 }

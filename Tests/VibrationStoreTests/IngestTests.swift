@@ -51,6 +51,30 @@ struct IngestTests {
         #expect(machines.map(\.sensors) == [["sensor1", "sensor2"], ["sensor1", "sensor2"]])
     }
 
+    @Test("a row repeated within one batch is stored once, and the summary counts it once", arguments: Backend.available)
+    func repeatedWithinBatch(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        var parser = SampleCSVParser(now: .now)
+        var batch = SampleBatch()
+        let text = """
+            machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness
+            fan,s1,2025-03-01T00:00:00Z,0.001,1,2,3,4
+            fan,s1,2025-03-01T00:00:00Z,0.002,1,2,3,4
+            fan,s1,2025-03-01T00:00:00Z,0.001,9,9,9,9
+            fan,s2,2025-03-01T00:00:00Z,0.001,1,2,3,4
+
+            """
+        try Array(text.utf8).withUnsafeBytes { try parser.parse($0, into: &batch) }
+        try parser.finish(into: &batch)
+        let counts = try await store.ingest(Stream(items: [batch])) { _, _ in }
+        #expect(counts == IngestCounts(inserted: 3, duplicates: 1))
+        let stored = try await store.samples(matching: SampleFilter(), after: nil, limit: 10)
+        #expect(stored.count == 3)
+        // The first of the two is the one kept.
+        #expect(stored.first { $0.sample.sensorNo == "s1" && $0.sample.measuredTime == 0.001 }?.sample.normal == 1)
+        #expect(try await store.sampleCount() == 3)
+    }
+
     @Test("a partial overlap stores only the new rows", arguments: Backend.available)
     func overlap(backend: Backend) async throws {
         let store = try await backend.makeStore()
