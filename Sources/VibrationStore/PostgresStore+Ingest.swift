@@ -79,8 +79,9 @@ extension PostgresStore {
                 try await connection.query(
                     """
                     WITH map AS (SELECT * FROM unnest(\(streams)::integer[], \(ids)::bigint[]) AS m(stream, sensor_id))
-                    INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
-                    SELECT s.machine_name, s.sensor_no, timestamptz 'epoch' + st.collected_at * interval '1 microsecond',
+                    INSERT INTO vibration_data
+                        (sensor_id, machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                    SELECT s.id, s.machine_name, s.sensor_no, timestamptz 'epoch' + st.collected_at * interval '1 microsecond',
                            st.measured_time, st.normal, st.unbalance, st.looseness, st.unbalance_looseness
                     FROM himmes_staging st JOIN map USING (stream) JOIN sensors s ON s.id = map.sensor_id
                     """, logger: logger)
@@ -101,17 +102,18 @@ extension PostgresStore {
             """
             WITH map AS (SELECT * FROM unnest(\(streams)::integer[], \(ids)::bigint[]) AS m(stream, sensor_id)),
             ins AS (
-                INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
-                SELECT s.machine_name, s.sensor_no, timestamptz 'epoch' + st.collected_at * interval '1 microsecond',
+                INSERT INTO vibration_data
+                    (sensor_id, machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                SELECT s.id, s.machine_name, s.sensor_no, timestamptz 'epoch' + st.collected_at * interval '1 microsecond',
                        st.measured_time, st.normal, st.unbalance, st.looseness, st.unbalance_looseness
                 FROM himmes_staging st JOIN map USING (stream) JOIN sensors s ON s.id = map.sensor_id
                 ON CONFLICT DO NOTHING
-                RETURNING machine_name, sensor_no, collected_at, normal, unbalance, looseness, unbalance_looseness
+                RETURNING sensor_id, collected_at, normal, unbalance, looseness, unbalance_looseness
             ),
             inserted AS (
-                SELECT s.id AS sensor_id, round(date_part('epoch', i.collected_at) * 1000000)::bigint AS micros,
-                       i.normal, i.unbalance, i.looseness, i.unbalance_looseness
-                FROM ins i JOIN sensors s ON s.machine_name = i.machine_name AND s.sensor_no = i.sensor_no
+                SELECT sensor_id, round(date_part('epoch', collected_at) * 1000000)::bigint AS micros,
+                       normal, unbalance, looseness, unbalance_looseness
+                FROM ins
             ),
             \(unescaped: PostgresSchema.summaryUpsert)
             SELECT count(*) FROM inserted
@@ -141,9 +143,7 @@ extension PostgresStore {
             SELECT EXISTS (
                 SELECT 1 FROM unnest(\(used.map { sensorIDs[$0] })::bigint[], \(used.map { Timestamp(microseconds: low[$0]) })::timestamptz[],
                                      \(used.map { Timestamp(microseconds: high[$0]) })::timestamptz[]) AS r(sensor_id, low, high)
-                JOIN sensors s ON s.id = r.sensor_id
-                WHERE EXISTS (SELECT 1 FROM vibration_data v WHERE v.machine_name = s.machine_name AND v.sensor_no = s.sensor_no
-                                                              AND v.collected_at BETWEEN r.low AND r.high))
+                WHERE EXISTS (SELECT 1 FROM vibration_data v WHERE v.sensor_id = r.sensor_id AND v.collected_at BETWEEN r.low AND r.high))
             """, logger: logger)
         for try await overlap in rows.decode(Bool.self) { return overlap }
         return true

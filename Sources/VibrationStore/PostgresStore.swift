@@ -267,8 +267,9 @@ public final class PostgresStore: Store {
                 "SELECT himmes_ensure_partitions(ARRAY[\(sample.collectedAt)]::timestamptz[])", logger: logger)
             let inserted = try await connection.query(
                 """
-                INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
-                VALUES (\(sample.machineName), \(sample.sensorNo), \(sample.collectedAt), \(sample.measuredTime), \(sample.normal),
+                INSERT INTO vibration_data
+                    (sensor_id, machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                VALUES (\(sensor), \(sample.machineName), \(sample.sensorNo), \(sample.collectedAt), \(sample.measuredTime), \(sample.normal),
                         \(sample.unbalance), \(sample.looseness), \(sample.unbalanceLooseness))
                 ON CONFLICT DO NOTHING RETURNING id
                 """, logger: logger)
@@ -277,8 +278,7 @@ public final class PostgresStore: Store {
             guard let id else {
                 let existing = try await connection.query(
                     """
-                    SELECT id FROM vibration_data WHERE machine_name = \(sample.machineName) AND sensor_no = \(sample.sensorNo)
-                    AND collected_at = \(sample.collectedAt) AND measured_time = \(sample.measuredTime)
+                    SELECT id FROM vibration_data WHERE sensor_id = \(sensor) AND collected_at = \(sample.collectedAt) AND measured_time = \(sample.measuredTime)
                     """, logger: logger)
                 var found: Int64 = 0
                 for try await value in existing.decode(Int64.self) { found = value }
@@ -321,7 +321,7 @@ public final class PostgresStore: Store {
         var sensorConditions: [String] = []
         if let machine = filter.machineName { sensorConditions.append("s.machine_name = \(bind(machine))") }
         if let sensor = filter.sensorNo { sensorConditions.append("s.sensor_no = \(bind(sensor))") }
-        var conditions = ["v.machine_name = s.machine_name", "v.sensor_no = s.sensor_no"]
+        var conditions = ["v.sensor_id = s.id"]
         if let from = filter.from { conditions.append("v.collected_at >= \(bind(from))") }
         if let to = filter.to { conditions.append("v.collected_at <= \(bind(to))") }
         let (keyword, after) = filter.order.sql
@@ -349,14 +349,14 @@ public final class PostgresStore: Store {
     public func series(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int
     ) async throws -> (times: [Int64], values: [Double])? {
-        guard try await sensorExists(machineName: machineName, sensorNo: sensorNo) else { return nil }
+        guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
         var times: [Int64] = []
         var values: [Double] = []
         // The channel names a column; it comes from the enum, never from a request.
         let rows = try await query(
             """
             SELECT collected_at, \(unescaped: channel.rawValue) FROM vibration_data
-            WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo) AND collected_at BETWEEN \(from) AND \(to)
+            WHERE sensor_id = \(sensor) AND collected_at BETWEEN \(from) AND \(to)
             ORDER BY collected_at, measured_time LIMIT \(limit)
             """)
         for try await (time, value) in rows.decode((Timestamp, Double).self) {
@@ -368,10 +368,6 @@ public final class PostgresStore: Store {
 
     func sensorID(machineName: String, sensorNo: String) async throws -> Int64? {
         try await one("SELECT id FROM sensors WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo)", Int64.self)
-    }
-
-    func sensorExists(machineName: String, sensorNo: String) async throws -> Bool {
-        try await sensorID(machineName: machineName, sensorNo: sensorNo) != nil
     }
 
     public func waveform(
@@ -514,8 +510,8 @@ public final class PostgresStore: Store {
             """
             SELECT s.machine_name, s.sensor_no,
                    (SELECT coalesce(sum(n), 0)::bigint FROM waveform_summary w WHERE w.sensor_id = s.id AND w.level = \(WaveformSummary.levels.count - 1)),
-                   (SELECT min(collected_at) FROM vibration_data v WHERE v.machine_name = s.machine_name AND v.sensor_no = s.sensor_no),
-                   (SELECT max(collected_at) FROM vibration_data v WHERE v.machine_name = s.machine_name AND v.sensor_no = s.sensor_no)
+                   (SELECT min(collected_at) FROM vibration_data v WHERE v.sensor_id = s.id),
+                   (SELECT max(collected_at) FROM vibration_data v WHERE v.sensor_id = s.id)
             FROM sensors s WHERE \(name)::text IS NULL OR s.machine_name = \(name)
             ORDER BY s.machine_name, s.sensor_no
             """, (String, String, Int64, Timestamp?, Timestamp?).self)
