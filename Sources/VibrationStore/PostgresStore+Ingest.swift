@@ -4,19 +4,70 @@ import PostgresNIO
 import VibrationCore
 
 extension PostgresStore {
+    /// Two batches are in flight at once, each in its own transaction on its own connection: while
+    /// one holds the write lock and inserts, the next is copied into its session's staging table.
+    /// A batch takes the lock only after the one before it has committed, and gives up if that one
+    /// failed, so batches commit in order and none after a failure.
     public func ingest<Batches: AsyncSequence>(
         _ batches: Batches, committed: @Sendable (SampleBatch, IngestCounts) -> Void
     ) async throws -> IngestCounts where Batches.Element == SampleBatch {
-        var sensorIDs: [Int64] = []
+        typealias Done = (sequence: Int, batch: SampleBatch, counts: IngestCounts)
         var total = IngestCounts()
-        for try await batch in batches {
-            let known = sensorIDs
-            let (ids, counts) = try await client.withTransaction(logger: logger) { connection in
-                try await Self.store(batch, known: known, connection, logger: logger)
+        try await withThrowingTaskGroup(of: Done.self) { group in
+            var previous: AsyncThrowingStream<[Int64], any Error>?
+            var sequence = 0
+            var finished: [Int: Done] = [:]
+            var nextToReport = 0
+            func report(_ done: Done) {
+                finished[done.sequence] = done
+                while let next = finished.removeValue(forKey: nextToReport) {
+                    total += next.counts
+                    committed(next.batch, next.counts)
+                    nextToReport += 1
+                }
             }
-            sensorIDs = ids
-            total += counts
-            committed(batch, counts)
+            // On a failure, the batches still in flight finish (or fail) and are reported before it
+            // is thrown: the caller learns exactly which batches were stored.
+            var failure: (any Error)?
+            do {
+                for try await batch in batches {
+                    if sequence - nextToReport >= 2, let done = try await group.next() { report(done) }
+                    let (turn, handOver) = AsyncThrowingStream<[Int64], any Error>.makeStream()
+                    let before = previous
+                    let number = sequence
+                    group.addTask {
+                        do {
+                            let (ids, counts) = try await self.client.withTransaction(logger: self.logger) { connection in
+                                try await Self.stage(batch, connection, logger: self.logger)
+                                var known: [Int64] = []
+                                if let before {
+                                    for try await ids in before { known = ids }
+                                }
+                                return try await Self.insertStaged(batch, known: known, connection, logger: self.logger)
+                            }
+                            handOver.yield(ids)
+                            handOver.finish()
+                            return (number, batch, counts)
+                        } catch {
+                            handOver.finish(throwing: error)
+                            throw error
+                        }
+                    }
+                    previous = turn
+                    sequence += 1
+                }
+            } catch {
+                failure = error
+            }
+            while true {
+                do {
+                    guard let done = try await group.next() else { break }
+                    report(done)
+                } catch {
+                    failure = failure ?? error
+                }
+            }
+            if let failure { throw failure }
         }
         return total
     }
@@ -42,7 +93,12 @@ extension PostgresStore {
     static func store(_ batch: SampleBatch, known: [Int64], _ connection: PostgresConnection, logger: Logger) async throws
         -> (sensorIDs: [Int64], counts: IngestCounts)
     {
-        guard batch.count > 0 || !batch.newStreams.isEmpty else { return (known, IngestCounts()) }
+        try await stage(batch, connection, logger: logger)
+        return try await insertStaged(batch, known: known, connection, logger: logger)
+    }
+
+    /// Copies the batch's rows into the session's staging table (emptied first).
+    static func stage(_ batch: SampleBatch, _ connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
             CREATE TEMP TABLE IF NOT EXISTS himmes_staging (
@@ -57,6 +113,13 @@ extension PostgresStore {
                 try await CopyText.write(batch, to: writer)
             }
         }
+    }
+
+    /// Stores the staged batch, holding the write lock until the caller's transaction ends.
+    static func insertStaged(_ batch: SampleBatch, known: [Int64], _ connection: PostgresConnection, logger: Logger) async throws
+        -> (sensorIDs: [Int64], counts: IngestCounts)
+    {
+        guard batch.count > 0 || !batch.newStreams.isEmpty else { return (known, IngestCounts()) }
         try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
         var ids = known
         for key in batch.newStreams {
