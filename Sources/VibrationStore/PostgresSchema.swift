@@ -21,6 +21,8 @@ enum PostgresSchema {
     /// and hosts: sample ids then grow in commit order, which the engine's scan relies on.
     static let writeLock: Int64 = 0x6869_6D6D_6573_0001
     static let migrationLock: Int64 = 0x6869_6D6D_6573_0002
+    /// Serialises the engines of several servers sharing one database as they record verdicts.
+    static let engineLock: Int64 = 0x6869_6D6D_6573_0003
 
     /// A migration's statements: split at each `;` that ends a line, except inside a `$$` body.
     static func statements(_ sql: String) -> [String] {

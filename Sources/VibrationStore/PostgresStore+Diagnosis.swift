@@ -178,6 +178,9 @@ extension PostgresStore {
                 for try await value in try await connection.query(query, logger: logger).decode(type) { return value }
                 return nil
             }
+            // Servers sharing the database each run an engine: one records at a time, so that a
+            // window one of them recorded is seen as done by the other.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.engineLock))", logger: logger)
             var states: [String: MachineState] = [:]
             var monitored: [String: String] = [:]
             var opened: [Alarm] = []

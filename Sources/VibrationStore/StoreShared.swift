@@ -20,7 +20,7 @@ struct DiagnosisRunBuilder {
 
     /// The next diagnosis of the current machine, in time order.
     mutating func add(machine: String, at: Int64, faultType type: FaultType, id: Int64) {
-        let index = (at - from) * slots / span
+        let index = slot(of: at)
         if var current = slot, current.index == index, current.run.machineName == machine {
             // The slot shows its most severe verdict (the latest of them explains it).
             if type.rawValue >= current.run.faultType.rawValue {
@@ -41,12 +41,20 @@ struct DiagnosisRunBuilder {
     mutating func finishSlot() {
         guard let finished = slot?.run else { return }
         slot = nil
+        append(slot: finished)
+    }
+
+    /// A whole slot, summed up elsewhere (by the database), after the slots before it.
+    mutating func append(slot finished: DiagnosisRun) {
         if runs.last?.continues(into: finished) == true {
             runs[runs.count - 1].extend(with: finished)
         } else {
             runs.append(finished)
         }
     }
+
+    /// The slot of a time.
+    func slot(of at: Int64) -> Int64 { (at - from) * slots / span }
 }
 
 /// One sensor's figures for a machine summary.
