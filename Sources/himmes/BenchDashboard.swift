@@ -109,6 +109,7 @@ struct BenchDashboard: AsyncParsableCommand {
             }),
             ("feature trend (1000 windows)", { "/machines/\(machine)/features?limit=1000" }),
             ("GET /vibration-data?limit=100 (JSON)", { "/vibration-data?limit=100" }),
+            ("GET /vibration-diagnosis/latest (JSON)", { "/vibration-diagnosis/latest" }),
         ]
         print("\n\(plan.description)\n")
         print("request".padding(toLength: 46, withPad: " ", startingAt: 0) + "   p50 ms   p99 ms   max ms  server p50   p99 ms   bytes")
