@@ -106,7 +106,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VibrationStoreTests",
-            dependencies: ["VibrationStore", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "VibrationStore", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(
             name: "VibrationServerTests",

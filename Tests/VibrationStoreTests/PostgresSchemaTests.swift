@@ -1,0 +1,66 @@
+import Foundation
+import PostgresNIO
+import Testing
+import VibrationCore
+
+@testable import VibrationStore
+
+@Suite("PostgreSQL schema")
+struct PostgresSchemaTests {
+    /// A fresh PostgreSQL store, or nil (with a note) when no test server is named.
+    func makeStore() async throws -> PostgresStore? {
+        guard Backend.available.contains(.postgres) else {
+            print("HIMMES_TEST_POSTGRES_URL is not set: skipping the PostgreSQL schema tests")
+            return nil
+        }
+        return try await Backend.postgres.makeStore() as? PostgresStore
+    }
+
+    @Test("tools written for the original table insert into vibration_data; the identity stays unique")
+    func originalInserts() async throws {
+        guard let store = try await makeStore() else { return }
+        defer { store.close() }
+        let insert: PostgresQuery = """
+            INSERT INTO vibration_data (machine_name, sensor_no, measured_time, normal, unbalance, looseness, unbalance_looseness)
+            VALUES ('press', 's1', 0.5, 1, 2, 3, 4) RETURNING collected_at
+            """
+        // collected_at defaults to now, whose month has a partition; the sensor's id is filled in.
+        let at = try #require(try await store.one(insert, Timestamp.self))
+        let read = try await store.samples(matching: SampleFilter(machineName: "press"), after: nil, limit: 10)
+        #expect(read.map(\.sample) == [
+            VibrationSample(machineName: "press", sensorNo: "s1", collectedAt: at, measuredTime: 0.5, normal: 1, unbalance: 2, looseness: 3, unbalanceLooseness: 4)
+        ])
+        // The same identity again is refused by the database itself.
+        let again: PostgresQuery = """
+            INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+            VALUES ('press', 's1', \(at), 0.5, 9, 9, 9, 9)
+            """
+        await #expect(throws: PSQLError.self) { try await store.query(again) }
+        // What the store itself writes goes through the same key.
+        await #expect(throws: StoreError.self) {
+            _ = try await store.insert(VibrationSample(machineName: "press", sensorNo: "s1", collectedAt: at, measuredTime: 0.5, normal: 0, unbalance: 0, looseness: 0, unbalanceLooseness: 0))
+        }
+    }
+
+    @Test("a month gets its partition when its first data arrives; fault_type and name lengths are checked by the database")
+    func partitionsAndChecks() async throws {
+        guard let store = try await makeStore() else { return }
+        defer { store.close() }
+        _ = try await store.insert(VibrationSample(
+            machineName: "old", sensorNo: "s1", collectedAt: Timestamp(parsing: "2019-06-15T12:00:00Z")!, measuredTime: 0,
+            normal: 0, unbalance: 0, looseness: 0, unbalanceLooseness: 0))
+        var partitions: [String] = []
+        for try await name in try await store.query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'vibration_data'::regclass"
+        ).decode(String.self) { partitions.append(name) }
+        #expect(partitions.contains("vibration_data_2019m06"))
+        #expect(partitions.count >= 4)  // and this month with the two ahead
+        await #expect(throws: PSQLError.self) {
+            try await store.query("INSERT INTO vibration_diagnosis (machine_name, fault_type) VALUES ('m', 4)")
+        }
+        await #expect(throws: PSQLError.self) {
+            try await store.query("INSERT INTO vibration_diagnosis (machine_name, fault_type) VALUES (\(String(repeating: "x", count: 51)), 0)")
+        }
+        #expect(try await store.migrationStatus().allSatisfy(\.applied))
+    }
+}
