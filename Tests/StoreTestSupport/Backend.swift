@@ -9,13 +9,16 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
     case postgres
 
-    static let postgresURL: String? = {
+    public static let postgresURL: String? = {
         guard let url = ProcessInfo.processInfo.environment["HIMMES_TEST_POSTGRES_URL"], !url.isEmpty else {
             print("HIMMES_TEST_POSTGRES_URL is not set: tests parameterised by backend run on SQLite only and skip PostgreSQL")
             return nil
         }
         return url
     }()
+
+    /// Whether a PostgreSQL test server is named.
+    public static var hasPostgres: Bool { postgresURL != nil }
 
     /// SQLite always; PostgreSQL when a test server is named.
     public static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
