@@ -79,13 +79,26 @@ public struct PostgresLocation: Sendable, Hashable {
 
 public enum PostgresStoreError: Error, CustomStringConvertible {
     case badURL(String)
+    case unreachable(String, String)
     case unexpected(String)
 
     public var description: String {
         switch self {
         case .badURL(let text): "bad database URL: \(text)"
+        case .unreachable(let location, let why): "cannot open the PostgreSQL database \(location): \(why)"
         case .unexpected(let text): text
         }
+    }
+
+    /// What went wrong, in words: the server's own message, else the connection's error.
+    /// (postgres-nio's own description hides both, in case they hold secrets.)
+    static func explain(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let info = error.serverInfo, let message = info[.message] {
+            return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        if let underlying = error.underlying { return "\(underlying)" }
+        return "\(error.code)"
     }
 }
 
@@ -104,18 +117,40 @@ public final class PostgresStore: Store {
     public static func connect(
         _ location: PostgresLocation, maximumConnections: Int = 16, logger: Logger = Logger(label: "himmes.store")
     ) async throws -> PostgresStore {
+        try await probe(location, logger: logger)
         let store = PostgresStore(location: location, maximumConnections: maximumConnections, logger: logger)
         do {
             try await store.migrate()
         } catch {
             store.close()
-            throw error
+            throw PostgresStoreError.unreachable(location.description, PostgresStoreError.explain(error))
         }
         return store
     }
 
     public static func connect(url: String, logger: Logger = Logger(label: "himmes.store")) async throws -> PostgresStore {
         try await connect(PostgresLocation(url: url), logger: logger)
+    }
+
+    /// One connection made and closed before the pool starts: the pool would retry a server that
+    /// is down, or a wrong password, for ever; this says at once what is wrong.
+    static func probe(_ location: PostgresLocation, logger: Logger) async throws {
+        do {
+            let tls: PostgresConnection.Configuration.TLS =
+                switch location.tls {
+                case .disable: .disable
+                case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                }
+            var configuration = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.username, password: location.password,
+                database: location.database, tls: tls)
+            configuration.options.connectTimeout = .seconds(10)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            throw PostgresStoreError.unreachable(location.description, PostgresStoreError.explain(error))
+        }
     }
 
     private init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {

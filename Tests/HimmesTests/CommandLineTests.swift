@@ -86,6 +86,20 @@ struct CommandLineTests {
         #expect(left.out.split(separator: "\n").count == 51)  // the header and the recent recording
     }
 
+    @Test("a PostgreSQL URL that is malformed or names a server that is not there fails at once, saying why")
+    func badPostgresURL() throws {
+        let refused = try Himmes.run(["migrate", "--db", "postgres://himmes:secret@127.0.0.1:1/plant?sslmode=disable"])
+        #expect(refused.status != 0)
+        #expect(refused.err.contains("cannot open the PostgreSQL database postgres://himmes@127.0.0.1:1/plant"), "\(refused.err)")
+        #expect(refused.err.contains("refused"), "\(refused.err)")
+        #expect(!refused.err.contains("secret"))
+        let malformed = try Himmes.run(["keys", "list", "--db", "postgres://127.0.0.1/plant"])
+        #expect(malformed.status != 0)
+        #expect(malformed.err.contains("names no user"), "\(malformed.err)")
+        let unknown = try Himmes.run(["migrate", "--db", "postgres://u@127.0.0.1/plant?ssl=1"])
+        #expect(unknown.err.contains("unknown parameter 'ssl'"), "\(unknown.err)")
+    }
+
     @Test("export then import into an empty database reproduces the same rows")
     func exportRoundTrip() throws {
         let dir = try temporaryFolder()
