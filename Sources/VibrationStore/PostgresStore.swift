@@ -499,22 +499,6 @@ public final class PostgresStore: Store {
         return try await all(PostgresQuery(unsafeSQL: sql, binds: binds), DiagnosisRow.self).map(Self.storedDiagnosis)
     }
 
-    /// Walks the distinct machine names through the (machine_name, detected_at) index, then takes the
-    /// newest entry of each: one index probe per machine, however many diagnoses there are.
-    static let latestDiagnosesSQL = """
-        WITH RECURSIVE machine(name) AS (
-            SELECT min(machine_name) FROM vibration_diagnosis
-            UNION ALL
-            SELECT (SELECT min(machine_name) FROM vibration_diagnosis WHERE machine_name > machine.name)
-            FROM machine WHERE machine.name IS NOT NULL
-        )
-        SELECT d.id, d.machine_name, d.detected_at, d.fault_type
-        FROM machine CROSS JOIN LATERAL (
-            SELECT * FROM vibration_diagnosis WHERE machine_name = machine.name ORDER BY detected_at DESC, id DESC LIMIT 1) AS d
-        WHERE machine.name IS NOT NULL
-        ORDER BY d.machine_name
-        """
-
     public func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis] {
         let query: PostgresQuery =
             if let machineName {
@@ -523,7 +507,7 @@ public final class PostgresStore: Store {
                 WHERE machine_name = \(machineName) ORDER BY detected_at DESC, id DESC LIMIT 1
                 """
             } else {
-                PostgresQuery(unsafeSQL: Self.latestDiagnosesSQL)
+                PostgresQuery(unsafeSQL: StoreSQL.latestDiagnoses)
             }
         return try await all(query, DiagnosisRow.self).map(Self.storedDiagnosis)
     }
