@@ -142,31 +142,30 @@ extension PostgresStore {
         try await samples(of: [window])[0]
     }
 
+    /// One statement per channel for all the windows: one wait for the database, not one per window.
     public func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])] {
-        try await client.withConnection { connection in
-            var result: [(times: [Double], values: [Double])] = []
-            for window in windows {
-                // The channel names a column; it comes from the enum, never from a request.
-                let rows = try await connection.query(
-                    """
-                    SELECT collected_at, measured_time, \(unescaped: window.channel.rawValue) FROM vibration_data
-                    WHERE sensor_id = \(window.sensorID) AND collected_at >= \(window.start) AND collected_at <= \(window.end)
-                    ORDER BY collected_at, measured_time
-                    """, logger: logger)
-                var times: [Double] = []
-                var values: [Double] = []
-                let low = Double(window.index) * window.seconds
-                let high = Double(window.index + 1) * window.seconds
-                for try await (collected, t, value) in rows.decode((Timestamp, Double, Double).self) {
-                    guard t >= low, t < high,
-                        abs(collected.microseconds - Int64((t * 1_000_000).rounded()) - window.recordingStart.microseconds) <= 1
-                    else { continue }
-                    times.append(t)
-                    values.append(value)
-                }
-                result.append((times, values))
+        var rows = [[(collected: Int64, t: Double, value: Double)]](repeating: [], count: windows.count)
+        for (channel, indices) in Dictionary(grouping: windows.indices, by: { windows[$0].channel }) {
+            // The channel names a column; it comes from the enum, never from a request.
+            let result = try await query(
+                """
+                SELECT w.i, v.collected_at, v.measured_time, v.value
+                FROM unnest(\(indices.map { Int64($0) })::bigint[], \(indices.map { windows[$0].sensorID })::bigint[],
+                            \(indices.map { windows[$0].start })::timestamptz[], \(indices.map { windows[$0].end })::timestamptz[])
+                     AS w(i, sensor, low, high)
+                CROSS JOIN LATERAL (
+                    SELECT collected_at, measured_time, \(unescaped: channel.rawValue) AS value FROM vibration_data
+                    WHERE sensor_id = w.sensor AND collected_at >= w.low AND collected_at <= w.high) AS v
+                """)
+            for try await (i, collected, t, value) in result.decode((Int64, Timestamp, Double, Double).self) {
+                let index = Int(i)
+                guard windows[index].holds(collectedAt: collected.microseconds, measuredTime: t) else { continue }
+                rows[index].append((collected.microseconds, t, value))
             }
-            return result
+        }
+        return rows.map { samples in
+            let ordered = samples.sorted { ($0.collected, $0.t) < ($1.collected, $1.t) }
+            return (ordered.map(\.t), ordered.map(\.value))
         }
     }
 
@@ -181,48 +180,70 @@ extension PostgresStore {
             // Servers sharing the database each run an engine: one records at a time, so that a
             // window one of them recorded is seen as done by the other.
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.engineLock))", logger: logger)
-            var states: [String: MachineState] = [:]
-            var monitored: [String: String] = [:]
-            var opened: [Alarm] = []
-            for (result, evidence) in zip(ordered, evidenceJSON) {
-                let w = result.window
-                let d = result.diagnosis
-                let done = try await one(
+            // Which windows were recorded before (by an earlier run, or another server's engine).
+            var done = Set<Int>()
+            if !ordered.isEmpty {
+                for try await i in try await connection.query(
                     """
-                    SELECT EXISTS (SELECT 1 FROM diagnosis_evidence
-                                   WHERE sensor_id = \(w.sensorID) AND window_start = \(w.start) AND channel = \(w.channel.rawValue))
-                    """, Bool.self) ?? false
-                if done { continue }
-                guard
-                    let diagnosisID = try await one(
-                        """
-                        INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type)
-                        VALUES (\(w.machineName), \(w.end), \(d.faultType.rawValue)) RETURNING id
-                        """, Int64.self)
-                else { throw PostgresStoreError.unexpected("INSERT returned no id") }
+                    SELECT w.i FROM unnest(\(ordered.indices.map { Int64($0) })::bigint[], \(ordered.map(\.window.sensorID))::bigint[],
+                                            \(ordered.map(\.window.start))::timestamptz[], \(ordered.map(\.window.channel.rawValue))::text[])
+                         AS w(i, sensor, start, channel)
+                    WHERE EXISTS (SELECT 1 FROM diagnosis_evidence e
+                                  WHERE e.sensor_id = w.sensor AND e.window_start = w.start AND e.channel = w.channel)
+                    """, logger: logger
+                ).decode(Int64.self) { done.insert(Int(i)) }
+            }
+            var seen = Set<AnalysisWindow>()
+            let fresh = ordered.indices.filter { !done.contains($0) && seen.insert(ordered[$0].window).inserted }
+            // The diagnoses and their evidence in two statements, with ids drawn beforehand so that
+            // each evidence row names its diagnosis.
+            var ids: [Int64] = []
+            if !fresh.isEmpty {
+                for try await id in try await connection.query(
+                    "SELECT nextval(pg_get_serial_sequence('vibration_diagnosis', 'id')) FROM generate_series(1, \(fresh.count))",
+                    logger: logger
+                ).decode(Int64.self) { ids.append(id) }
+                ids.sort()
+                let w = fresh.map { ordered[$0].window }
+                let d = fresh.map { ordered[$0].diagnosis }
+                try await connection.query(
+                    """
+                    INSERT INTO vibration_diagnosis (id, machine_name, detected_at, fault_type)
+                    SELECT * FROM unnest(\(ids)::bigint[], \(w.map(\.machineName))::text[], \(w.map(\.end))::timestamptz[],
+                                         \(d.map(\.faultType.rawValue))::integer[])
+                    """, logger: logger)
                 try await connection.query(
                     """
                     INSERT INTO diagnosis_evidence (diagnosis_id, sensor_id, channel, window_start, window_seconds,
                         confidence, severity_zone, velocity_rms, shaft_hz, amplitude_1x, harmonics, rms, crest_factor, kurtosis, evidence)
-                    VALUES (\(diagnosisID), \(w.sensorID), \(w.channel.rawValue), \(w.start), \(w.seconds), \(d.confidence),
-                        \(d.severityZone.rawValue), \(d.spectral.velocityRMS), \(d.spectral.shaftHz), \(d.spectral.oneX),
-                        \(d.spectral.harmonics), \(d.time.rms), \(d.time.crestFactor), \(d.time.kurtosis), \(evidence))
+                    SELECT * FROM unnest(\(ids)::bigint[], \(w.map(\.sensorID))::bigint[], \(w.map(\.channel.rawValue))::text[],
+                        \(w.map(\.start))::timestamptz[], \(w.map(\.seconds))::float8[], \(d.map(\.confidence))::float8[],
+                        \(d.map(\.severityZone.rawValue))::text[], \(d.map(\.spectral.velocityRMS))::float8[],
+                        \(d.map(\.spectral.shaftHz))::float8[], \(d.map(\.spectral.oneX))::float8[], \(d.map(\.spectral.harmonics))::float8[],
+                        \(d.map(\.time.rms))::float8[], \(d.map(\.time.crestFactor))::float8[], \(d.map(\.time.kurtosis))::float8[],
+                        \(fresh.map { evidenceJSON[$0] })::text[])
                     """, logger: logger)
-                if monitored[w.machineName] == nil {
-                    monitored[w.machineName] =
-                        try await one("SELECT channel FROM machines WHERE machine_name = \(w.machineName)", String.self) ?? ""
+            }
+            // Each machine's monitored channel and confirmed state, read once.
+            var monitored: [String: String] = [:]
+            var states: [String: MachineState] = [:]
+            let machines = Array(Set(fresh.map { ordered[$0].window.machineName }))
+            if !machines.isEmpty {
+                for try await row in try await connection.query(
+                    "SELECT \(unescaped: Self.statusColumns) FROM machines WHERE machine_name = ANY(\(machines)::text[])", logger: logger
+                ).decode(StatusRow.self) {
+                    let status = Self.machineStatus(row)
+                    monitored[row.0] = status.config.channel.rawValue
+                    states[row.0] = status.state
                 }
+            }
+            var changed = Set<String>()
+            var opened: [Alarm] = []
+            for index in fresh {
+                let w = ordered[index].window
+                let d = ordered[index].diagnosis
                 guard monitored[w.machineName] == w.channel.rawValue else { continue }
-                var state: MachineState
-                if let known = states[w.machineName] {
-                    state = known
-                } else {
-                    var row: StatusRow?
-                    for try await r in try await connection.query(
-                        "SELECT \(unescaped: Self.statusColumns) FROM machines WHERE machine_name = \(w.machineName)", logger: logger
-                    ).decode(StatusRow.self) { row = r }
-                    state = row.map(Self.machineStatus)?.state ?? MachineState()
-                }
+                var state = states[w.machineName] ?? MachineState()
                 for event in tracker.apply(verdict: d.faultType, zone: d.severityZone, at: w.end, to: &state, machineName: w.machineName) {
                     switch event {
                     case .open(let machine, let at, let fault, let zone, let message):
@@ -241,7 +262,9 @@ extension PostgresStore {
                     }
                 }
                 states[w.machineName] = state
+                changed.insert(w.machineName)
             }
+            states = states.filter { changed.contains($0.key) }
             for (machine, state) in states {
                 try await connection.query(
                     """

@@ -183,14 +183,9 @@ extension SQLiteStore {
             arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1])
         var times: [Double] = []
         var values: [Double] = []
-        let low = Double(window.index) * window.seconds
-        let high = Double(window.index + 1) * window.seconds
         while let row = try rows.next() {
-            let collected: Int64 = row[0]
             let t: Double = row[1]
-            guard t >= low, t < high,
-                abs(collected - Int64((t * 1_000_000).rounded()) - window.recordingStart.microseconds) <= 1
-            else { continue }
+            guard window.holds(collectedAt: row[0], measuredTime: t) else { continue }
             times.append(t)
             values.append(row[2])
         }

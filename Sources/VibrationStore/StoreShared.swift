@@ -117,6 +117,17 @@ extension PendingWindows {
     }
 }
 
+extension AnalysisWindow {
+    /// Whether a sample of the window's sensor read between its start and end belongs to it: to its
+    /// recording (collected_at - measured_time is the recording's start, to the microsecond) and to
+    /// its span of measured_time.
+    @inline(__always)
+    func holds(collectedAt collected: Int64, measuredTime t: Double) -> Bool {
+        t >= Double(index) * seconds && t < Double(index + 1) * seconds
+            && abs(collected - Int64((t * 1_000_000).rounded()) - recordingStart.microseconds) <= 1
+    }
+}
+
 /// API key secrets: made here, stored as their SHA-256 only.
 enum KeySecret {
     /// A new secret: "hm_" and 32 random bytes in hex.
