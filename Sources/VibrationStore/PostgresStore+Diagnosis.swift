@@ -119,12 +119,15 @@ extension PostgresStore {
             return PendingWindows.split(ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto))
         }
         // Whether each was diagnosed already, and whether its sensor has data at or past its end
-        // (then it is complete): one statement for all of them.
+        // (then it is complete): one statement for all of them. Written as subqueries with LIMIT 1,
+        // which PostgreSQL keeps as one index probe per window; as EXISTS it may plan a join over
+        // all the samples when a bulk load has left the table without statistics yet.
         let states = try await all(
             """
             SELECT c.i,
-                   EXISTS (SELECT 1 FROM diagnosis_evidence e WHERE e.sensor_id = c.sensor AND e.window_start = c.start AND e.channel = c.channel),
-                   EXISTS (SELECT 1 FROM vibration_data v WHERE v.sensor_id = c.sensor AND v.collected_at >= c.finish)
+                   coalesce((SELECT true FROM diagnosis_evidence e
+                             WHERE e.sensor_id = c.sensor AND e.window_start = c.start AND e.channel = c.channel LIMIT 1), false),
+                   coalesce((SELECT true FROM vibration_data v WHERE v.sensor_id = c.sensor AND v.collected_at >= c.finish LIMIT 1), false)
             FROM unnest(\(Array(candidates.indices))::bigint[], \(candidates.map(\.sensorID))::bigint[], \(candidates.map(\.start))::timestamptz[],
                         \(candidates.map(\.channel.rawValue))::text[], \(candidates.map(\.machineName))::text[],
                         \(candidates.map(\.sensorNo))::text[], \(candidates.map(\.end))::timestamptz[])
