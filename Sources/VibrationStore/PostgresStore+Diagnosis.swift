@@ -119,15 +119,15 @@ extension PostgresStore {
             return PendingWindows.split(ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto))
         }
         // Whether each was diagnosed already, and whether its sensor has data at or past its end
-        // (then it is complete): one statement for all of them. Written as subqueries with LIMIT 1,
-        // which PostgreSQL keeps as one index probe per window; as EXISTS it may plan a join over
-        // all the samples when a bulk load has left the table without statistics yet.
+        // (then it is complete): one statement for all of them. "Has data past the end" is asked as
+        // the sensor's newest time, which PostgreSQL always reads from the end of the key; asked as
+        // EXISTS it may scan the samples, as it does when a bulk load has left no statistics yet.
         let states = try await all(
             """
             SELECT c.i,
                    coalesce((SELECT true FROM diagnosis_evidence e
                              WHERE e.sensor_id = c.sensor AND e.window_start = c.start AND e.channel = c.channel LIMIT 1), false),
-                   coalesce((SELECT true FROM vibration_data v WHERE v.sensor_id = c.sensor AND v.collected_at >= c.finish LIMIT 1), false)
+                   coalesce((SELECT max(collected_at) FROM vibration_data v WHERE v.sensor_id = c.sensor) >= c.finish, false)
             FROM unnest(\(Array(candidates.indices))::bigint[], \(candidates.map(\.sensorID))::bigint[], \(candidates.map(\.start))::timestamptz[],
                         \(candidates.map(\.channel.rawValue))::text[], \(candidates.map(\.machineName))::text[],
                         \(candidates.map(\.sensorNo))::text[], \(candidates.map(\.end))::timestamptz[])

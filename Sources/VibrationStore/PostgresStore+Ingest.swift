@@ -189,7 +189,8 @@ extension PostgresStore {
 
 extension PostgresStore {
     /// Whether any stored sample of the batch's sensors falls within the batch's time range on that
-    /// sensor: one probe of the identity key per sensor.
+    /// sensor: one probe of the identity key per sensor (asked as the first time at or after the
+    /// range's start, which PostgreSQL reads from the key whatever its statistics say).
     static func overlapsStoredSamples(_ batch: SampleBatch, sensorIDs: [Int64], _ connection: PostgresConnection, logger: Logger)
         async throws -> Bool
     {
@@ -206,7 +207,7 @@ extension PostgresStore {
             SELECT EXISTS (
                 SELECT 1 FROM unnest(\(used.map { sensorIDs[$0] })::bigint[], \(used.map { Timestamp(microseconds: low[$0]) })::timestamptz[],
                                      \(used.map { Timestamp(microseconds: high[$0]) })::timestamptz[]) AS r(sensor_id, low, high)
-                WHERE EXISTS (SELECT 1 FROM vibration_data v WHERE v.sensor_id = r.sensor_id AND v.collected_at BETWEEN r.low AND r.high))
+                WHERE (SELECT min(collected_at) FROM vibration_data v WHERE v.sensor_id = r.sensor_id AND v.collected_at >= r.low) <= r.high)
             """, logger: logger)
         for try await overlap in rows.decode(Bool.self) { return overlap }
         return true
