@@ -97,7 +97,8 @@ extension PostgresStore {
         return try await insertStaged(batch, known: known, connection, logger: logger)
     }
 
-    /// Copies the batch's rows into the session's staging table (emptied first).
+    /// Copies the batch's rows into the session's staging table (emptied first: an atomic load
+    /// stages several batches in one transaction).
     static func stage(_ batch: SampleBatch, _ connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """

@@ -350,7 +350,15 @@ public final class SQLiteStore: Store {
         }
     }
 
-    static let latestDiagnosesSQL = StoreSQL.latestDiagnoses
+    /// The newest diagnosis of each machine: one more index probe per machine.
+    static let latestDiagnosesSQL = StoreSQL.diagnosedMachines + """
+        SELECT d.id, d.machine_name, d.detected_at, d.fault_type
+        FROM machine JOIN vibration_diagnosis d ON d.id = (
+            SELECT id FROM vibration_diagnosis WHERE machine_name = machine.name
+            ORDER BY detected_at DESC, id DESC LIMIT 1)
+        WHERE machine.name IS NOT NULL
+        ORDER BY d.machine_name
+        """
 
     static let latestDiagnosisOfMachineSQL = """
         SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis

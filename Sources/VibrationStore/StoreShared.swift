@@ -156,20 +156,15 @@ enum EvidenceText {
 
 /// SQL both databases take as it is.
 enum StoreSQL {
-    /// Walks the distinct machine names through the (machine_name, detected_at) index, then takes
-    /// the last entry of each: one index probe per machine, however many diagnoses there are.
-    static let latestDiagnoses = """
+    /// The distinct machine names of the diagnoses, as `machine(name)`, walked through the
+    /// (machine_name, detected_at) index: one probe per machine however many diagnoses there are.
+    /// (The last row has a NULL name.)
+    static let diagnosedMachines = """
         WITH RECURSIVE machine(name) AS (
             SELECT min(machine_name) FROM vibration_diagnosis
             UNION ALL
             SELECT (SELECT min(machine_name) FROM vibration_diagnosis WHERE machine_name > machine.name)
             FROM machine WHERE machine.name IS NOT NULL
         )
-        SELECT d.id, d.machine_name, d.detected_at, d.fault_type
-        FROM machine JOIN vibration_diagnosis d ON d.id = (
-            SELECT id FROM vibration_diagnosis WHERE machine_name = machine.name
-            ORDER BY detected_at DESC, id DESC LIMIT 1)
-        WHERE machine.name IS NOT NULL
-        ORDER BY d.machine_name
         """
 }
