@@ -53,9 +53,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("the status board shows each machine's state in words, icon and colour, counts and open alarms")
-    func board() async throws {
-        try await withApp { client, store in
+    @Test("the status board shows each machine's state in words, icon and colour, counts and open alarms", arguments: Backend.available)
+    func board(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             try await seed(store)
             let page = try await client.call(.get, "/").text
             #expect(page.contains("data-machine=\"press-1\""))
@@ -70,9 +70,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("the data table filters, pages by cursor and links the CSV download of the filter")
-    func data() async throws {
-        try await withApp { client, store in
+    @Test("the data table filters, pages by cursor and links the CSV download of the filter", arguments: Backend.available)
+    func data(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             try await seed(store)
             let first = try await client.call(.get, "/data?machine_name=press-1")
             let rows = first.text.components(separatedBy: "<tr><td>").count - 1
@@ -90,9 +90,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("the diagnosis table filters by fault type")
-    func diagnoses() async throws {
-        try await withApp { client, store in
+    @Test("the diagnosis table filters by fault type", arguments: Backend.available)
+    func diagnoses(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             try await seed(store)
             let all = try await client.call(.get, "/diagnosis").text
             #expect(all.components(separatedBy: "<tr class=\"state-1\">").count - 1 == 3)
@@ -101,9 +101,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("Korean by ?lang=ko or Accept-Language")
-    func korean() async throws {
-        try await withApp { client, store in
+    @Test("Korean by ?lang=ko or Accept-Language", arguments: Backend.available)
+    func korean(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             try await seed(store)
             let asked = try await client.call(.get, "/?lang=ko").text
             #expect(asked.contains("<html lang=\"ko\">"))
@@ -115,9 +115,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("assets are served with their types")
-    func assets() async throws {
-        try await withApp { client, _ in
+    @Test("assets are served with their types", arguments: Backend.available)
+    func assets(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             let css = try await client.call(.get, "/assets/app.css")
             let js = try await client.call(.get, "/assets/app.js")
             #expect(css.headers[.contentType] == "text/css; charset=utf-8")
@@ -125,9 +125,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("the timeline draws a band per run of equal verdicts, placed by time, with what its tooltip needs")
-    func timeline() async throws {
-        try await withApp { client, store in
+    @Test("the timeline draws a band per run of equal verdicts, placed by time, with what its tooltip needs", arguments: Backend.available)
+    func timeline(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             _ = try await store.save(MachineConfig(machineName: "press-1", line: "Line A"))
             _ = try await store.save(MachineConfig(machineName: "fan-2", line: "Line B"))
             // press-1: normal 08:00-08:15, unbalance 08:15-08:45, normal again from 08:45 to 09:00.
@@ -160,9 +160,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("a browser gets the machine page at /machines/{name}; API clients get JSON; unknown machines are 404")
-    func machinePage() async throws {
-        try await withApp { client, store in
+    @Test("a browser gets the machine page at /machines/{name}; API clients get JSON; unknown machines are 404", arguments: Backend.available)
+    func machinePage(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             try await seed(store)
             let html = try await client.call(.get, "/machines/press-1", headers: [.accept: "text/html"])
             #expect(html.headers[.contentType] == "text/html; charset=utf-8")
@@ -187,9 +187,9 @@ struct DashboardTests {
         }
     }
 
-    @Test("tables sort by time both ways and keep the order across pages")
-    func sorting() async throws {
-        try await withApp { client, store in
+    @Test("tables sort by time both ways and keep the order across pages", arguments: Backend.available)
+    func sorting(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
             try await seed(store)
             let newest = try await client.call(.get, "/data?machine_name=press-1").text
             #expect(newest.contains("<td>0.149</td>") && !newest.contains("<td>0.0</td>"))

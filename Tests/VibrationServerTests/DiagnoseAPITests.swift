@@ -10,11 +10,11 @@ struct DiagnoseAPITests {
         "{\"values\": [\(values.map { String($0) }.joined(separator: ","))], \(extra)}"
     }
 
-    @Test("a generated unbalance window is diagnosed with its evidence, with and without rpm")
-    func unbalance() async throws {
+    @Test("a generated unbalance window is diagnosed with its evidence, with and without rpm", arguments: Backend.available)
+    func unbalance(backend: Backend) async throws {
         let channel = PlantGenerator.Channel(shaftHz: 24, seed: 77, sampleRateHz: 5_120)
         let w = PlantGenerator.window(of: channel, count: 5_120, sampleRateHz: 5_120)
-        try await withApp { client, _ in
+        try await withApp(backend: backend) { client, _ in
             for extra in ["\"sample_rate_hz\": 5120, \"rpm\": 1440, \"iso_group\": 1, \"foundation\": \"flexible\"", "\"sample_rate_hz\": 5120"] {
                 let reply = try await client.call(.post, "/diagnose", json: body(w.unbalance, extra: extra))
                 #expect(reply.status == .ok, "\(reply.text)")
@@ -28,14 +28,14 @@ struct DiagnoseAPITests {
         }
     }
 
-    @Test("uneven measured_time is accepted; looseness is found")
-    func measuredTime() async throws {
+    @Test("uneven measured_time is accepted; looseness is found", arguments: Backend.available)
+    func measuredTime(backend: Backend) async throws {
         let channel = PlantGenerator.Channel(shaftHz: 31, seed: 3, sampleRateHz: 1_350)
         let w = PlantGenerator.window(of: channel, count: 1_350, sampleRateHz: 1_350)
         var rng = SplitMix64(seed: 1)
         let times = (0..<1_350).map { Double($0) / 1_350 + (rng.unit() - 0.5) * 0.0001 }
         let json = "{\"values\": [\(w.looseness.map { String($0) }.joined(separator: ","))], \"measured_time\": [\(times.map { String($0) }.joined(separator: ","))], \"rpm\": 1860}"
-        try await withApp { client, _ in
+        try await withApp(backend: backend) { client, _ in
             let reply = try await client.call(.post, "/diagnose", json: json)
             #expect(reply.status == .ok, "\(reply.text)")
             #expect(reply["fault_type"] as? Int == 2)

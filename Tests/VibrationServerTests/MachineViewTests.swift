@@ -19,9 +19,9 @@ struct MachineViewTests {
         return text
     }()
 
-    @Test("the spectrum of a window shows its 1X peak with shaft-order markers and the engine's verdict")
-    func spectrum() async throws {
-        try await withApp { client, _ in
+    @Test("the spectrum of a window shows its 1X peak with shaft-order markers and the engine's verdict", arguments: Backend.available)
+    func spectrum(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
             #expect(try await client.call(.put, "/machines/m1", json: "{\"rpm\": 1500}").status == .ok)
             let upload = try await client.call(.post, "/vibration-data/bulk", json: Self.unbalancedCSV, contentType: "text/csv")
             #expect(upload.status == .ok, "\(upload.text)")
@@ -55,9 +55,9 @@ struct MachineViewTests {
         }
     }
 
-    @Test("the feature trend lists the engine's measurements per window; lists can be newest first")
-    func features() async throws {
-        try await withApp(automaticDiagnosis: true) { client, store in
+    @Test("the feature trend lists the engine's measurements per window; lists can be newest first", arguments: Backend.available)
+    func features(backend: Backend) async throws {
+        try await withApp(backend: backend, automaticDiagnosis: true) { client, store in
             #expect(try await client.call(.put, "/machines/m1", json: "{\"rpm\": 1500}").status == .ok)
             _ = try await client.call(.post, "/vibration-data/bulk", json: Self.unbalancedCSV, contentType: "text/csv")
             // The engine runs in the background: wait for its two windows.
