@@ -408,36 +408,24 @@ public final class PostgresStore: Store {
     public func waveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
     ) async throws -> Downsampling.Reduced? {
-        let end = to.microseconds + 1
-        let perBucket = (end - from.microseconds) / Int64(max(buckets, 1))
-        guard let level = WaveformSummary.levels.lastIndex(where: { $0 <= perBucket }) else {
-            let limit = SQLiteStore.waveformSampleLimit
-            guard
-                let series = try await series(
-                    machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, limit: limit)
-            else { return nil }
-            return Downsampling.Reduced(
-                buckets: Downsampling.minMax(times: series.times, values: series.values, from: from.microseconds, to: end, buckets: buckets),
-                samples: series.times.count, truncated: series.times.count == limit, summaryMicroseconds: nil)
-        }
-        guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
-        let width = WaveformSummary.levels[level]
+        // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
-        let rows = try await query(
-            """
-            SELECT bucket, n, min_\(unescaped: column), max_\(unescaped: column) FROM waveform_summary
-            WHERE sensor_id = \(sensor) AND level = \(level) AND bucket BETWEEN \(WaveformSummary.bucket(from.microseconds, width)) AND \(to.microseconds)
-            ORDER BY bucket
-            """)
-        var summary: [Downsampling.Bucket] = []
-        var samples = 0
-        for try await (bucket, n, low, high) in rows.decode((Int64, Int64, Double, Double).self) {
-            samples += Int(n)
-            summary.append(Downsampling.Bucket(time: bucket, min: low, max: high, count: Int(n)))
+        return try await drawWaveform(
+            machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
+        ) { level, firstBucket in
+            guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
+            let rows = try await query(
+                """
+                SELECT bucket, n, min_\(unescaped: column), max_\(unescaped: column) FROM waveform_summary
+                WHERE sensor_id = \(sensor) AND level = \(level) AND bucket BETWEEN \(firstBucket) AND \(to.microseconds)
+                ORDER BY bucket
+                """)
+            var summary: [Downsampling.Bucket] = []
+            for try await (bucket, n, low, high) in rows.decode((Int64, Int64, Double, Double).self) {
+                summary.append(Downsampling.Bucket(time: bucket, min: low, max: high, count: Int(n)))
+            }
+            return summary
         }
-        return Downsampling.Reduced(
-            buckets: Downsampling.merge(summary, from: from.microseconds, to: end, buckets: buckets), samples: samples,
-            truncated: false, summaryMicroseconds: width)
     }
 
     // MARK: Diagnoses

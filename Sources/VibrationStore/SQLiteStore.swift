@@ -230,46 +230,29 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// The most samples a waveform reads from the samples themselves.
-    static let waveformSampleLimit = 5_000_000
-
     public func waveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
     ) async throws -> Downsampling.Reduced? {
-        let end = to.microseconds + 1
-        let perBucket = (end - from.microseconds) / Int64(max(buckets, 1))
-        // The coarsest summary level whose buckets fit in one drawing bucket.
-        guard let level = WaveformSummary.levels.lastIndex(where: { $0 <= perBucket }) else {
-            guard
-                let series = try await series(
-                    machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to,
-                    limit: Self.waveformSampleLimit)
-            else { return nil }
-            return Downsampling.Reduced(
-                buckets: Downsampling.minMax(times: series.times, values: series.values, from: from.microseconds, to: end, buckets: buckets),
-                samples: series.times.count, truncated: series.times.count == Self.waveformSampleLimit, summaryMicroseconds: nil)
-        }
-        let width = WaveformSummary.levels[level]
+        // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
-        return try await pool.read { db in
-            guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT bucket, n, min_\(column), max_\(column) FROM waveform_summary
-                    WHERE sensor_id = ? AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket
-                    """,
-                arguments: [sensor, level, WaveformSummary.bucket(from.microseconds, width), to.microseconds])
-            var summary: [Downsampling.Bucket] = []
-            var samples = 0
-            while let row = try rows.next() {
-                let n: Int = row[1]
-                samples += n
-                summary.append(Downsampling.Bucket(time: row[0], min: row[2], max: row[3], count: n))
+        return try await drawWaveform(
+            machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
+        ) { level, firstBucket in
+            try await pool.read { db in
+                guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT bucket, n, min_\(column), max_\(column) FROM waveform_summary
+                        WHERE sensor_id = ? AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket
+                        """,
+                    arguments: [sensor, level, firstBucket, to.microseconds])
+                var summary: [Downsampling.Bucket] = []
+                while let row = try rows.next() {
+                    summary.append(Downsampling.Bucket(time: row[0], min: row[2], max: row[3], count: row[1]))
+                }
+                return summary
             }
-            return Downsampling.Reduced(
-                buckets: Downsampling.merge(summary, from: from.microseconds, to: end, buckets: buckets), samples: samples,
-                truncated: false, summaryMicroseconds: width)
         }
     }
 

@@ -128,6 +128,34 @@ extension AnalysisWindow {
     }
 }
 
+extension Store {
+    /// A waveform drawn from the summary level whose buckets are no wider than a drawing bucket,
+    /// read by `summary(level, firstBucket)` (nil when the sensor is unknown), or, for ranges finer
+    /// than the finest level, from the samples themselves.
+    func drawWaveform(
+        machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int,
+        summary: (_ level: Int, _ firstBucket: Int64) async throws -> [Downsampling.Bucket]?
+    ) async throws -> Downsampling.Reduced? {
+        let end = to.microseconds + 1
+        let perBucket = (end - from.microseconds) / Int64(max(buckets, 1))
+        guard let level = WaveformSummary.levels.lastIndex(where: { $0 <= perBucket }) else {
+            let limit = WaveformSummary.sampleLimit
+            guard
+                let series = try await series(
+                    machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, limit: limit)
+            else { return nil }
+            return Downsampling.Reduced(
+                buckets: Downsampling.minMax(times: series.times, values: series.values, from: from.microseconds, to: end, buckets: buckets),
+                samples: series.times.count, truncated: series.times.count == limit, summaryMicroseconds: nil)
+        }
+        let width = WaveformSummary.levels[level]
+        guard let rows = try await summary(level, WaveformSummary.bucket(from.microseconds, width)) else { return nil }
+        return Downsampling.Reduced(
+            buckets: Downsampling.merge(rows, from: from.microseconds, to: end, buckets: buckets),
+            samples: rows.reduce(0) { $0 + $1.count }, truncated: false, summaryMicroseconds: width)
+    }
+}
+
 /// API key secrets: made here, stored as their SHA-256 only.
 enum KeySecret {
     /// A new secret: "hm_" and 32 random bytes in hex.

@@ -10,6 +10,8 @@ enum WaveformSummary {
     /// Bucket widths in microseconds, finest first; each level is ten times the one before.
     static let levels: [Int64] = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
     static let channels = ["normal", "unbalance", "looseness", "unbalance_looseness"]
+    /// The most samples a waveform reads from the samples themselves.
+    static let sampleLimit = 5_000_000
 
     /// The start of the bucket of width `width` holding `t`, for negative times too.
     @inline(__always)
