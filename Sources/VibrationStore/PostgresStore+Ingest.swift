@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
@@ -13,6 +14,7 @@ extension PostgresStore {
     ) async throws -> IngestCounts where Batches.Element == SampleBatch {
         typealias Done = (sequence: Int, batch: SampleBatch, counts: IngestCounts)
         var total = IngestCounts()
+        var days = Set<Int64>()
         try await withThrowingTaskGroup(of: Done.self) { group in
             var previous: AsyncThrowingStream<[Int64], any Error>?
             var sequence = 0
@@ -22,6 +24,7 @@ extension PostgresStore {
                 finished[done.sequence] = done
                 while let next = finished.removeValue(forKey: nextToReport) {
                     total += next.counts
+                    if next.counts.inserted > 0 { days.formUnion(Self.days(of: next.batch)) }
                     committed(next.batch, next.counts)
                     nextToReport += 1
                 }
@@ -69,10 +72,47 @@ extension PostgresStore {
             }
             if let failure { throw failure }
         }
+        try await analyzeAfterLoad(total, days: days)
         return total
     }
 
+    /// Rows loaded in one call from which the month partitions' statistics are brought up to date
+    /// at once rather than at autovacuum's next round: until then the planner may scan where it
+    /// should probe.
+    static let analyzeAfterRows = 100_000
+
+    func analyzeAfterLoad(_ counts: IngestCounts, days: Set<Int64>) async throws {
+        guard counts.inserted >= Self.analyzeAfterRows else { return }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let partitions = Set(days.map { day -> String in
+            let date = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: Double(day) * 86_400))
+            return String(format: "vibration_data_%04dm%02d", date.year ?? 0, date.month ?? 0)
+        })
+        try await query(PostgresQuery(unsafeSQL: "ANALYZE " + partitions.sorted().map { "\"\($0)\"" }.joined(separator: ", ")))
+    }
+
+    /// The UTC days (since 1970) a batch's rows fall on.
+    static func days(of batch: SampleBatch) -> Set<Int64> {
+        var days = Set<Int64>()
+        var last = Int64.min
+        for t in batch.collectedAt {
+            let day = t >= 0 ? t / 86_400_000_000 : (t + 1) / 86_400_000_000 - 1
+            if day != last {
+                days.insert(day)
+                last = day
+            }
+        }
+        return days
+    }
+
     public func ingestAtomically(_ batches: [SampleBatch]) async throws -> IngestCounts {
+        let total = try await ingestAtomicallyInOneTransaction(batches)
+        try await analyzeAfterLoad(total, days: batches.reduce(into: Set<Int64>()) { $0.formUnion(Self.days(of: $1)) })
+        return total
+    }
+
+    func ingestAtomicallyInOneTransaction(_ batches: [SampleBatch]) async throws -> IngestCounts {
         try await client.withTransaction(logger: logger) { connection in
             var ids: [Int64] = []
             var total = IngestCounts()
@@ -128,9 +168,7 @@ extension PostgresStore {
         }
         guard batch.count > 0 else { return (ids, IngestCounts()) }
         // One time per UTC day the batch touches stands for its month.
-        var days = Set<Int64>()
-        for t in batch.collectedAt { days.insert(t - ((t % 86_400_000_000) + 86_400_000_000) % 86_400_000_000) }
-        let dayTimes = days.map(Timestamp.init(microseconds:))
+        let dayTimes = days(of: batch).map { Timestamp(microseconds: $0 * 86_400_000_000) }
         try await connection.query("SELECT himmes_ensure_partitions(\(dayTimes))", logger: logger)
         let streams = Array(0..<Int32(ids.count))
         if try await !overlapsStoredSamples(batch, sensorIDs: ids, connection, logger: logger) {

@@ -345,8 +345,10 @@ public final class PostgresStore: Store {
             .first.map(Self.storedSample)
     }
 
-    /// Each sensor's samples come in time order from the identity key; the newest `limit` of each are
-    /// read and merged, so that a page never sorts more than sensors x limit rows.
+    /// Each sensor's samples come in time order from the identity key; the first `limit` of each are
+    /// read and merged, so that a page never sorts more than sensors x limit rows. Within a sensor
+    /// (collected_at, measured_time) is unique, so its rows are ordered by exactly the key's columns,
+    /// and PostgreSQL reads them from the key even before it has statistics.
     public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample] {
         var binds = PostgresBindings()
         func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String {
@@ -374,7 +376,7 @@ public final class PostgresStore: Store {
             SELECT \(Self.sampleColumns.split(separator: ",").map { "page." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
             FROM sensors s CROSS JOIN LATERAL (
                 SELECT v.* FROM vibration_data v WHERE \(conditions.joined(separator: " AND "))
-                ORDER BY v.\(order.replacingOccurrences(of: ", ", with: ", v.")) LIMIT \(n)) AS page
+                ORDER BY v.collected_at \(keyword), v.measured_time \(keyword) LIMIT \(n)) AS page
             \(sensorConditions.isEmpty ? "" : "WHERE " + sensorConditions.joined(separator: " AND "))
             ORDER BY \(order) LIMIT \(n)
             """

@@ -58,4 +58,21 @@ struct PostgresSchemaTests {
         }
         #expect(try await store.migrationStatus().allSatisfy(\.applied))
     }
+
+    @Test("a large load brings the statistics of the months it wrote up to date, so that plans probe the key at once")
+    func statisticsAfterLoad() async throws {
+        guard let store = try await makeStore() else { return }
+        defer { store.close() }
+        let batches = try IngestTests().batches(rows: PostgresStore.analyzeAfterRows, rowsPerBatch: 65_536)
+        let counts = try await store.ingest(IngestTests.Stream(items: batches)) { _, _ in }
+        #expect(counts.inserted == PostgresStore.analyzeAfterRows)
+        var analysed: [String] = []
+        for try await name in try await store.query(
+            """
+            SELECT relname::text FROM pg_stat_user_tables
+            WHERE schemaname = current_schema() AND relname LIKE 'vibration_data_%' AND last_analyze IS NOT NULL
+            """
+        ).decode(String.self) { analysed.append(name) }
+        #expect(analysed == ["vibration_data_2025m01"])
+    }
 }
