@@ -97,7 +97,10 @@ let package = Package(
         ),
         .testTarget(name: "VibrationCoreTests", dependencies: ["VibrationCore"]),
         // What the store and server tests share: a fresh store of each backend.
-        .target(name: "StoreTestSupport", dependencies: ["VibrationCore", "VibrationStore"], path: "Tests/StoreTestSupport"),
+        .target(
+            name: "StoreTestSupport",
+            dependencies: ["VibrationCore", "VibrationStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/StoreTestSupport"),
         .testTarget(
             name: "HimmesTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import VibrationCore
 import VibrationStore
 
@@ -26,11 +27,14 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 
     public func makeStore() async throws -> any Store {
+        // Every test makes a store: its migrations are not news.
+        var logger = Logger(label: "himmes.store")
+        logger.logLevel = .warning
         switch self {
         case .sqlite:
-            return try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("test.sqlite").path)
+            return try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("test.sqlite").path, logger: logger)
         case .postgres:
-            return try await PostgresStore.connect(Self.freshPostgresLocation(), maximumConnections: 4)
+            return try await PostgresStore.connect(Self.freshPostgresLocation(), maximumConnections: 4, logger: logger)
         }
     }
 
