@@ -36,11 +36,13 @@ extension PostgresStore {
                 for try await batch in batches {
                     if sequence - nextToReport >= 2, let done = try await group.next() { report(done) }
                     let (turn, handOver) = AsyncThrowingStream<[Int64], any Error>.makeStream()
+                    let (connected, signalConnected) = AsyncStream<Void>.makeStream()
                     let before = previous
                     let number = sequence
                     group.addTask {
                         do {
                             let (ids, counts) = try await self.client.withTransaction(logger: self.logger) { connection in
+                                signalConnected.finish()
                                 try await Self.stage(batch, connection, logger: self.logger)
                                 var known: [Int64] = []
                                 if let before {
@@ -52,10 +54,15 @@ extension PostgresStore {
                             handOver.finish()
                             return (number, batch, counts)
                         } catch {
+                            signalConnected.finish()
                             handOver.finish(throwing: error)
                             throw error
                         }
                     }
+                    // The next batch asks the pool for a connection only once this one has one: a
+                    // batch holding a connection while it waits for one still waiting for a
+                    // connection could, across many uploads, hold every connection of the pool.
+                    for await _ in connected {}
                     previous = turn
                     sequence += 1
                 }

@@ -75,4 +75,40 @@ struct PostgresSchemaTests {
         ).decode(String.self) { analysed.append(name) }
         #expect(analysed == ["vibration_data_2025m01"])
     }
+
+    @Test("many uploads at once through a pool of two connections all finish, and store each row once")
+    func concurrentLoadsSmallPool() async throws {
+        let store = try await PostgresStore.connect(Backend.freshPostgresLocation(), maximumConnections: 2)
+        defer { store.close() }
+        let uploads = try (0..<6).map { seed in try IngestTests().batches(rows: 4_000, rowsPerBatch: 1_000, seed: UInt64(seed % 3)) }
+        let inserted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for batches in uploads {
+                group.addTask { try await store.ingest(IngestTests.Stream(items: batches)) { _, _ in }.inserted }
+            }
+            // A deadlock would hang here; a minute is far more than the work needs.
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                throw CancellationError()
+            }
+            var total = 0
+            for _ in uploads { total += try await group.next() ?? 0 }
+            group.cancelAll()
+            return total
+        }
+        // Three plants, each sent twice: each distinct identity once.
+        var identities = Set<String>()
+        for batches in uploads {
+            var streams: [StreamKey] = []
+            for batch in batches {
+                streams += batch.newStreams
+                for i in 0..<batch.count {
+                    let s = batch.sample(at: i, streams: streams)
+                    identities.insert("\(s.machineName)|\(s.sensorNo)|\(s.collectedAt.microseconds)|\(s.measuredTime)")
+                }
+            }
+        }
+        #expect(identities.count > 11_000)
+        #expect(inserted == identities.count)
+        #expect(try await store.sampleCount() == identities.count)
+    }
 }
