@@ -78,7 +78,7 @@ extension PostgresStore {
         try await registerSeenMachines()
         let marker = try await one("SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1", Int64.self) ?? 0
         let newest = try await one("SELECT max(id) FROM vibration_data", Int64?.self).flatMap { $0 } ?? 0
-        let upto = min(newest, marker + SQLiteStore.scanRows)
+        let upto = min(newest, marker + PendingWindows.scanRows)
         var candidates: [AnalysisWindow] = []
         // Windows left open by earlier calls.
         for (sensor, machine, sensorNo, channel, recording, index, width) in try await all(
@@ -125,8 +125,7 @@ extension PostgresStore {
         let states = try await all(
             """
             SELECT c.i,
-                   coalesce((SELECT true FROM diagnosis_evidence e
-                             WHERE e.sensor_id = c.sensor AND e.window_start = c.start AND e.channel = c.channel LIMIT 1), false),
+                   \(unescaped: Self.recorded("c")),
                    coalesce((SELECT max(collected_at) FROM vibration_data v WHERE v.sensor_id = c.sensor) >= c.finish, false)
             FROM unnest(\(Array(candidates.indices))::bigint[], \(candidates.map(\.sensorID))::bigint[], \(candidates.map(\.start))::timestamptz[],
                         \(candidates.map(\.channel.rawValue))::text[], \(candidates.map(\.machineName))::text[],
@@ -139,6 +138,15 @@ extension PostgresStore {
             if complete { ready.append(candidates[i]) } else { open.append(candidates[i]) }
         }
         return PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+    }
+
+    /// Whether the engine recorded the window that `alias` (with columns sensor, start, channel)
+    /// names: one probe of the evidence's unique key.
+    static func recorded(_ alias: String) -> String {
+        """
+        EXISTS (SELECT 1 FROM diagnosis_evidence e
+                WHERE e.sensor_id = \(alias).sensor AND e.window_start = \(alias).start AND e.channel = \(alias).channel)
+        """
     }
 
     public func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double]) {
@@ -176,8 +184,7 @@ extension PostgresStore {
         let evidenceJSON = try EvidenceText.encode(ordered)
         return try await client.withTransaction(logger: logger) { connection in
             func one<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type) async throws -> C? {
-                for try await value in try await connection.query(query, logger: logger).decode(type) { return value }
-                return nil
+                try await connection.query(query, logger: logger).first(type)
             }
             // Servers sharing the database each run an engine: one records at a time, so that a
             // window one of them recorded is seen as done by the other.
@@ -190,8 +197,7 @@ extension PostgresStore {
                     SELECT w.i FROM unnest(\(ordered.indices.map { Int64($0) })::bigint[], \(ordered.map(\.window.sensorID))::bigint[],
                                             \(ordered.map(\.window.start))::timestamptz[], \(ordered.map(\.window.channel.rawValue))::text[])
                          AS w(i, sensor, start, channel)
-                    WHERE EXISTS (SELECT 1 FROM diagnosis_evidence e
-                                  WHERE e.sensor_id = w.sensor AND e.window_start = w.start AND e.channel = w.channel)
+                    WHERE \(unescaped: Self.recorded("w"))
                     """, logger: logger
                 ).decode(Int64.self) { done.insert(Int(i)) }
             }
@@ -368,8 +374,7 @@ extension PostgresStore {
                     RETURNING 1)
                 SELECT count(*) FROM gone
                 """, logger: logger)
-            var removed = 0
-            for try await n in rows.decode(Int64.self) { removed = Int(n) }
+            let removed = Int(try await rows.first(Int64.self) ?? 0)
             // Look at every sample again; windows still diagnosed are skipped.
             try await connection.query("DELETE FROM diagnosis_progress", logger: logger)
             try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)

@@ -12,7 +12,7 @@ extension PostgresStore {
     public func ingest<Batches: AsyncSequence>(
         _ batches: Batches, committed: @Sendable (SampleBatch, IngestCounts) -> Void
     ) async throws -> IngestCounts where Batches.Element == SampleBatch {
-        typealias Done = (sequence: Int, batch: SampleBatch, counts: IngestCounts)
+        typealias Done = (sequence: Int, batch: SampleBatch, counts: IngestCounts, days: Set<Int64>)
         var total = IngestCounts()
         var days = Set<Int64>()
         try await withThrowingTaskGroup(of: Done.self) { group in
@@ -24,7 +24,7 @@ extension PostgresStore {
                 finished[done.sequence] = done
                 while let next = finished.removeValue(forKey: nextToReport) {
                     total += next.counts
-                    if next.counts.inserted > 0 { days.formUnion(Self.days(of: next.batch)) }
+                    if next.counts.inserted > 0 { days.formUnion(next.days) }
                     committed(next.batch, next.counts)
                     nextToReport += 1
                 }
@@ -40,6 +40,7 @@ extension PostgresStore {
                     let before = previous
                     let number = sequence
                     group.addTask {
+                        let days = Self.days(of: batch)
                         do {
                             let (ids, counts) = try await self.client.withTransaction(logger: self.logger) { connection in
                                 signalConnected.finish()
@@ -48,11 +49,11 @@ extension PostgresStore {
                                 if let before {
                                     for try await ids in before { known = ids }
                                 }
-                                return try await Self.insertStaged(batch, known: known, connection, logger: self.logger)
+                                return try await Self.insertStaged(batch, days: days, known: known, connection, logger: self.logger)
                             }
                             handOver.yield(ids)
                             handOver.finish()
-                            return (number, batch, counts)
+                            return (number, batch, counts, days)
                         } catch {
                             signalConnected.finish()
                             handOver.finish(throwing: error)
@@ -93,18 +94,19 @@ extension PostgresStore {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let partitions = Set(days.map { day -> String in
-            let date = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: Double(day) * 86_400))
+            let date = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: Double(day / 1_000_000)))
             return String(format: "vibration_data_%04dm%02d", date.year ?? 0, date.month ?? 0)
         })
         try await query(PostgresQuery(unsafeSQL: "ANALYZE " + partitions.sorted().map { "\"\($0)\"" }.joined(separator: ", ")))
     }
 
-    /// The UTC days (since 1970) a batch's rows fall on.
+    /// The starts (microseconds since 1970, UTC) of the days a batch's rows fall on: each stands for
+    /// its month when partitions are made and analysed.
     static func days(of batch: SampleBatch) -> Set<Int64> {
         var days = Set<Int64>()
         var last = Int64.min
         for t in batch.collectedAt {
-            let day = t >= 0 ? t / 86_400_000_000 : (t + 1) / 86_400_000_000 - 1
+            let day = WaveformSummary.bucket(t, 86_400_000_000)
             if day != last {
                 days.insert(day)
                 last = day
@@ -114,34 +116,22 @@ extension PostgresStore {
     }
 
     public func ingestAtomically(_ batches: [SampleBatch]) async throws -> IngestCounts {
-        let total = try await ingestAtomicallyInOneTransaction(batches)
-        try await analyzeAfterLoad(total, days: batches.reduce(into: Set<Int64>()) { $0.formUnion(Self.days(of: $1)) })
-        return total
-    }
-
-    func ingestAtomicallyInOneTransaction(_ batches: [SampleBatch]) async throws -> IngestCounts {
-        try await client.withTransaction(logger: logger) { connection in
+        let (total, days) = try await client.withTransaction(logger: logger) { connection in
             var ids: [Int64] = []
             var total = IngestCounts()
+            var days = Set<Int64>()
             for batch in batches {
-                let (known, counts) = try await Self.store(batch, known: ids, connection, logger: logger)
+                let batchDays = Self.days(of: batch)
+                try await Self.stage(batch, connection, logger: logger)
+                let (known, counts) = try await Self.insertStaged(batch, days: batchDays, known: ids, connection, logger: logger)
                 ids = known
                 total += counts
+                days.formUnion(batchDays)
             }
-            return total
+            return (total, days)
         }
-    }
-
-    static let stagingTable = "himmes_staging"
-
-    /// One batch, inside the caller's transaction: COPY into the session's staging table (in
-    /// parallel with other sessions), then, holding the write lock, the sensors, the month
-    /// partitions and one statement that inserts what is new and adds it to the waveform summary.
-    static func store(_ batch: SampleBatch, known: [Int64], _ connection: PostgresConnection, logger: Logger) async throws
-        -> (sensorIDs: [Int64], counts: IngestCounts)
-    {
-        try await stage(batch, connection, logger: logger)
-        return try await insertStaged(batch, known: known, connection, logger: logger)
+        try await analyzeAfterLoad(total, days: days)
+        return total
     }
 
     /// Copies the batch's rows into the session's staging table (emptied first: an atomic load
@@ -157,14 +147,18 @@ extension PostgresStore {
             """, logger: logger)
         try await connection.query("TRUNCATE himmes_staging", logger: logger)
         if batch.count > 0 {
-            try await connection.copyFrom(table: stagingTable, logger: logger) { writer in
+            try await connection.copyFrom(table: "himmes_staging", logger: logger) { writer in
                 try await CopyText.write(batch, to: writer)
             }
         }
     }
 
-    /// Stores the staged batch, holding the write lock until the caller's transaction ends.
-    static func insertStaged(_ batch: SampleBatch, known: [Int64], _ connection: PostgresConnection, logger: Logger) async throws
+    /// Stores the staged batch, holding the write lock until the caller's transaction ends: then
+    /// the sensors, the month partitions of `days` (see `days(of:)`), and one statement that inserts
+    /// what is new and adds it to the waveform summary.
+    static func insertStaged(
+        _ batch: SampleBatch, days: Set<Int64>, known: [Int64], _ connection: PostgresConnection, logger: Logger
+    ) async throws
         -> (sensorIDs: [Int64], counts: IngestCounts)
     {
         guard batch.count > 0 || !batch.newStreams.isEmpty else { return (known, IngestCounts()) }
@@ -174,9 +168,7 @@ extension PostgresStore {
             ids.append(try await sensorID(connection, machineName: key.machineName, sensorNo: key.sensorNo, logger: logger))
         }
         guard batch.count > 0 else { return (ids, IngestCounts()) }
-        // One time per UTC day the batch touches stands for its month.
-        let dayTimes = days(of: batch).map { Timestamp(microseconds: $0 * 86_400_000_000) }
-        try await connection.query("SELECT himmes_ensure_partitions(\(dayTimes))", logger: logger)
+        try await connection.query("SELECT himmes_ensure_partitions(\(days.map(Timestamp.init(microseconds:))))", logger: logger)
         let streams = Array(0..<Int32(ids.count))
         if try await !overlapsStoredSamples(batch, sensorIDs: ids, connection, logger: logger) {
             // Nothing stored falls in the batch's time range on any of its sensors: a plain INSERT
@@ -227,8 +219,7 @@ extension PostgresStore {
             \(unescaped: PostgresSchema.summaryUpsert)
             SELECT count(*) FROM inserted
             """, logger: logger)
-        var inserted = 0
-        for try await n in rows.decode(Int64.self) { inserted = Int(n) }
+        let inserted = Int(try await rows.first(Int64.self) ?? 0)
         return (ids, IngestCounts(inserted: inserted, duplicates: batch.count - inserted))
     }
 }
@@ -255,8 +246,7 @@ extension PostgresStore {
                                      \(used.map { Timestamp(microseconds: high[$0]) })::timestamptz[]) AS r(sensor_id, low, high)
                 WHERE (SELECT min(collected_at) FROM vibration_data v WHERE v.sensor_id = r.sensor_id AND v.collected_at >= r.low) <= r.high)
             """, logger: logger)
-        for try await overlap in rows.decode(Bool.self) { return overlap }
-        return true
+        return try await rows.first(Bool.self) ?? true
     }
 
     /// Adds summary rows made in memory to the stored summary.

@@ -21,13 +21,12 @@ extension PostgresStore {
             }
             // The summary counts every sample by 100-second bucket, and the cutoff is on a bucket
             // edge: the count of what goes is read there, not from the rows.
-            var deleted = 0
-            for try await n in try await connection.query(
+            let deleted = try await connection.query(
                 """
                 SELECT coalesce(sum(n), 0)::bigint FROM waveform_summary
                 WHERE level = \(WaveformSummary.levels.count - 1) AND bucket < \(cutoff.microseconds)
                 """, logger: logger
-            ).decode(Int64.self) { deleted = Int(n) }
+            ).first(Int64.self).map { Int($0) } ?? 0
             var dropped: [String] = []
             for partition in partitions.sorted(by: { $0.end < $1.end }) where partition.end <= cutoff {
                 try await connection.query("DROP TABLE \(unescaped: "\"\(partition.name)\"")", logger: logger)

@@ -200,8 +200,7 @@ public final class PostgresStore: Store {
     }
 
     func one<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type) async throws -> C? {
-        for try await value in try await client.query(query, logger: logger).decode(type) { return value }
-        return nil
+        try await client.query(query, logger: logger).first(type)
     }
 
     /// Runs the body in a transaction that holds the sample write lock.
@@ -222,12 +221,7 @@ public final class PostgresStore: Store {
             try await connection.query("SELECT pg_advisory_lock(\(PostgresSchema.migrationLock))", logger: logger)
             do {
                 try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.migrationTable), logger: logger)
-                var applied = Set<String>()
-                for try await name in try await connection.query("SELECT name FROM himmes_migrations", logger: logger)
-                    .decode(String.self)
-                {
-                    applied.insert(name)
-                }
+                let applied = Set(try await connection.query("SELECT name FROM himmes_migrations", logger: logger).values(String.self))
                 for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
                     logger.info("migrating database", metadata: ["database": .string(location.description), "migration": .string(migration.name)])
                     try await connection.withTransaction(logger: logger) { connection in
@@ -251,8 +245,7 @@ public final class PostgresStore: Store {
     }
 
     public func migrationStatus() async throws -> [(name: String, applied: Bool)] {
-        var applied = Set<String>()
-        for try await name in try await query("SELECT name FROM himmes_migrations").decode(String.self) { applied.insert(name) }
+        let applied = Set(try await query("SELECT name FROM himmes_migrations").values(String.self))
         return PostgresSchema.migrations.map { ($0.name, applied.contains($0.name)) }
     }
 
@@ -291,7 +284,7 @@ public final class PostgresStore: Store {
             SELECT id FROM made UNION ALL
             SELECT id FROM sensors WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo)
             """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
+        if let id = try await rows.first(Int64.self) { return id }
         throw PostgresStoreError.unexpected("the sensor row of \(machineName)/\(sensorNo) vanished")
     }
 
@@ -308,16 +301,12 @@ public final class PostgresStore: Store {
                         \(sample.unbalance), \(sample.looseness), \(sample.unbalanceLooseness))
                 ON CONFLICT DO NOTHING RETURNING id
                 """, logger: logger)
-            var id: Int64?
-            for try await value in inserted.decode(Int64.self) { id = value }
-            guard let id else {
+            guard let id = try await inserted.first(Int64.self) else {
                 let existing = try await connection.query(
                     """
                     SELECT id FROM vibration_data WHERE sensor_id = \(sensor) AND collected_at = \(sample.collectedAt) AND measured_time = \(sample.measuredTime)
                     """, logger: logger)
-                var found: Int64 = 0
-                for try await value in existing.decode(Int64.self) { found = value }
-                return .failure(.duplicateSample(existingID: found))
+                return .failure(.duplicateSample(existingID: try await existing.first(Int64.self) ?? 0))
             }
             try await Self.addToSummary(
                 connection,
@@ -351,10 +340,7 @@ public final class PostgresStore: Store {
     /// and PostgreSQL reads them from the key even before it has statistics.
     public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample] {
         var binds = PostgresBindings()
-        func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
-        }
+        func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String { binds.placeholder(value) }
         var sensorConditions: [String] = []
         if let machine = filter.machineName { sensorConditions.append("s.machine_name = \(bind(machine))") }
         if let sensor = filter.sensorNo { sensorConditions.append("s.sensor_no = \(bind(sensor))") }
@@ -470,10 +456,7 @@ public final class PostgresStore: Store {
         -> [StoredDiagnosis]
     {
         var binds = PostgresBindings()
-        func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
-        }
+        func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String { binds.placeholder(value) }
         var conditions: [String] = []
         if let machine = filter.machineName { conditions.append("machine_name = \(bind(machine))") }
         if let type = filter.faultType { conditions.append("fault_type = \(bind(type.rawValue))") }
@@ -575,6 +558,29 @@ public final class PostgresStore: Store {
         }
         if let finished = open?.run { builder.append(slot: finished) }
         return builder.runs
+    }
+}
+
+extension AsyncSequence where Element == PostgresRow {
+    /// The first row's value (the only one, for the statements that use it); nil when there is no row.
+    func first<C: PostgresDecodable & Sendable>(_ type: C.Type) async throws -> C? {
+        for try await value in decode(type) { return value }
+        return nil
+    }
+
+    /// Every row's value, in order.
+    func values<C: PostgresDecodable & Sendable>(_ type: C.Type) async throws -> [C] {
+        var values: [C] = []
+        for try await value in decode(type) { values.append(value) }
+        return values
+    }
+}
+
+extension PostgresBindings {
+    /// Binds the value and returns its placeholder (`$1`, `$2`, ...), for statements put together from parts.
+    mutating func placeholder<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String {
+        append(value)
+        return "$\(count)"
     }
 }
 

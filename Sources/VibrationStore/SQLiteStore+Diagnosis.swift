@@ -95,8 +95,6 @@ extension SQLiteStore {
 
     // MARK: Automatic diagnosis
 
-    /// Rows scanned per call at most, so that one call stays short however much was loaded.
-    static let scanRows: Int64 = 2_000_000
 
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
         try await registerSeenMachines()
@@ -104,7 +102,7 @@ extension SQLiteStore {
         return try await pool.read { db in
             let marker = try Int64.fetchOne(db, sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1") ?? 0
             let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM vibration_samples") ?? 0
-            let upto = min(newest, marker + Self.scanRows)
+            let upto = min(newest, marker + PendingWindows.scanRows)
             var candidates: [AnalysisWindow] = []
             // Windows left open by earlier calls.
             for row in try Row.fetchAll(

@@ -94,6 +94,10 @@ extension MachineSummary {
 }
 
 extension PendingWindows {
+    /// Sample rows a store scans for new windows per call at most, so that one call stays short
+    /// however much was loaded.
+    static let scanRows: Int64 = 2_000_000
+
     /// Incomplete windows kept between calls at most: one per sensor and channel streaming at once
     /// is normal, so this allows for ten thousand.
     static let maximumOpenWindows = 10_000
