@@ -308,25 +308,14 @@ public final class PostgresStore: Store {
                     """, logger: logger)
                 return .failure(.duplicateSample(existingID: try await existing.first(Int64.self) ?? 0))
             }
-            try await Self.addToSummary(
-                connection,
-                values: "VALUES (\(sensor)::bigint, \(sample.collectedAt.microseconds)::bigint, \(sample.normal)::float8, \(sample.unbalance)::float8, \(sample.looseness)::float8, \(sample.unbalanceLooseness)::float8)",
-                logger: logger)
+            var summary = WaveformSummary.Accumulator()
+            summary.add(
+                sensor: sensor, at: sample.collectedAt.microseconds,
+                SIMD4(sample.normal, sample.unbalance, sample.looseness, sample.unbalanceLooseness))
+            try await Self.writeSummary(summary.rows(), connection, logger: logger)
             return .success(id)
         }
         return StoredSample(id: try result.get(), sample: sample)
-    }
-
-    /// Adds rows to the waveform summary; `values` yields (sensor_id, micros, the four channels).
-    static func addToSummary(_ connection: PostgresConnection, values: String, logger: Logger) async throws {
-        let channels = WaveformSummary.channels.joined(separator: ", ")
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH inserted (sensor_id, micros, \(channels)) AS (\(values)),
-                    \(PostgresSchema.summaryUpsert)
-                    SELECT count(*) FROM summary
-                    """), logger: logger)
     }
 
     public func sample(id: Int64) async throws -> StoredSample? {

@@ -19,15 +19,13 @@ struct BenchDashboard: AsyncParsableCommand {
             """)
 
     @Option(help: "Samples to load.") var rows = 1_500_000
-    @Option(help: "Diagnoses in all.") var diagnoses = 100_000
-    @Option(help: "Machines the diagnoses are spread over.") var machines = 50
+    @OptionGroup var plantOptions: BenchPlant.Options
     @Option(help: "Requests per measured row.") var requests = 200
     @Option(help: "Folder for the databases (default: a new temporary folder, removed after).") var dir: String?
     @Option(help: "Port for the server under test.") var port = 18_189
-    @Option(help: "A PostgreSQL server to load the plant into (postgres://…) instead of an SQLite file.") var db: String?
 
     func run() async throws {
-        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir, postgresURL: db)
+        let plant = try await BenchPlant.load(rows: rows, options: plantOptions, dir: dir)
         defer { plant.remove() }
         let (himmes, database, plan) = (Measured.himmes, plant.database, plant.plan)
 
@@ -215,7 +213,15 @@ struct BenchPlant {
     /// Whether the folder was given (and is kept) rather than made for the run.
     let kept: Bool
 
-    static func load(rows: Int, diagnoses: Int, machines: Int, dir: String?, postgresURL: String?) async throws -> BenchPlant {
+    /// What the plant holds besides its samples, and where it is kept: the same for every benchmark on a plant.
+    struct Options: ParsableArguments {
+        @Option(help: "Diagnoses in all.") var diagnoses = 100_000
+        @Option(help: "Machines the diagnoses are spread over.") var machines = 50
+        @Option(help: "A PostgreSQL server to load the plant into (postgres://…) instead of an SQLite file.") var db: String?
+    }
+
+    static func load(rows: Int, options: Options, dir: String?) async throws -> BenchPlant {
+        let (diagnoses, machines, postgresURL) = (options.diagnoses, options.machines, options.db)
         let fm = FileManager.default
         let folder = dir ?? fm.temporaryDirectory.appendingPathComponent("himmes-bench-\(UUID().uuidString)").path
         try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -21,8 +21,7 @@ struct BenchHTTP: AsyncParsableCommand {
             """)
 
     @Option(help: "Samples to load first.") var rows = 200_000
-    @Option(help: "Diagnoses in all.") var diagnoses = 100_000
-    @Option(help: "Machines the diagnoses are spread over.") var machines = 50
+    @OptionGroup var plantOptions: BenchPlant.Options
     @Option(help: "wrk connections.") var connections = 64
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Seconds per measurement.") var duration = 10
@@ -30,7 +29,6 @@ struct BenchHTTP: AsyncParsableCommand {
     @Option(help: "Rows per upload in the mixed run.") var uploadRows = 1_000
     @Option(help: "Folder for the database (default: a new temporary folder, removed after).") var dir: String?
     @Option(help: "Port for the server under test.") var port = 18_190
-    @Option(help: "A PostgreSQL server to load the plant into (postgres://…) instead of an SQLite file.") var db: String?
     @Flag(help: "Run the server without the built-in engine.") var noAutoDiagnose = false
 
     /// What wrk printed, read back.
@@ -68,7 +66,7 @@ struct BenchHTTP: AsyncParsableCommand {
 
     func run() async throws {
         guard Self.wrkPath() != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
-        let plant = try await BenchPlant.load(rows: rows, diagnoses: diagnoses, machines: machines, dir: dir, postgresURL: db)
+        let plant = try await BenchPlant.load(rows: rows, options: plantOptions, dir: dir)
         defer { plant.remove() }
         let (himmes, database) = (Measured.himmes, plant.database)
 
