@@ -80,6 +80,10 @@ public struct PlantGenerator: Sendable {
     }
 
     /// The four conditions of a channel on a uniform grid: `count` samples at `sampleRateHz` from time `start`.
+    /// The same signals as `conditions(of:at:rng:)`, computed by recurrence: each tone is a unit phasor turned
+    /// by a fixed step per sample (set from `sin`/`cos` once per window), the impact's decay and ringing are
+    /// stepped the same way and restarted at each revolution, and noise takes both values of each
+    /// Box-Muller draw. Live streams and the simulator generate millions of samples a second with it.
     public static func window(of channel: Channel, count: Int, sampleRateHz: Double, start: Double = 0)
         -> (normal: [Double], unbalance: [Double], looseness: [Double], both: [Double])
     {
@@ -89,14 +93,84 @@ public struct PlantGenerator: Sendable {
         out.1.reserveCapacity(count)
         out.2.reserveCapacity(count)
         out.3.reserveCapacity(count)
+        let dt = 1 / sampleRateHz
+        let w = 2 * Double.pi * channel.shaftHz
+        let p = channel.phases
+        // Tones: 1X, 2X at the residual's phase, 1X...10X of looseness, 0.5X.
+        var tones: [(frequency: Double, phase: Double, amplitude: Double)] = [(w, p[0], 1), (2 * w, p[1], 1)]
+        for k in 1...10 {
+            tones.append((Double(k) * w, p[k], 0.09 / Double(k).squareRoot()))
+        }
+        tones.append((0.5 * w, p[11], 0.07))
+        var phasors = tones.map { Phasor(angle: $0.frequency * start + $0.phase) }
+        let steps = tones.map { Phasor(angle: $0.frequency * dt) }
+        let amplitudes = tones.map(\.amplitude)
+        let decayStep = exp(-dt / 0.004)
+        let ringStep = Phasor(angle: 2 * Double.pi * channel.resonanceHz * dt)
+        var revolutionIndex = Double.nan
+        var decay = 0.0
+        var ring = Phasor(angle: 0)
+        var noise = GaussianPairs()
         for i in 0..<count {
-            let c = conditions(of: channel, at: start + Double(i) / sampleRateHz, rng: &rng)
-            out.0.append(c.normal)
-            out.1.append(c.unbalance)
-            out.2.append(c.looseness)
-            out.3.append(c.unbalanceLooseness)
+            let t = start + Double(i) * dt
+            let oneX = phasors[0].sin
+            let twoX = phasors[1].sin
+            let residual = 0.03 * oneX + 0.008 * twoX
+            let unbalanceTone = 0.35 * oneX + 0.02 * twoX
+            var harmonics = 0.0
+            for k in 2..<tones.count { harmonics += amplitudes[k] * phasors[k].sin }
+            let revolution = t * channel.shaftHz
+            let whole = revolution.rounded(.down)
+            if whole != revolutionIndex {
+                // A new revolution (or the window's first sample): the impact starts again from its exact value.
+                revolutionIndex = whole
+                let sinceImpact = (revolution - whole) / channel.shaftHz
+                decay = 0.6 * exp(-sinceImpact / 0.004)
+                ring = Phasor(angle: 2 * Double.pi * channel.resonanceHz * sinceImpact)
+            }
+            let loose = harmonics + decay * ring.sin
+            decay *= decayStep
+            ring.turn(by: ringStep)
+            for k in phasors.indices { phasors[k].turn(by: steps[k]) }
+            func noisy(_ x: Double) -> Double { channel.gain * x + channel.noise * noise.next(&rng) }
+            out.0.append(noisy(residual))
+            out.1.append(noisy(unbalanceTone))
+            out.2.append(noisy(residual + loose))
+            out.3.append(noisy(unbalanceTone + loose))
         }
         return out
+    }
+
+    /// A point on the unit circle, turned by multiplication: `sin` of an advancing angle without calling `sin`.
+    struct Phasor {
+        var cos: Double
+        var sin: Double
+
+        init(angle: Double) {
+            cos = Foundation.cos(angle)
+            sin = Foundation.sin(angle)
+        }
+
+        mutating func turn(by step: Phasor) {
+            (cos, sin) = (cos * step.cos - sin * step.sin, sin * step.cos + cos * step.sin)
+        }
+    }
+
+    /// Standard normal values two at a time: both results of each Box-Muller draw.
+    struct GaussianPairs {
+        var spare: Double?
+
+        mutating func next(_ rng: inout SplitMix64) -> Double {
+            if let value = spare {
+                spare = nil
+                return value
+            }
+            let u1 = max(rng.unit(), 0x1p-60)
+            let angle = 2 * Double.pi * rng.unit()
+            let radius = (-2 * log(u1)).squareRoot()
+            spare = radius * Foundation.sin(angle)
+            return radius * Foundation.cos(angle)
+        }
     }
 
     public let options: Options

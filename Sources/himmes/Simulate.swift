@@ -88,21 +88,24 @@ struct Simulate: AsyncParsableCommand {
 
     /// The CSV of one machine-second, cut into bodies of at most `batch` rows, each with the header.
     func split(_ csv: [UInt8]) -> [(bytes: [UInt8], rows: Int)] {
-        let lines = csv.split(separator: 0x0A)
-        let header = Array(lines[0]) + [0x0A]
-        let rows = lines.dropFirst()
-        let size = batch == 0 ? rows.count : batch
+        // Line ends, the header's first: one pass over the bytes, no copy per line.
+        var ends: [Int] = []
+        for (i, byte) in csv.enumerated() where byte == 0x0A { ends.append(i) }
+        if csv.last != 0x0A, !csv.isEmpty { ends.append(csv.count - 1) }
+        guard let headerEnd = ends.first else { return [] }
+        let rows = ends.count - 1
+        let size = batch == 0 ? max(rows, 1) : batch
+        if rows <= size { return rows == 0 ? [] : [(csv, rows)] }
+        let header = csv[...headerEnd]
         var bodies: [(bytes: [UInt8], rows: Int)] = []
-        var index = rows.startIndex
-        while index < rows.endIndex {
-            let end = min(index + size, rows.endIndex)
-            var body = header
-            for row in rows[index..<end] {
-                body += row
-                body.append(0x0A)
-            }
-            bodies.append((body, end - index))
-            index = end
+        var first = 1
+        while first <= rows {
+            let last = min(first + size - 1, rows)
+            var body = [UInt8](header)
+            body += csv[(ends[first - 1] + 1)...ends[last]]
+            if body.last != 0x0A { body.append(0x0A) }
+            bodies.append((body, last - first + 1))
+            first = last + 1
         }
         return bodies
     }

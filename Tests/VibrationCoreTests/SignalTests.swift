@@ -164,6 +164,44 @@ struct FaultClassifierTests {
     }
 }
 
+@Suite("Plant generator")
+struct PlantGeneratorTests {
+    @Test("a window computed by recurrence equals the direct formula at every sample", arguments: [0.0, 3_600.25])
+    func windowMatchesConditions(start: Double) {
+        // Without noise both forms are pure functions of time: any drift of the phasors or a misplaced
+        // impact restart shows as a difference.
+        let channel = PlantGenerator.Channel(shaftHz: 27.3, noise: 0, seed: 9, sampleRateHz: 4_000)
+        let w = PlantGenerator.window(of: channel, count: 8_000, sampleRateHz: 4_000, start: start)
+        var rng = SplitMix64(seed: 1)
+        var worst = 0.0
+        for i in stride(from: 0, to: 8_000, by: 1) {
+            let c = PlantGenerator.conditions(of: channel, at: start + Double(i) / 4_000, rng: &rng)
+            worst = max(
+                worst, abs(w.normal[i] - c.normal), abs(w.unbalance[i] - c.unbalance), abs(w.looseness[i] - c.looseness),
+                abs(w.both[i] - c.unbalanceLooseness))
+        }
+        #expect(worst < 1e-9)
+    }
+
+    @Test("the window's noise has the channel's spread and differs between seconds")
+    func windowNoise() {
+        let channel = PlantGenerator.Channel(shaftHz: 30, gain: 1, noise: 0.02, seed: 3, sampleRateHz: 4_000)
+        let silent = PlantGenerator.Channel(shaftHz: 30, gain: 1, noise: 0, seed: 3, sampleRateHz: 4_000)
+        let noisy = PlantGenerator.window(of: channel, count: 40_000, sampleRateHz: 4_000)
+        let clean = PlantGenerator.window(of: silent, count: 40_000, sampleRateHz: 4_000)
+        let noise = zip(noisy.normal, clean.normal).map { $0 - $1 }
+        let mean = noise.reduce(0, +) / Double(noise.count)
+        let sd = (noise.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(noise.count)).squareRoot()
+        #expect(abs(mean) < 0.001)
+        #expect(abs(sd - 0.02) < 0.001)
+        // Each second draws its own noise: the second starting at t = 1 is not the first one's again.
+        let second = PlantGenerator.window(of: channel, count: 4_000, sampleRateHz: 4_000, start: 1)
+        let secondClean = PlantGenerator.window(of: silent, count: 4_000, sampleRateHz: 4_000, start: 1)
+        let secondNoise = zip(second.normal, secondClean.normal).map { $0 - $1 }
+        #expect(secondNoise != Array(noise[0..<4_000]))
+    }
+}
+
 @Suite("Downsampling")
 struct DownsamplingTests {
     @Test("a million samples become at most one bucket per column, and the single spike survives")
