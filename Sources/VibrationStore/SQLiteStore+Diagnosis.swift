@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import VibrationCore
 
 extension SQLiteStore {
@@ -117,27 +118,26 @@ extension SQLiteStore {
                         machineName: row[1], sensorNo: row[2], sensorID: row[0], channel: SignalChannel(rawValue: row[3]) ?? .normal,
                         recordingStart: Timestamp(microseconds: row[4]), index: row[5], seconds: row[6]))
             }
-            // The windows the new rows fall in: (sensor, recording start, window index).
+            // The windows the new rows fall in: (sensor, recording start, window index), read in id order
+            // (no sort, no temporary table: the rows of one window mostly follow each other).
             if upto > marker {
-                let keys = try Row.fetchAll(
+                var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
+                for row in try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT v.sensor_id AS sensor, s.machine_name AS machine, s.sensor_no AS sensor_no, m.channel AS channel,
-                               v.collected_at - CAST(round(v.measured_time * 1000000) AS INTEGER) AS recording,
-                               CAST(v.measured_time / ? AS INTEGER) AS k
-                        FROM vibration_samples v
-                        JOIN sensors s ON s.id = v.sensor_id
-                        JOIN machines m ON m.machine_name = s.machine_name
-                        WHERE v.id > ? AND v.id <= ? AND v.measured_time >= 0
-                        GROUP BY v.sensor_id, recording, k
-                        """,
-                    arguments: [seconds, marker, upto])
-                for key in keys {
-                    for channel in channels ?? [SignalChannel(rawValue: key["channel"]) ?? .normal] {
+                        SELECT s.id, s.machine_name, s.sensor_no, m.channel
+                        FROM sensors s JOIN machines m ON m.machine_name = s.machine_name
+                        """)
+                {
+                    monitored[row[0]] = (row[1], row[2], SignalChannel(rawValue: row[3]) ?? .normal)
+                }
+                for key in try Self.windowKeys(db, after: marker, through: upto, seconds: seconds).sorted() {
+                    guard let sensor = monitored[key.sensor] else { continue }
+                    for channel in channels ?? [sensor.channel] {
                         candidates.append(
                             AnalysisWindow(
-                                machineName: key["machine"], sensorNo: key["sensor_no"], sensorID: key["sensor"], channel: channel,
-                                recordingStart: Timestamp(microseconds: key["recording"]), index: key["k"], seconds: seconds))
+                                machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
+                                recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds))
                     }
                 }
             }
@@ -168,26 +168,75 @@ extension SQLiteStore {
         try await pool.read { db in try windows.map { try Self.samples(db, of: $0) } }
     }
 
-    static func samples(_ db: Database, of window: AnalysisWindow) throws -> (times: [Double], values: [Double]) {
-        // The channel names a column; it comes from the enum, never from a request.
-        let column = window.channel.rawValue
-        let rows = try Row.fetchCursor(
-            db,
+    /// Which window each sample with an id in (after, through] falls in, once per window.
+    static func windowKeys(_ db: Database, after: Int64, through: Int64, seconds: Double) throws -> Set<WindowKey> {
+        let statement = try db.cachedStatement(
             sql: """
-                SELECT collected_at, measured_time, \(column) FROM vibration_samples
+                SELECT sensor_id, collected_at, measured_time FROM vibration_samples
+                WHERE id > ? AND id <= ? AND measured_time >= 0
+                """)
+        let stmt = statement.sqliteStatement
+        defer { sqlite3_reset(stmt) }
+        sqlite3_bind_int64(stmt, 1, after)
+        sqlite3_bind_int64(stmt, 2, through)
+        var keys = Set<WindowKey>()
+        var last: WindowKey?
+        while true {
+            let code = sqlite3_step(stmt)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else { throw Self.stepError(code, db) }
+            let t = sqlite3_column_double(stmt, 2)
+            let key = WindowKey(
+                sensor: sqlite3_column_int64(stmt, 0),
+                recording: sqlite3_column_int64(stmt, 1) - Int64((t * 1_000_000).rounded()),
+                index: Int(t / seconds))
+            if key != last {
+                keys.insert(key)
+                last = key
+            }
+        }
+        return keys
+    }
+
+    struct WindowKey: Hashable, Comparable {
+        var sensor: Int64
+        var recording: Int64
+        var index: Int
+
+        static func < (a: WindowKey, b: WindowKey) -> Bool { (a.sensor, a.recording, a.index) < (b.sensor, b.recording, b.index) }
+    }
+
+    static func samples(_ db: Database, of window: AnalysisWindow) throws -> (times: [Double], values: [Double]) {
+        // The channel names a column; it comes from the enum, never from a request. Stepped through the
+        // C API: the engine reads back every sample stored.
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT collected_at, measured_time, \(window.channel.rawValue) FROM vibration_samples
                 WHERE sensor_id = ? AND collected_at >= ? AND collected_at < ?
                 ORDER BY collected_at, measured_time
-                """,
-            arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1])
+                """)
+        let stmt = statement.sqliteStatement
+        defer { sqlite3_reset(stmt) }
+        sqlite3_bind_int64(stmt, 1, window.sensorID)
+        sqlite3_bind_int64(stmt, 2, window.start.microseconds)
+        sqlite3_bind_int64(stmt, 3, window.end.microseconds + 1)
         var times: [Double] = []
         var values: [Double] = []
-        while let row = try rows.next() {
-            let t: Double = row[1]
-            guard window.holds(collectedAt: row[0], measuredTime: t) else { continue }
+        while true {
+            let code = sqlite3_step(stmt)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else { throw Self.stepError(code, db) }
+            let t = sqlite3_column_double(stmt, 1)
+            guard window.holds(collectedAt: sqlite3_column_int64(stmt, 0), measuredTime: t) else { continue }
             times.append(t)
-            values.append(row[2])
+            values.append(sqlite3_column_double(stmt, 2))
         }
         return (times, values)
+    }
+
+    /// The error of a statement stepped through the C API.
+    static func stepError(_ code: Int32, _ db: Database, sql: String? = nil) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {

@@ -73,12 +73,7 @@ extension SQLiteStore {
                                             sqlite3_bind_double(stmt, 7, both[i])
                                             let code = sqlite3_step(stmt)
                                             sqlite3_reset(stmt)
-                                            guard code == SQLITE_DONE else {
-                                                throw DatabaseError(
-                                                    resultCode: ResultCode(rawValue: code),
-                                                    message: String(cString: sqlite3_errmsg(connection)),
-                                                    sql: insertSampleSQL)
-                                            }
+                                            guard code == SQLITE_DONE else { throw stepError(code, db, sql: insertSampleSQL) }
                                             if sqlite3_changes(connection) == 1 {
                                                 inserted += 1
                                                 summary.add(
