@@ -34,10 +34,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "VibrationCore"),
+        .target(name: "CSQLiteSettings", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "VibrationStore",
             dependencies: [
                 "VibrationCore",
+                "CSQLiteSettings",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

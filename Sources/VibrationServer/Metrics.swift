@@ -21,7 +21,7 @@ public final class ServerMetrics: Sendable {
 
     public init() {
         inFlight = registry.makeGauge(
-            descriptor: .init(namespace: "himmes", metricName: "http_requests_in_flight", helpText: "Requests being handled now."))
+            descriptor: .init(namespace: "himmes", metricName: "http_requests_in_flight", unitName: "", helpText: "Requests being handled now."))
     }
 
     struct RouteKey: Hashable {
@@ -80,7 +80,7 @@ public final class ServerMetrics: Sendable {
     func render(store: some Store, imports: ImportSlots, events: EventHub) async throws -> [UInt8] {
         let statistics = try await store.statistics()
         func gauge(_ name: String, _ help: String, _ value: Int, labels: [(String, String)] = []) {
-            registry.makeGauge(descriptor: .init(namespace: "himmes", metricName: name, helpText: help), labels: labels).set(to: Double(value))
+            registry.makeGauge(descriptor: .init(namespace: "himmes", metricName: name, unitName: "", helpText: help), labels: labels).set(to: Double(value))
         }
         gauge("alarms_open", "Alarms not yet closed.", statistics.openAlarms)
         gauge("database_size_bytes", "Size of the database on disk, by file.", statistics.databaseBytes, labels: [("file", "main")])
