@@ -13,15 +13,25 @@ public struct SampleCSVWriter: Sendable {
     private let precision: Precision
     private var timestamps = TimestampWriter()
     private var escaped: [String: [UInt8]] = [:]
+    /// The last name written in each of the two name columns: rows of one sensor repeat them.
+    private var lastNames: (machine: (String, [UInt8])?, sensor: (String, [UInt8])?)
 
     public init(precision: Precision) {
         self.precision = precision
     }
 
     public mutating func append(_ sample: VibrationSample, to out: inout [UInt8]) {
-        appendName(sample.machineName, to: &out)
+        if let last = lastNames.machine, last.0 == sample.machineName {
+            out.append(contentsOf: last.1)
+        } else {
+            lastNames.machine = (sample.machineName, appendName(sample.machineName, to: &out))
+        }
         out.append(UInt8(ascii: ","))
-        appendName(sample.sensorNo, to: &out)
+        if let last = lastNames.sensor, last.0 == sample.sensorNo {
+            out.append(contentsOf: last.1)
+        } else {
+            lastNames.sensor = (sample.sensorNo, appendName(sample.sensorNo, to: &out))
+        }
         out.append(UInt8(ascii: ","))
         timestamps.append(sample.collectedAt, to: &out)
         appendValue(sample.measuredTime, to: &out)
@@ -42,10 +52,11 @@ public struct SampleCSVWriter: Sendable {
     }
 
     /// Names are quoted only when they must be (a comma, quote or line break inside).
-    private mutating func appendName(_ name: String, to out: inout [UInt8]) {
+    @discardableResult
+    private mutating func appendName(_ name: String, to out: inout [UInt8]) -> [UInt8] {
         if let known = escaped[name] {
             out.append(contentsOf: known)
-            return
+            return known
         }
         var bytes = Array(name.utf8)
         if bytes.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D })
@@ -55,6 +66,7 @@ public struct SampleCSVWriter: Sendable {
         }
         if escaped.count < 10_000 { escaped[name] = bytes }
         out.append(contentsOf: bytes)
+        return bytes
     }
 }
 

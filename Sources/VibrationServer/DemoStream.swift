@@ -153,6 +153,7 @@ public struct DemoStream: Sendable {
         var out = Array(SampleCSVWriter.header.utf8)
         var writer = SampleCSVWriter(precision: .fixed6)
         let perSecond = Int(rateHz)
+        out.reserveCapacity(out.count + (machine == nil ? channels.count : 1) * perSecond * 96)
         // A recording lasts a minute: measured_time restarts at 0 every 60 s.
         let recording = second / 60
         let recordingStart = start.adding(seconds: Double(recording * 60))

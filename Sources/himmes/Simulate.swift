@@ -62,8 +62,10 @@ struct Simulate: AsyncParsableCommand {
                 group.addTask {
                     for second in 0..<duration {
                         try await clock.sleep(until: began + .seconds(second) + phase)
-                        let rows = stream.csv(second: second, start: start, machine: name)
-                        for body in split(rows) {
+                        let csv = stream.csv(second: second, start: start, machine: name)
+                        // One machine-second is sensors x rate rows: sent whole when it fits one request.
+                        let bodies = batch == 0 || sensors * rate <= batch ? [(bytes: csv, rows: sensors * rate)] : split(csv)
+                        for body in bodies {
                             await post(body.bytes, rows: body.rows, tallies: [tally, total])
                         }
                     }
@@ -94,7 +96,7 @@ struct Simulate: AsyncParsableCommand {
         if csv.last != 0x0A, !csv.isEmpty { ends.append(csv.count - 1) }
         guard let headerEnd = ends.first else { return [] }
         let rows = ends.count - 1
-        let size = batch == 0 ? max(rows, 1) : batch
+        let size = max(batch, 1)
         if rows <= size { return rows == 0 ? [] : [(csv, rows)] }
         let header = csv[...headerEnd]
         var bodies: [(bytes: [UInt8], rows: Int)] = []
