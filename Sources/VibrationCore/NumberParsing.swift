@@ -136,13 +136,18 @@ public enum NumberFormatting {
             out.append(UInt8(48 + value))
             return
         }
-        var digits: [UInt8] = []
-        var v = value
-        while v > 0 {
-            digits.append(UInt8(48 + v % 10))
-            v /= 10
+        // Digits from the end of a buffer on the stack: no allocation per number.
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buffer) { digits in
+            var v = value
+            var first = digits.count
+            while v > 0 {
+                first -= 1
+                digits[first] = UInt8(48 + v % 10)
+                v /= 10
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[first...]))
         }
-        out.append(contentsOf: digits.reversed())
     }
 
     /// The shortest text that reads back to the same Double, for exports of stored values.
@@ -179,11 +184,13 @@ public struct TimestampWriter: Sendable {
             width -= 1
         }
         out.append(UInt8(ascii: "."))
-        var digits: [UInt8] = Array(repeating: 48, count: width)
-        for i in stride(from: width - 1, through: 0, by: -1) {
-            digits[i] = UInt8(48 + fraction % 10)
-            fraction /= 10
+        var buffer: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48, 48, 48)
+        withUnsafeMutableBytes(of: &buffer) { digits in
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                digits[i] = UInt8(48 + fraction % 10)
+                fraction /= 10
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[..<width]))
         }
-        out.append(contentsOf: digits)
     }
 }

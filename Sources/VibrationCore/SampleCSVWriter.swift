@@ -33,12 +33,40 @@ public struct SampleCSVWriter: Sendable {
             lastNames.sensor = (sample.sensorNo, appendName(sample.sensorNo, to: &out))
         }
         out.append(UInt8(ascii: ","))
-        timestamps.append(sample.collectedAt, to: &out)
-        appendValue(sample.measuredTime, to: &out)
-        appendValue(sample.normal, to: &out)
-        appendValue(sample.unbalance, to: &out)
-        appendValue(sample.looseness, to: &out)
-        appendValue(sample.unbalanceLooseness, to: &out)
+        appendFields(
+            collectedAt: sample.collectedAt, measuredTime: sample.measuredTime, sample.normal, sample.unbalance, sample.looseness,
+            sample.unbalanceLooseness, to: &out)
+    }
+
+    /// The text of a sensor's names with the commas after them, once per sensor for `append(names:...)`.
+    public mutating func names(machineName: String, sensorNo: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        appendName(machineName, to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        appendName(sensorNo, to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        return bytes
+    }
+
+    /// A row of a sensor whose `names` were written once: for generators writing millions of rows a second.
+    public mutating func append(
+        names: [UInt8], collectedAt: Timestamp, measuredTime: Double, _ normal: Double, _ unbalance: Double,
+        _ looseness: Double, _ unbalanceLooseness: Double, to out: inout [UInt8]
+    ) {
+        out.append(contentsOf: names)
+        appendFields(collectedAt: collectedAt, measuredTime: measuredTime, normal, unbalance, looseness, unbalanceLooseness, to: &out)
+    }
+
+    private mutating func appendFields(
+        collectedAt: Timestamp, measuredTime: Double, _ normal: Double, _ unbalance: Double, _ looseness: Double,
+        _ unbalanceLooseness: Double, to out: inout [UInt8]
+    ) {
+        timestamps.append(collectedAt, to: &out)
+        appendValue(measuredTime, to: &out)
+        appendValue(normal, to: &out)
+        appendValue(unbalance, to: &out)
+        appendValue(looseness, to: &out)
+        appendValue(unbalanceLooseness, to: &out)
         out.append(UInt8(ascii: "\n"))
     }
 

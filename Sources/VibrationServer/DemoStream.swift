@@ -161,13 +161,12 @@ public struct DemoStream: Sendable {
             let condition = scenarios[channel.machineName]?.condition(at: Double(second)) ?? .normal
             let w = PlantGenerator.window(of: channel, count: perSecond, sampleRateHz: rateHz, start: Double(second))
             let live = Self.signal(w, condition)
+            let names = writer.names(machineName: channel.machineName, sensorNo: channel.sensorNo)
             for i in 0..<perSecond {
                 let measured = Double(second % 60) + Double(i) / rateHz
                 writer.append(
-                    VibrationSample(
-                        machineName: channel.machineName, sensorNo: channel.sensorNo,
-                        collectedAt: recordingStart.adding(seconds: measured), measuredTime: (measured * 1_000_000).rounded() / 1_000_000,
-                        normal: live[i], unbalance: w.unbalance[i], looseness: w.looseness[i], unbalanceLooseness: w.both[i]),
+                    names: names, collectedAt: recordingStart.adding(seconds: measured),
+                    measuredTime: (measured * 1_000_000).rounded() / 1_000_000, live[i], w.unbalance[i], w.looseness[i], w.both[i],
                     to: &out)
             }
         }

@@ -206,6 +206,18 @@ struct NumberParsingTests {
         #expect(NumberParsing.double(text) == nil)
     }
 
+    @Test("integers are written as the standard library writes them")
+    func integers() {
+        var rng = SplitMix64(seed: 11)
+        var values: [Int64] = [0, 9, 10, 99, 100, 12_345, .max, -1, -10, -987_654_321, .min + 1]
+        for _ in 0..<1_000 { values.append(Int64(bitPattern: rng.next()) >> Int64(rng.next() % 63)) }
+        for value in values {
+            var out: [UInt8] = []
+            NumberFormatting.appendInteger(value, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(value))
+        }
+    }
+
     @Test("the timestamp writer writes what Timestamp.csv writes")
     func timestampWriter() {
         var writer = TimestampWriter()
