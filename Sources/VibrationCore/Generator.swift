@@ -83,7 +83,7 @@ public struct PlantGenerator: Sendable {
     /// The same signals as `conditions(of:at:rng:)`, computed by recurrence: each tone is a unit phasor turned
     /// by a fixed step per sample (set from `sin`/`cos` once per window), the impact's decay and ringing are
     /// stepped the same way and restarted at each revolution, and noise takes both values of each
-    /// Box-Muller draw. Live streams and the simulator generate millions of samples a second with it.
+    /// polar-method draw. Live streams and the simulator generate millions of samples a second with it.
     public static func window(of channel: Channel, count: Int, sampleRateHz: Double, start: Double = 0)
         -> (normal: [Double], unbalance: [Double], looseness: [Double], both: [Double])
     {
@@ -156,7 +156,8 @@ public struct PlantGenerator: Sendable {
         }
     }
 
-    /// Standard normal values two at a time: both results of each Box-Muller draw.
+    /// Standard normal values two at a time, by Marsaglia's polar method: one logarithm and one
+    /// square root per pair, no sine or cosine.
     struct GaussianPairs {
         var spare: Double?
 
@@ -165,11 +166,15 @@ public struct PlantGenerator: Sendable {
                 spare = nil
                 return value
             }
-            let u1 = max(rng.unit(), 0x1p-60)
-            let angle = 2 * Double.pi * rng.unit()
-            let radius = (-2 * log(u1)).squareRoot()
-            spare = radius * Foundation.sin(angle)
-            return radius * Foundation.cos(angle)
+            while true {
+                let u = 2 * rng.unit() - 1
+                let v = 2 * rng.unit() - 1
+                let s = u * u + v * v
+                guard s > 0, s < 1 else { continue }
+                let scale = (-2 * log(s) / s).squareRoot()
+                spare = v * scale
+                return u * scale
+            }
         }
     }
 
