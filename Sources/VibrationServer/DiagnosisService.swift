@@ -56,27 +56,16 @@ public actor DiagnosisService {
         self.alarmSink = alarmSink
     }
 
-    /// Windows classified per round of a paced run.
-    static let pacedRound = 50
-
     /// Diagnoses every pending window; `channels` overrides the monitored ones.
-    ///
-    /// `paced` is for the server's runs beside uploads: rounds of `pacedRound` windows, each followed
-    /// by a rest as long as the round took. Reading a round's samples and classifying them is a
-    /// burst that takes a core; unpaced, a second's windows of 200 machines at 4 kHz made a 0.3 s
-    /// burst that uploads queued behind. Paced, the engine is busy at most half the time, which is
-    /// still well above what it needs to keep up, and uploads never wait long for a core.
     @discardableResult
-    public func run(channels: [SignalChannel]? = nil, paced: Bool = false) async throws -> Run {
+    public func run(channels: [SignalChannel]? = nil) async throws -> Run {
         var total = Run()
         let classifier = FaultClassifier(thresholds: options.thresholds)
         let tracker = MachineStateTracker(confirmations: options.confirmations)
         var previousMarker: Int64 = -1
         var profiles: [String: MachineProfile] = [:]
         while true {
-            let roundStarted = ContinuousClock.now
-            let pending = try await store.pendingWindows(
-                seconds: options.windowSeconds, limit: paced ? Self.pacedRound : 500, channels: channels)
+            let pending = try await store.pendingWindows(seconds: options.windowSeconds, limit: 500, channels: channels)
             if pending.abandoned > 0 {
                 logger.warning(
                     "gave up on incomplete windows: more were open than are kept; do the samples carry their own collected_at (recording start + measured_time)?",
@@ -112,7 +101,6 @@ public actor DiagnosisService {
             // Done when the scan has caught up and nothing came back ready.
             if pending.windows.isEmpty || (results.isEmpty && pending.scannedThrough == previousMarker) { break }
             previousMarker = pending.scannedThrough
-            if paced { try await Task.sleep(for: ContinuousClock.now - roundStarted) }
         }
         lastRun = .now
         return total
@@ -141,7 +129,7 @@ public actor DiagnosisService {
         repeat {
             again = false
             do {
-                let run = try await run(paced: true)
+                let run = try await run()
                 if run.windows > 0 {
                     logger.debug("diagnosed windows", metadata: ["windows": "\(run.windows)", "alarms": "\(run.alarmsOpened.count)"])
                 }

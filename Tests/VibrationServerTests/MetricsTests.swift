@@ -99,17 +99,4 @@ struct MetricsTests {
         #expect(stored >= 790)
         #expect(Int(counted) == stored)
     }
-
-    @Test("a paced run, in rounds of a few windows with rests between, gives the verdicts a run flat out gives")
-    func pacedRun() async throws {
-        let flat = try await Self.plant(seconds: 90)
-        let paced = try await Self.plant(seconds: 90)
-        let flatRun = try await DiagnosisService(store: flat, logger: .init(label: "test")).run()
-        let pacedRun = try await DiagnosisService(store: paced, logger: .init(label: "test")).run(paced: true)
-        // More windows than one paced round takes.
-        #expect(flatRun.windows > DiagnosisService.pacedRound * 2)
-        #expect(pacedRun.windows == flatRun.windows)
-        #expect(pacedRun.byFault == flatRun.byFault)
-        #expect(try await paced.diagnosisCount() == flat.diagnosisCount())
-    }
 }
