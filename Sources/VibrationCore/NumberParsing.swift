@@ -100,63 +100,122 @@ public enum NumberParsing {
     }
 }
 
+/// Bytes written one after another into memory the caller provides (a row's buffer on the stack):
+/// no capacity or uniqueness check per byte, as appending to an array makes.
+public struct ByteCursor {
+    public let base: UnsafeMutablePointer<UInt8>
+    public private(set) var count = 0
+
+    public init(_ base: UnsafeMutablePointer<UInt8>) {
+        self.base = base
+    }
+
+    @inline(__always)
+    public mutating func put(_ byte: UInt8) {
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    public mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress else { return }
+        (base + count).update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        count += bytes.count
+    }
+
+    public mutating func put(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { put($0) }
+    }
+
+    /// Writes at most `capacity` bytes through a cursor on the stack, then appends them to `out` at once.
+    @inline(__always)
+    public static func append(to out: inout [UInt8], capacity: Int, _ write: (inout ByteCursor) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var cursor = ByteCursor(buffer.baseAddress!)
+            write(&cursor)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: cursor.count))
+        }
+    }
+}
+
 /// Number and time text for CSV output, written straight into a byte buffer.
 public enum NumberFormatting {
+    /// The most bytes one number takes in any of the forms below.
+    public static let maximumLength = 32
+
     /// Fixed-point with six decimals, the precision of the generated data sets.
     public static func appendFixed6(_ value: Double, to out: inout [UInt8]) {
+        ByteCursor.append(to: &out, capacity: maximumLength) { appendFixed6(value, to: &$0) }
+    }
+
+    public static func appendFixed6(_ value: Double, to out: inout ByteCursor) {
         guard value.isFinite, abs(value) < 9e12 else {
             appendShortest(value, to: &out)
             return
         }
         var scaled = Int64((value * 1_000_000).rounded())
         if scaled < 0 {
-            out.append(UInt8(ascii: "-"))
+            out.put(UInt8(ascii: "-"))
             scaled = -scaled
         }
         appendInteger(scaled / 1_000_000, to: &out)
-        out.append(UInt8(ascii: "."))
+        out.put(UInt8(ascii: "."))
         var fraction = scaled % 1_000_000
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48, 48, 48)
-        withUnsafeMutableBytes(of: &digits) { d in
-            for i in stride(from: 5, through: 0, by: -1) {
-                d[i] = UInt8(48 + fraction % 10)
-                fraction /= 10
-            }
-            out.append(contentsOf: d)
+        for i in stride(from: 5, through: 0, by: -1) {
+            out.base[out.count + i] = UInt8(48 + fraction % 10)
+            fraction /= 10
         }
+        out.skip(6)
     }
 
     public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        ByteCursor.append(to: &out, capacity: maximumLength) { appendInteger(value, to: &$0) }
+    }
+
+    public static func appendInteger(_ value: Int64, to out: inout ByteCursor) {
         if value < 0 {
-            out.append(UInt8(ascii: "-"))
+            out.put(UInt8(ascii: "-"))
             appendInteger(-value, to: &out)
             return
         }
         if value < 10 {
-            out.append(UInt8(48 + value))
+            out.put(UInt8(48 + value))
             return
         }
-        // Digits from the end of a buffer on the stack: no allocation per number.
-        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &buffer) { digits in
-            var v = value
-            var first = digits.count
-            while v > 0 {
-                first -= 1
-                digits[first] = UInt8(48 + v % 10)
-                v /= 10
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[first...]))
+        var digits = 0
+        var v = value
+        while v > 0 {
+            digits += 1
+            v /= 10
         }
+        v = value
+        for i in stride(from: digits - 1, through: 0, by: -1) {
+            out.base[out.count + i] = UInt8(48 + v % 10)
+            v /= 10
+        }
+        out.skip(digits)
     }
 
     /// The shortest text that reads back to the same Double, for exports of stored values.
     public static func appendShortest(_ value: Double, to out: inout [UInt8]) {
+        ByteCursor.append(to: &out, capacity: maximumLength) { appendShortest(value, to: &$0) }
+    }
+
+    public static func appendShortest(_ value: Double, to out: inout ByteCursor) {
         if value == value.rounded(), abs(value) < 1e15 {
             appendInteger(Int64(value), to: &out)
             return
         }
-        out.append(contentsOf: value.description.utf8)
+        var text = value.description
+        text.withUTF8 { out.put(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension ByteCursor {
+    /// Counts bytes already stored through `base`.
+    @inline(__always)
+    mutating func skip(_ n: Int) {
+        count += n
     }
 }
 
@@ -166,16 +225,23 @@ public struct TimestampWriter: Sendable {
     private var second: Int64 = .min
     private var prefix: [UInt8] = []
 
+    /// The most bytes one timestamp takes.
+    public static let maximumLength = 40
+
     public init() {}
 
     public mutating func append(_ t: Timestamp, to out: inout [UInt8]) {
+        ByteCursor.append(to: &out, capacity: Self.maximumLength) { append(t, to: &$0) }
+    }
+
+    public mutating func append(_ t: Timestamp, to out: inout ByteCursor) {
         let micro = t.microseconds
         let floorSecond = micro >= 0 ? micro / 1_000_000 : (micro - 999_999) / 1_000_000
         if floorSecond != second {
             second = floorSecond
             prefix = Array(Timestamp(microseconds: floorSecond * 1_000_000).csv.utf8)
         }
-        out.append(contentsOf: prefix)
+        out.put(prefix)
         var fraction = micro - floorSecond * 1_000_000
         guard fraction != 0 else { return }
         var width = 6
@@ -183,14 +249,11 @@ public struct TimestampWriter: Sendable {
             fraction /= 10
             width -= 1
         }
-        out.append(UInt8(ascii: "."))
-        var buffer: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48, 48, 48)
-        withUnsafeMutableBytes(of: &buffer) { digits in
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                digits[i] = UInt8(48 + fraction % 10)
-                fraction /= 10
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[..<width]))
+        out.put(UInt8(ascii: "."))
+        for i in stride(from: width - 1, through: 0, by: -1) {
+            out.base[out.count + i] = UInt8(48 + fraction % 10)
+            fraction /= 10
         }
+        out.skip(width)
     }
 }

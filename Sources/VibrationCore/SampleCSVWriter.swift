@@ -57,25 +57,28 @@ public struct SampleCSVWriter: Sendable {
         appendFields(collectedAt: collectedAt, measuredTime: measuredTime, normal, unbalance, looseness, unbalanceLooseness, to: &out)
     }
 
+    /// The fields after the names, built in a buffer on the stack and appended at once.
     private mutating func appendFields(
         collectedAt: Timestamp, measuredTime: Double, _ normal: Double, _ unbalance: Double, _ looseness: Double,
         _ unbalanceLooseness: Double, to out: inout [UInt8]
     ) {
-        timestamps.append(collectedAt, to: &out)
-        appendValue(measuredTime, to: &out)
-        appendValue(normal, to: &out)
-        appendValue(unbalance, to: &out)
-        appendValue(looseness, to: &out)
-        appendValue(unbalanceLooseness, to: &out)
-        out.append(UInt8(ascii: "\n"))
-    }
-
-    @inline(__always)
-    private func appendValue(_ value: Double, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: ","))
-        switch precision {
-        case .fixed6: NumberFormatting.appendFixed6(value, to: &out)
-        case .exact: NumberFormatting.appendShortest(value, to: &out)
+        let capacity = TimestampWriter.maximumLength + 5 * (NumberFormatting.maximumLength + 1) + 1
+        let precision = precision
+        ByteCursor.append(to: &out, capacity: capacity) { row in
+            func value(_ v: Double) {
+                row.put(UInt8(ascii: ","))
+                switch precision {
+                case .fixed6: NumberFormatting.appendFixed6(v, to: &row)
+                case .exact: NumberFormatting.appendShortest(v, to: &row)
+                }
+            }
+            timestamps.append(collectedAt, to: &row)
+            value(measuredTime)
+            value(normal)
+            value(unbalance)
+            value(looseness)
+            value(unbalanceLooseness)
+            row.put(UInt8(ascii: "\n"))
         }
     }
 
