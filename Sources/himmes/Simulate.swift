@@ -24,6 +24,8 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Rows per request at most (0: one request per machine per second).") var batch = 0
     @Option(help: "Seconds to run.") var duration = 60
     @Option(help: "API key, sent as 'Authorization: Bearer KEY'.") var apiKey: String?
+    @Flag(help: "Also request the dashboard's pages and data, one at a time, while streaming, and print their times at the end.")
+    var probeDashboard = false
 
     func validate() throws {
         guard machines >= 1, sensors >= 1, rate >= 10, duration >= 1, batch >= 0 else {
@@ -52,6 +54,7 @@ struct Simulate: AsyncParsableCommand {
         let start = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
         let tally = Tally()
         let total = Tally()
+        let pages = PageTimes()
         let clock = ContinuousClock()
         let began = clock.now
         print("streaming \(machines) machines x \(sensors) sensors at \(rate) Hz (\((machines * sensors * rate).grouped) samples/s offered) to \(target) for \(duration) s")
@@ -71,6 +74,20 @@ struct Simulate: AsyncParsableCommand {
                     }
                 }
             }
+            if probeDashboard {
+                group.addTask {
+                    // From the third second, when the first windows have been diagnosed.
+                    try await clock.sleep(until: began + .seconds(min(2, duration)))
+                    var index = 0
+                    while clock.now < began + .seconds(duration) {
+                        let probes = dashboardProbes(machine: names[0], start: start, elapsed: (clock.now - began).inSeconds)
+                        let (name, path) = probes[index % probes.count]
+                        index += 1
+                        await probe(name: name, path: path, into: pages)
+                        try await clock.sleep(for: .milliseconds(50))
+                    }
+                }
+            }
             group.addTask {
                 for second in 1...duration {
                     try await clock.sleep(until: began + .seconds(second - 1) + .milliseconds(950))
@@ -85,6 +102,7 @@ struct Simulate: AsyncParsableCommand {
         }
         let s = total.state.withLock { $0 }
         print("\nsummary: " + line(second: duration, s, seconds: Double(duration)))
+        if probeDashboard { pages.print() }
         if s.failedRequests > 0 || s.rejected > 0 { throw ExitCode(1) }
     }
 
@@ -148,6 +166,80 @@ struct Simulate: AsyncParsableCommand {
                 $0.failedRequests += failed
                 $0.retried += retries
                 $0.latencies.append(latency)
+            }
+        }
+    }
+
+    /// The dashboard's pages and data requests for the first machine, ranges ending now.
+    func dashboardProbes(machine: String, start: Timestamp, elapsed: Double) -> [(name: String, path: String)] {
+        let now = start.adding(seconds: elapsed)
+        func range(_ seconds: Double) -> String {
+            "from=\(now.adding(seconds: -seconds).rfc3339)&to=\(now.rfc3339)"
+        }
+        let waveform = "/machines/\(machine)/waveform?sensor_no=sensor1&points=2000&"
+        return [
+            ("/ status board", "/"),
+            ("/timeline", "/timeline?span=15m"),
+            ("/data", "/data"),
+            ("/data filtered by machine, range", "/data?machine_name=\(machine)&\(range(10))"),
+            ("/diagnosis", "/diagnosis"),
+            ("/machines/{name} page", "/machines/\(machine)"),
+            ("waveform, last 10 s", waveform + range(10)),
+            ("waveform, last minute", waveform + range(60)),
+            ("GET /vibration-diagnosis/latest", "/vibration-diagnosis/latest"),
+        ]
+    }
+
+    func probe(name: String, path: String, into pages: PageTimes) async {
+        var request = HTTPClientRequest(url: target + path)
+        let isData = path.contains("/waveform") || path.hasPrefix("/vibration")
+        request.headers.add(name: "Accept", value: isData ? "application/json" : "text/html")
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        let started = ContinuousClock.now
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)),
+            (try? await response.body.collect(upTo: 64 << 20)) != nil, response.status == .ok
+        else {
+            pages.record(name, server: nil, roundTrip: nil)
+            return
+        }
+        let roundTrip = (ContinuousClock.now - started).inSeconds * 1000
+        // The server's own time, from its Server-Timing header (app;dur=milliseconds).
+        let server = response.headers.first(name: "Server-Timing").flatMap { $0.split(separator: "=").last }.flatMap { Double($0) }
+        pages.record(name, server: server, roundTrip: roundTrip)
+    }
+
+    /// Times of the dashboard requests made during the stream, by request.
+    final class PageTimes: Sendable {
+        struct Times {
+            var server: [Double] = []
+            var roundTrip: [Double] = []
+            var failed = 0
+        }
+        let state = Mutex<(order: [String], times: [String: Times])>(([], [:]))
+
+        func record(_ name: String, server: Double?, roundTrip: Double?) {
+            state.withLock {
+                if $0.times[name] == nil { $0.order.append(name) }
+                if let server { $0.times[name, default: Times()].server.append(server) }
+                if let roundTrip { $0.times[name, default: Times()].roundTrip.append(roundTrip) } else { $0.times[name, default: Times()].failed += 1 }
+            }
+        }
+
+        func print() {
+            let (order, times) = state.withLock { $0 }
+            Swift.print("\ndashboard during the stream (server time from its Server-Timing header; round trip on this machine)")
+            Swift.print("request".padding(toLength: 36, withPad: " ", startingAt: 0) + "  requests  server p50  server p99  round trip p99  failed")
+            for name in order {
+                let t = times[name] ?? Times()
+                func at(_ values: [Double], _ q: Double) -> String {
+                    values.sorted().quantile(q).map { String(format: "%.1f ms", $0) } ?? "-"
+                }
+                let columns: [String] = [
+                    name.padding(toLength: 36, withPad: " ", startingAt: 0), String(t.roundTrip.count).leftPadded(10),
+                    at(t.server, 0.5).leftPadded(11), at(t.server, 0.99).leftPadded(12), at(t.roundTrip, 0.99).leftPadded(15),
+                    String(t.failed).leftPadded(8),
+                ]
+                Swift.print(columns.joined())
             }
         }
     }

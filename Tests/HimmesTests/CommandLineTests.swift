@@ -270,15 +270,21 @@ struct ServeCommandTests {
         let port = server.port
         let run = try Himmes.run([
             "simulate", "--target", "http://127.0.0.1:\(port)", "--machines", "3", "--sensors", "2", "--rate", "200", "--batch", "150",
-            "--duration", "2",
+            "--duration", "4", "--probe-dashboard",
         ])
         #expect(run.status == 0, "\(run.err)")
         let summary = try #require(run.out.split(separator: "\n").last { $0.hasPrefix("summary:") })
-        // 3 machines x 2 sensors x 200 Hz x 2 s, in requests of at most 150 rows.
-        #expect(summary.contains("accepted 2,400") && summary.contains("rejected 0"), "\(summary)")
+        // 3 machines x 2 sensors x 200 Hz x 4 s, in requests of at most 150 rows.
+        #expect(summary.contains("accepted 4,800") && summary.contains("rejected 0"), "\(summary)")
+        // The dashboard was requested during the stream, every request answered.
+        let lines = run.out.split(separator: "\n")
+        let table = try #require(lines.firstIndex { $0.hasPrefix("dashboard during the stream") })
+        let rows = lines[(table + 2)...].filter { !$0.isEmpty }
+        #expect(rows.count == 9, "\(rows)")
+        #expect(rows.allSatisfy { $0.split(separator: " ").last == "0" }, "\(rows)")
         let machines = try #require(Self.get("http://127.0.0.1:\(port)/machines"))
         let items = (try JSONSerialization.jsonObject(with: machines) as? [String: Any])?["items"] as? [[String: Any]] ?? []
-        #expect(items.compactMap { $0["sample_count"] as? Int }.reduce(0, +) == 2_400)
+        #expect(items.compactMap { $0["sample_count"] as? Int }.reduce(0, +) == 4_800)
         #expect(items.compactMap { $0["machine_name"] as? String } == ["sim-001", "sim-002", "sim-003"])
     }
 
