@@ -280,7 +280,8 @@ struct ServeCommandTests {
         let lines = run.out.split(separator: "\n")
         let table = try #require(lines.firstIndex { $0.hasPrefix("dashboard during the stream") })
         let rows = lines[(table + 2)...].filter { !$0.isEmpty }
-        #expect(rows.count == 9, "\(rows)")
+        // One request every 250 ms from the third second: several of the nine kinds in two seconds.
+        #expect(rows.count >= 4, "\(rows)")
         #expect(rows.allSatisfy { $0.split(separator: " ").last == "0" }, "\(rows)")
         let machines = try #require(Self.get("http://127.0.0.1:\(port)/machines"))
         let items = (try JSONSerialization.jsonObject(with: machines) as? [String: Any])?["items"] as? [[String: Any]] ?? []
