@@ -67,6 +67,13 @@ struct DashboardTests {
             #expect(unbalanced.contains("data-machine=\"fan-2\"") && !unbalanced.contains("data-machine=\"press-1\""))
             let lineA = try await client.call(.get, "/?line=Line%20A").text
             #expect(lineA.contains("data-machine=\"press-1\"") && !lineA.contains("data-machine=\"fan-2\""))
+            // A name with markup and URL characters: escaped in the text, encoded in the links.
+            _ = try await store.save(MachineConfig(machineName: "<b>a&b #1</b>", line: "Line A"))
+            let odd = try await client.call(.get, "/?line=Line%20A").text
+            #expect(!odd.contains("<b>a&b"))
+            #expect(odd.contains("data-machine=\"&lt;b&gt;a&amp;b #1&lt;/b&gt;\""))
+            #expect(odd.contains("href=\"/machines/%3Cb%3Ea&amp;b%20%231%3C%2Fb%3E\""))
+            #expect(odd.contains("href=\"/data?machine_name=%3Cb%3Ea%26b%20%231%3C/b%3E\""))
         }
     }
 

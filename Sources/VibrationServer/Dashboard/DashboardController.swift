@@ -68,23 +68,12 @@ struct DashboardController<S: Store> {
         let shown = statuses.filter {
             (lineFilter == nil || $0.config.line == lineFilter) && (stateFilter == nil || $0.state.faultType == stateFilter)
         }
-        let machines: [[String: Any]] = shown.map { status in
-            let name = status.config.machineName
-            let state = status.state
-            var card: [String: Any] = [
-                "name": name, "stateCode": state.faultType.rawValue, "stateName": text.faultName(state.faultType),
-                "stateHelp": text.faultHelp(state.faultType), "icon": Self.icon(state.faultType),
-                "samples": (summaries[name]?.sampleCount ?? 0).formatted(),
-                "openAlarms": openByMachine[name]?.count ?? 0,
-            ]
-            card["line"] = status.config.line
-            card["since"] = state.since?.rfc3339
-            card["lastData"] = summaries[name]?.lastCollectedAt?.rfc3339
-            if let zone = state.zone {
-                card["zone"] = zone.rawValue
-                card["zoneHelp"] = "ISO 10816-3 \(zone.rawValue): \(zone.meaning)"
-            }
-            return card
+        let cards = shown.map { status in
+            HTMLRows.Card(
+                name: status.config.machineName, state: status.state.faultType, line: status.config.line, since: status.state.since,
+                lastData: summaries[status.config.machineName]?.lastCollectedAt, zone: status.state.zone,
+                samples: summaries[status.config.machineName]?.sampleCount ?? 0,
+                openAlarms: openByMachine[status.config.machineName]?.count ?? 0)
         }
         let counts: [[String: Any]] = FaultType.allCases.map { type in
             [
@@ -106,7 +95,8 @@ struct DashboardController<S: Store> {
         return page(
             "board",
             [
-                "lang": text.lang, "text": text.strings, "nav": ["board": true], "counts": counts, "machines": machines,
+                "lang": text.lang, "text": text.strings, "nav": ["board": true], "counts": counts, "hasMachines": !cards.isEmpty,
+                "cards": HTMLRows.cards(cards, text: text, icon: Self.icon),
                 "lines": lines, "states": states, "openAlarms": open.count, "alarms": alarms,
             ])
     }

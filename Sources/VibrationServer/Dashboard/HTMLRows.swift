@@ -1,3 +1,4 @@
+import Foundation
 import VibrationCore
 
 /// The long repeated parts of the pages (table rows, timeline bands), written straight into a
@@ -44,6 +45,52 @@ enum HTMLRows {
             html += "<td>\(escape(d.machineName))</td><td><time datetime=\"\(at)\">\(at)</time></td>"
             html += "<td title=\"\(escape(text.faultHelp(d.faultType)))\"><span class=\"icon\" aria-hidden=\"true\">\(icon(d.faultType))</span> "
             html += "\(code) · \(escape(text.faultName(d.faultType)))</td></tr>\n"
+        }
+        return html
+    }
+
+    /// A machine's card on the status board.
+    struct Card {
+        var name: String
+        var state: FaultType
+        var line: String?
+        var since: Timestamp?
+        var lastData: Timestamp?
+        var zone: ISO10816.Zone?
+        var samples: Int64
+        var openAlarms: Int
+    }
+
+    /// The status board's cards: a plant of a few hundred machines is a few hundred of them.
+    static func cards(_ cards: [Card], text: DashboardText, icon: (FaultType) -> String) -> String {
+        func label(_ key: String) -> String { escape(text.strings[key] ?? key) }
+        func time(_ t: Timestamp?) -> String {
+            guard let at = t?.rfc3339 else { return "—" }
+            return "<time datetime=\"\(at)\">\(at)</time>"
+        }
+        let (line, since, lastData, zone, zoneHelp) = (label("line"), label("since"), label("lastData"), label("zone"), label("zoneHelp"))
+        let (samples, samplesHelp, openAlarms) = (label("samples"), label("samplesHelp"), label("openAlarmsLabel"))
+        var html = ""
+        for card in cards {
+            let name = escape(card.name)
+            let path = escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? card.name)
+            let query = escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "+", "=", "#"])) ?? card.name)
+            let code = card.state.rawValue
+            html += "<article class=\"card state-\(code)\" data-machine=\"\(name)\">\n"
+            html += "<h2><a href=\"/machines/\(path)\">\(name)</a></h2>\n"
+            html += "<p class=\"state\" title=\"\(escape(text.faultHelp(card.state)))\"><span class=\"icon\" aria-hidden=\"true\">\(icon(card.state))</span> "
+            html += "\(escape(text.faultName(card.state)))</p>\n<dl>\n"
+            if let value = card.line { html += "<dt>\(line)</dt><dd>\(escape(value))</dd>\n" }
+            html += "<dt>\(since)</dt><dd>\(time(card.since))</dd>\n"
+            html += "<dt>\(lastData)</dt><dd>\(time(card.lastData))</dd>\n"
+            html += "<dt title=\"\(zoneHelp)\">\(zone)</dt><dd>"
+            if let value = card.zone {
+                html += "<span class=\"zone zone-\(value.rawValue)\" title=\"\(escape("ISO 10816-3 \(value.rawValue): \(value.meaning)"))\">\(value.rawValue)</span>"
+            } else {
+                html += "—"
+            }
+            html += "</dd>\n<dt>\(samples)</dt><dd><a href=\"/data?machine_name=\(query)\" title=\"\(samplesHelp)\">\(card.samples.formatted())</a></dd>\n"
+            html += "<dt>\(openAlarms)</dt><dd>\(card.openAlarms)</dd>\n</dl>\n</article>\n"
         }
         return html
     }
