@@ -232,29 +232,32 @@ public final class SQLiteStore: Store {
             conditions.append("collected_at <= ?")
             arguments += [to.microseconds]
         }
-        if let cursor {
-            conditions.append("(collected_at, measured_time, id) \(filter.order.sql.after) (?, ?, ?)")
-            arguments += [cursor.collectedAt.microseconds, cursor.measuredTime, cursor.id]
-        }
-        let order = filter.order.sql.keyword
-        let sql = """
-            SELECT id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness
-            FROM vibration_samples WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY collected_at \(order), measured_time \(order), id \(order) LIMIT ?
-            """
+        // Every read continues after a key: the page's cursor, or the key of the sensor's last row read.
+        let (keyword, after) = filter.order.sql
+        conditions.append("(collected_at, measured_time, id) \(after) (?, ?, ?)")
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT id, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness
+                FROM vibration_samples WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY collected_at \(keyword), measured_time \(keyword), id \(keyword) LIMIT ?
+                """)
+        let newestFirst = filter.order == .newestFirst
+        let start =
+            cursor.map { SampleKey(collectedAt: $0.collectedAt.microseconds, measuredTime: $0.measuredTime, id: $0.id) }
+            ?? (newestFirst
+                ? SampleKey(collectedAt: .max, measuredTime: .infinity, id: .max)
+                : SampleKey(collectedAt: .min, measuredTime: -.infinity, id: .min))
         var runs: [SampleRun] = []
         for sensor in sensors {
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: [sensor[0] as Int64] + arguments + [limit])
-            var run = SampleRun(machineName: sensor[1], sensorNo: sensor[2], rows: rows)
-            if try run.advance() { runs.append(run) }
+            var run = SampleRun(sensorID: sensor[0], machineName: sensor[1], sensorNo: sensor[2], after: start)
+            if try run.advance(statement, arguments, limit: limit) { runs.append(run) }
         }
         var merged: [StoredSample] = []
         merged.reserveCapacity(min(limit, 10_000))
-        let newestFirst = filter.order == .newestFirst
         var heap = MinHeap(runs, by: { newestFirst ? $1.head!.key < $0.head!.key : $0.head!.key < $1.head!.key })
         while merged.count < limit, var run = heap.popMin() {
             merged.append(run.head!.sample)
-            if try run.advance() { heap.insert(run) }
+            if try run.advance(statement, arguments, limit: limit - merged.count) { heap.insert(run) }
         }
         return merged
     }
@@ -484,29 +487,55 @@ public final class SQLiteStore: Store {
 }
 
 /// One sensor's samples in time order, read lazily.
+/// One sensor's rows in list order, read a few at a time through one cached statement (a plant of
+/// a few hundred sensors otherwise prepared a statement per sensor for every page): the first read
+/// takes one row, each next one twice as many as the last, up to what the page still needs.
 struct SampleRun {
+    let sensorID: Int64
     let machineName: String
     let sensorNo: String
-    let rows: RowCursor
+    /// Where the next read continues.
+    private var after: SampleKey
+    private var buffered: [StoredSample] = []
+    private var next = 0
+    private var chunk = 0
+    private var exhausted = false
     var head: (key: SampleKey, sample: StoredSample)?
 
-    init(machineName: String, sensorNo: String, rows: RowCursor) {
+    init(sensorID: Int64, machineName: String, sensorNo: String, after: SampleKey) {
+        self.sensorID = sensorID
         self.machineName = machineName
         self.sensorNo = sensorNo
-        self.rows = rows
+        self.after = after
     }
 
-    /// Moves to the next row; false at the end.
-    mutating func advance() throws -> Bool {
-        guard let row = try rows.next() else {
-            head = nil
-            return false
+    /// Moves to the next row, reading more when the buffered ones are used up; false at the end.
+    mutating func advance(_ statement: Statement, _ filter: StatementArguments, limit: Int) throws -> Bool {
+        if next == buffered.count {
+            guard !exhausted, limit > 0 else {
+                head = nil
+                return false
+            }
+            chunk = min(max(chunk * 2, 1), max(limit, 1))
+            let rows = try Row.fetchAll(
+                statement, arguments: [sensorID] + filter + [after.collectedAt, after.measuredTime, after.id, chunk])
+            exhausted = rows.count < chunk
+            buffered = rows.map { row in
+                StoredSample(
+                    id: row[0],
+                    sample: VibrationSample(
+                        machineName: machineName, sensorNo: sensorNo, collectedAt: Timestamp(microseconds: row[1]),
+                        measuredTime: row[2], normal: row[3], unbalance: row[4], looseness: row[5], unbalanceLooseness: row[6]))
+            }
+            next = 0
+            guard let last = buffered.last else {
+                head = nil
+                return false
+            }
+            after = SampleKey(last)
         }
-        let sample = StoredSample(
-            id: row[0],
-            sample: VibrationSample(
-                machineName: machineName, sensorNo: sensorNo, collectedAt: Timestamp(microseconds: row[1]),
-                measuredTime: row[2], normal: row[3], unbalance: row[4], looseness: row[5], unbalanceLooseness: row[6]))
+        let sample = buffered[next]
+        next += 1
         head = (SampleKey(sample), sample)
         return true
     }
@@ -517,6 +546,12 @@ struct SampleKey: Comparable {
     var collectedAt: Int64
     var measuredTime: Double
     var id: Int64
+
+    init(collectedAt: Int64, measuredTime: Double, id: Int64) {
+        self.collectedAt = collectedAt
+        self.measuredTime = measuredTime
+        self.id = id
+    }
 
     init(_ s: StoredSample) {
         collectedAt = s.sample.collectedAt.microseconds
