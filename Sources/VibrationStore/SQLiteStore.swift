@@ -43,8 +43,8 @@ public final class SQLiteStore: Store {
     }
 
     /// Multi-thread mode and no memory statistics, set once before the process's first connection
-    /// (see `himmes_sqlite_configure`): with a bulk upload going, the writer spent a fifth of its time
-    /// taking and waiting for mutexes that GRDB's one-thread-per-connection access makes needless.
+    /// (see `himmes_sqlite_configure`): with uploads streaming in, the writer spent about a seventh of
+    /// its time taking and waiting for mutexes that GRDB's one-thread-per-connection access makes needless.
     static let processSettings = himmes_sqlite_configure()
 
     /// The migrations this build knows and whether each is applied.
@@ -430,8 +430,7 @@ public final class SQLiteStore: Store {
             sql: "SELECT id, machine_name, sensor_no FROM sensors"
                 + (name == nil ? "" : " WHERE machine_name = ?") + " ORDER BY machine_name, sensor_no",
             arguments: name.map { [$0] } ?? [])
-        // Three statements per sensor, each prepared once per connection (a plant of 200 sensors
-        // spent most of its status board preparing them again for every sensor).
+        // Three statements per sensor, each prepared once per connection rather than once per sensor.
         let countStatement = try db.cachedStatement(sql: "SELECT sum(n) FROM waveform_summary WHERE sensor_id = ? AND level = ?")
         let firstStatement = try db.cachedStatement(sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?")
         let lastStatement = try db.cachedStatement(sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?")
