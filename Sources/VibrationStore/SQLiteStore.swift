@@ -269,18 +269,26 @@ public final class SQLiteStore: Store {
         let column = channel.rawValue
         return try await pool.read { db in
             guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
-            let rows = try Row.fetchCursor(
-                db,
+            // Stepped through the C API: a zoomed-in waveform reads up to `limit` raw samples.
+            let statement = try db.cachedStatement(
                 sql: """
                     SELECT collected_at, \(column) FROM vibration_samples
                     WHERE sensor_id = ? AND collected_at BETWEEN ? AND ? ORDER BY collected_at, measured_time LIMIT ?
-                    """,
-                arguments: [sensor, from.microseconds, to.microseconds, limit])
+                    """)
+            let stmt = statement.sqliteStatement
+            defer { sqlite3_reset(stmt) }
+            sqlite3_bind_int64(stmt, 1, sensor)
+            sqlite3_bind_int64(stmt, 2, from.microseconds)
+            sqlite3_bind_int64(stmt, 3, to.microseconds)
+            sqlite3_bind_int64(stmt, 4, Int64(limit))
             var times: [Int64] = []
             var values: [Double] = []
-            while let row = try rows.next() {
-                times.append(row[0])
-                values.append(row[1])
+            while true {
+                let code = sqlite3_step(stmt)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else { throw Self.stepError(code, db) }
+                times.append(sqlite3_column_int64(stmt, 0))
+                values.append(sqlite3_column_double(stmt, 1))
             }
             return (times, values)
         }
