@@ -140,7 +140,6 @@ enum WaveformSummary {
             guard !rows.isEmpty else { return }
             let statement = try db.cachedStatement(sql: WaveformSummary.upsertSQL)
             let stmt = statement.sqliteStatement
-            let connection = db.sqliteConnection
             // Bound and stepped through the C API, as the samples are: no allocation per row.
             for (index, key, e) in rows {
                 sqlite3_bind_int64(stmt, 1, key.sensor)
@@ -153,11 +152,7 @@ enum WaveformSummary {
                 }
                 let code = sqlite3_step(stmt)
                 sqlite3_reset(stmt)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
-                        sql: WaveformSummary.upsertSQL)
-                }
+                guard code == SQLITE_DONE else { throw SQLiteStore.stepError(code, db, sql: WaveformSummary.upsertSQL) }
             }
         }
     }
