@@ -127,6 +127,12 @@ public struct ByteCursor {
         bytes.withUnsafeBytes { put($0) }
     }
 
+    /// Counts `n` bytes the caller stored through `base` after the current ones.
+    @inline(__always)
+    public mutating func skip(_ n: Int) {
+        count += n
+    }
+
     /// Writes at most `capacity` bytes through a cursor on the stack, then appends them to `out` at once.
     @inline(__always)
     public static func append(to out: inout [UInt8], capacity: Int, _ write: (inout ByteCursor) -> Void) {
@@ -208,14 +214,6 @@ public enum NumberFormatting {
         }
         var text = value.description
         text.withUTF8 { out.put(UnsafeRawBufferPointer($0)) }
-    }
-}
-
-extension ByteCursor {
-    /// Counts bytes already stored through `base`.
-    @inline(__always)
-    mutating func skip(_ n: Int) {
-        count += n
     }
 }
 

@@ -13,29 +13,24 @@ public struct SampleCSVWriter: Sendable {
     private let precision: Precision
     private var timestamps = TimestampWriter()
     private var escaped: [String: [UInt8]] = [:]
-    /// The last name written in each of the two name columns: rows of one sensor repeat them.
-    private var lastNames: (machine: (String, [UInt8])?, sensor: (String, [UInt8])?)
+    /// The names of the last sensor written and their text: rows of one sensor repeat them.
+    private var lastSensor: (machineName: String, sensorNo: String, names: [UInt8])?
 
     public init(precision: Precision) {
         self.precision = precision
     }
 
     public mutating func append(_ sample: VibrationSample, to out: inout [UInt8]) {
-        if let last = lastNames.machine, last.0 == sample.machineName {
-            out.append(contentsOf: last.1)
+        let names: [UInt8]
+        if let last = lastSensor, last.machineName == sample.machineName, last.sensorNo == sample.sensorNo {
+            names = last.names
         } else {
-            lastNames.machine = (sample.machineName, appendName(sample.machineName, to: &out))
+            names = self.names(machineName: sample.machineName, sensorNo: sample.sensorNo)
+            lastSensor = (sample.machineName, sample.sensorNo, names)
         }
-        out.append(UInt8(ascii: ","))
-        if let last = lastNames.sensor, last.0 == sample.sensorNo {
-            out.append(contentsOf: last.1)
-        } else {
-            lastNames.sensor = (sample.sensorNo, appendName(sample.sensorNo, to: &out))
-        }
-        out.append(UInt8(ascii: ","))
-        appendFields(
-            collectedAt: sample.collectedAt, measuredTime: sample.measuredTime, sample.normal, sample.unbalance, sample.looseness,
-            sample.unbalanceLooseness, to: &out)
+        append(
+            names: names, collectedAt: sample.collectedAt, measuredTime: sample.measuredTime, sample.normal, sample.unbalance,
+            sample.looseness, sample.unbalanceLooseness, to: &out)
     }
 
     /// The text of a sensor's names with the commas after them, once per sensor for `append(names:...)`.
@@ -54,14 +49,7 @@ public struct SampleCSVWriter: Sendable {
         _ looseness: Double, _ unbalanceLooseness: Double, to out: inout [UInt8]
     ) {
         out.append(contentsOf: names)
-        appendFields(collectedAt: collectedAt, measuredTime: measuredTime, normal, unbalance, looseness, unbalanceLooseness, to: &out)
-    }
-
-    /// The fields after the names, built in a buffer on the stack and appended at once.
-    private mutating func appendFields(
-        collectedAt: Timestamp, measuredTime: Double, _ normal: Double, _ unbalance: Double, _ looseness: Double,
-        _ unbalanceLooseness: Double, to out: inout [UInt8]
-    ) {
+        // The fields after the names, built in a buffer on the stack and appended at once.
         let capacity = TimestampWriter.maximumLength + 5 * (NumberFormatting.maximumLength + 1) + 1
         let precision = precision
         ByteCursor.append(to: &out, capacity: capacity) { row in
@@ -83,11 +71,10 @@ public struct SampleCSVWriter: Sendable {
     }
 
     /// Names are quoted only when they must be (a comma, quote or line break inside).
-    @discardableResult
-    private mutating func appendName(_ name: String, to out: inout [UInt8]) -> [UInt8] {
+    private mutating func appendName(_ name: String, to out: inout [UInt8]) {
         if let known = escaped[name] {
             out.append(contentsOf: known)
-            return known
+            return
         }
         var bytes = Array(name.utf8)
         if bytes.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D })
@@ -97,7 +84,6 @@ public struct SampleCSVWriter: Sendable {
         }
         if escaped.count < 10_000 { escaped[name] = bytes }
         out.append(contentsOf: bytes)
-        return bytes
     }
 }
 
