@@ -96,7 +96,6 @@ extension SQLiteStore {
 
     // MARK: Automatic diagnosis
 
-
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
         try await registerSeenMachines()
         // A read: uploads keep writing while the engine looks for work.
@@ -175,16 +174,9 @@ extension SQLiteStore {
                 SELECT sensor_id, collected_at, measured_time FROM vibration_samples
                 WHERE id > ? AND id <= ? AND measured_time >= 0
                 """)
-        let stmt = statement.sqliteStatement
-        defer { sqlite3_reset(stmt) }
-        sqlite3_bind_int64(stmt, 1, after)
-        sqlite3_bind_int64(stmt, 2, through)
         var keys = Set<WindowKey>()
         var last: WindowKey?
-        while true {
-            let code = sqlite3_step(stmt)
-            if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else { throw Self.stepError(code, db) }
+        try forEachRow(of: statement, db, binding: [after, through]) { stmt in
             let t = sqlite3_column_double(stmt, 2)
             let key = WindowKey(
                 sensor: sqlite3_column_int64(stmt, 0),
@@ -215,28 +207,15 @@ extension SQLiteStore {
                 WHERE sensor_id = ? AND collected_at >= ? AND collected_at < ?
                 ORDER BY collected_at, measured_time
                 """)
-        let stmt = statement.sqliteStatement
-        defer { sqlite3_reset(stmt) }
-        sqlite3_bind_int64(stmt, 1, window.sensorID)
-        sqlite3_bind_int64(stmt, 2, window.start.microseconds)
-        sqlite3_bind_int64(stmt, 3, window.end.microseconds + 1)
         var times: [Double] = []
         var values: [Double] = []
-        while true {
-            let code = sqlite3_step(stmt)
-            if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else { throw Self.stepError(code, db) }
+        try forEachRow(of: statement, db, binding: [window.sensorID, window.start.microseconds, window.end.microseconds + 1]) { stmt in
             let t = sqlite3_column_double(stmt, 1)
-            guard window.holds(collectedAt: sqlite3_column_int64(stmt, 0), measuredTime: t) else { continue }
+            guard window.holds(collectedAt: sqlite3_column_int64(stmt, 0), measuredTime: t) else { return }
             times.append(t)
             values.append(sqlite3_column_double(stmt, 2))
         }
         return (times, values)
-    }
-
-    /// The error of a statement stepped through the C API.
-    static func stepError(_ code: Int32, _ db: Database, sql: String? = nil) -> DatabaseError {
-        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {

@@ -112,6 +112,29 @@ public final class SQLiteStore: Store {
         }
     }
 
+    // MARK: Statements stepped through the C API, for the reads and writes of millions of rows
+
+    /// Binds `binding` (integers, in order) to a cached statement, steps it and hands each row to
+    /// `row` to read its columns with `sqlite3_column_*`; the statement is reset after.
+    static func forEachRow(
+        of statement: Statement, _ db: Database, binding: [Int64], _ row: (OpaquePointer) throws -> Void
+    ) throws {
+        let stmt = statement.sqliteStatement
+        defer { sqlite3_reset(stmt) }
+        for (index, value) in binding.enumerated() { sqlite3_bind_int64(stmt, Int32(index + 1), value) }
+        while true {
+            let code = sqlite3_step(stmt)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw stepError(code, db, sql: statement.sql) }
+            try row(stmt)
+        }
+    }
+
+    /// The error of a statement stepped through the C API.
+    static func stepError(_ code: Int32, _ db: Database, sql: String? = nil) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+    }
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
@@ -275,18 +298,9 @@ public final class SQLiteStore: Store {
                     SELECT collected_at, \(column) FROM vibration_samples
                     WHERE sensor_id = ? AND collected_at BETWEEN ? AND ? ORDER BY collected_at, measured_time LIMIT ?
                     """)
-            let stmt = statement.sqliteStatement
-            defer { sqlite3_reset(stmt) }
-            sqlite3_bind_int64(stmt, 1, sensor)
-            sqlite3_bind_int64(stmt, 2, from.microseconds)
-            sqlite3_bind_int64(stmt, 3, to.microseconds)
-            sqlite3_bind_int64(stmt, 4, Int64(limit))
             var times: [Int64] = []
             var values: [Double] = []
-            while true {
-                let code = sqlite3_step(stmt)
-                if code == SQLITE_DONE { break }
-                guard code == SQLITE_ROW else { throw Self.stepError(code, db) }
+            try Self.forEachRow(of: statement, db, binding: [sensor, from.microseconds, to.microseconds, Int64(limit)]) { stmt in
                 times.append(sqlite3_column_int64(stmt, 0))
                 values.append(sqlite3_column_double(stmt, 1))
             }
