@@ -9,8 +9,8 @@ import VibrationCore
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
-    /// Copies the WAL into the database file beside the writer; nil when it could not open (the
-    /// writer then checkpoints itself, as SQLite does by default).
+    /// Copies the WAL into the database file beside the writer; nil when it could not open, and
+    /// then the writer's own automatic checkpoint does all the copying, as SQLite does by default.
     private let checkpointer: Checkpointer?
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
