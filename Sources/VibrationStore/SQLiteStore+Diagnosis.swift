@@ -98,11 +98,18 @@ extension SQLiteStore {
 
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
         try await registerSeenMachines()
+        // From the first scan on, the writer hands what it stores to the engine (before this read
+        // begins, so that no commit after it is missed).
+        let fresh = self.fresh
+        fresh.enable()
         // A read: uploads keep writing while the engine looks for work.
         return try await pool.read { db in
             let marker = try Int64.fetchOne(db, sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1") ?? 0
             let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM vibration_samples") ?? 0
             let upto = min(newest, marker + PendingWindows.scanRows)
+            if fresh.beginScan(seconds: seconds, caughtUp: upto == newest) {
+                fresh.setFloor(try Self.newestPerSensor(db))
+            }
             var candidates: [AnalysisWindow] = []
             // Windows left open by earlier calls.
             for row in try Row.fetchAll(
@@ -117,8 +124,6 @@ extension SQLiteStore {
                         machineName: row[1], sensorNo: row[2], sensorID: row[0], channel: SignalChannel(rawValue: row[3]) ?? .normal,
                         recordingStart: Timestamp(microseconds: row[4]), index: row[5], seconds: row[6]))
             }
-            // The windows the new rows fall in: (sensor, recording start, window index), read in id order
-            // (no sort, no temporary table: the rows of one window mostly follow each other).
             if upto > marker {
                 var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
                 for row in try Row.fetchAll(
@@ -130,7 +135,21 @@ extension SQLiteStore {
                 {
                     monitored[row[0]] = (row[1], row[2], SignalChannel(rawValue: row[3]) ?? .normal)
                 }
-                for key in try Self.windowKeys(db, after: marker, through: upto, seconds: seconds).sorted() {
+                // The windows the new rows fall in: those handed over in memory, and, for the ids
+                // between them, read from the database.
+                let runs = fresh.take(after: marker, through: upto)
+                var keys = Set<WindowKey>()
+                var scanned = marker
+                for (gapEnd, runEnd) in runs.map({ ($0.firstID - 1, $0.lastID) }) + [(upto, upto)] {
+                    if gapEnd > scanned {
+                        let (found, newestBySensor) = try Self.windowKeys(db, after: scanned, through: gapEnd, seconds: seconds)
+                        keys.formUnion(found)
+                        fresh.markForeign(newestBySensor)
+                    }
+                    scanned = max(scanned, runEnd)
+                }
+                keys.formUnion(fresh.absorb(runs, seconds: seconds) { monitored[$0]?.channel })
+                for key in keys.sorted() {
                     guard let sensor = monitored[key.sensor] else { continue }
                     for channel in channels ?? [sensor.channel] {
                         candidates.append(
@@ -155,39 +174,65 @@ extension SQLiteStore {
                     arguments: [window.sensorID, window.end.microseconds]) ?? false
                 if complete { ready.append(window) } else { open.append(window) }
             }
-            return PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+            let pending = PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+            fresh.keepOnly(pending.windows + pending.open)
+            return pending
         }
     }
 
     public func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double]) {
-        try await pool.read { db in try Self.samples(db, of: window) }
+        try await samples(of: [window])[0]
     }
 
+    /// From memory where the writer handed the window's rows over, from the database otherwise.
     public func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])] {
-        try await pool.read { db in try windows.map { try Self.samples(db, of: $0) } }
+        let fresh = self.fresh
+        var series = windows.map { fresh.samples(of: $0) }
+        let missing = series.indices.filter { series[$0] == nil }
+        if !missing.isEmpty {
+            let read = try await pool.read { db in try missing.map { try Self.samples(db, of: windows[$0]) } }
+            for (i, s) in zip(missing, read) { series[i] = s }
+        }
+        return series.map { $0! }
     }
 
-    /// Which window each sample with an id in (after, through] falls in, once per window.
-    static func windowKeys(_ db: Database, after: Int64, through: Int64, seconds: Double) throws -> Set<WindowKey> {
+    /// The newest collected_at of each sensor (one probe of the identity index each).
+    static func newestPerSensor(_ db: Database) throws -> [Int64: Int64] {
+        var newest: [Int64: Int64] = [:]
+        let statement = try db.cachedStatement(sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?")
+        for sensor in try Int64.fetchAll(db, sql: "SELECT id FROM sensors") {
+            if let at = try Int64.fetchOne(statement, arguments: [sensor]) { newest[sensor] = at }
+        }
+        return newest
+    }
+
+    /// Which window each sample with an id in (after, through] falls in, once per window, and the
+    /// newest collected_at of each sensor among those samples.
+    static func windowKeys(_ db: Database, after: Int64, through: Int64, seconds: Double) throws -> (Set<WindowKey>, [Int64: Int64]) {
         let statement = try db.cachedStatement(
             sql: """
                 SELECT sensor_id, collected_at, measured_time FROM vibration_samples
                 WHERE id > ? AND id <= ? AND measured_time >= 0
                 """)
         var keys = Set<WindowKey>()
+        var newest: [Int64: Int64] = [:]
         var last: WindowKey?
+        var lastNewest = Int64.min
         try forEachRow(of: statement, db, binding: [after, through]) { stmt in
             let t = sqlite3_column_double(stmt, 2)
+            let collected = sqlite3_column_int64(stmt, 1)
             let key = WindowKey(
-                sensor: sqlite3_column_int64(stmt, 0),
-                recording: sqlite3_column_int64(stmt, 1) - Int64((t * 1_000_000).rounded()),
-                index: Int(t / seconds))
+                sensor: sqlite3_column_int64(stmt, 0), recording: collected - Int64((t * 1_000_000).rounded()), index: Int(t / seconds))
             if key != last {
+                if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, lastNewest) }
                 keys.insert(key)
                 last = key
+                lastNewest = .min
             }
+            lastNewest = max(lastNewest, collected)
         }
-        return keys
+        if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, lastNewest) }
+        return (keys, newest)
     }
 
     struct WindowKey: Hashable, Comparable {

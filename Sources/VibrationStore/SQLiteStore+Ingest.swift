@@ -8,11 +8,12 @@ extension SQLiteStore {
     ) async throws -> IngestCounts where Batches.Element == SampleBatch {
         var sensorIDs: [Int64] = []
         var total = IngestCounts()
+        let fresh = self.fresh
         for try await batch in batches {
             let known = sensorIDs
             let (ids, counts) = try await pool.write { db in
                 let ids = try Self.resolveStreams(batch, known: known, db)
-                return (ids, try Self.insertRows(of: batch, sensorIDs: ids, db))
+                return (ids, try Self.insertRows(of: batch, sensorIDs: ids, db, handingTo: fresh))
             }
             sensorIDs = ids
             total += counts
@@ -22,12 +23,13 @@ extension SQLiteStore {
     }
 
     public func ingestAtomically(_ batches: [SampleBatch]) async throws -> IngestCounts {
-        try await pool.write { db in
+        let fresh = self.fresh
+        return try await pool.write { db in
             var ids: [Int64] = []
             var total = IngestCounts()
             for batch in batches {
                 ids = try Self.resolveStreams(batch, known: ids, db)
-                total += try Self.insertRows(of: batch, sensorIDs: ids, db)
+                total += try Self.insertRows(of: batch, sensorIDs: ids, db, handingTo: fresh)
             }
             return total
         }
@@ -49,11 +51,18 @@ extension SQLiteStore {
         """
 
     /// One prepared statement, bound and stepped per row through the C API: no allocation per row.
-    static func insertRows(of batch: SampleBatch, sensorIDs: [Int64], _ db: Database) throws -> IngestCounts {
+    /// With `fresh` recording, the rows stored are handed to it when the transaction commits.
+    static func insertRows(
+        of batch: SampleBatch, sensorIDs: [Int64], _ db: Database, handingTo fresh: FreshSamples? = nil
+    ) throws -> IngestCounts {
         let statement = try db.cachedStatement(sql: insertSampleSQL)
         let stmt = statement.sqliteStatement
         let connection = db.sqliteConnection
         var inserted = 0
+        let recording = fresh?.enabled ?? false
+        var firstID: Int64 = 0
+        var consecutive = true
+        var skipped: [Int32] = []
         var summary = WaveformSummary.Accumulator()
         try sensorIDs.withUnsafeBufferPointer { ids in
             try batch.stream.withUnsafeBufferPointer { stream in
@@ -75,10 +84,20 @@ extension SQLiteStore {
                                             sqlite3_reset(stmt)
                                             guard code == SQLITE_DONE else { throw stepError(code, db, sql: insertSampleSQL) }
                                             if sqlite3_changes(connection) == 1 {
+                                                if recording {
+                                                    let id = sqlite3_last_insert_rowid(connection)
+                                                    if inserted == 0 {
+                                                        firstID = id
+                                                    } else if id != firstID + Int64(inserted) {
+                                                        consecutive = false
+                                                    }
+                                                }
                                                 inserted += 1
                                                 summary.add(
                                                     sensor: ids[Int(stream[i])], at: collectedAt[i],
                                                     SIMD4(normal[i], unbalance[i], looseness[i], both[i]))
+                                            } else if recording {
+                                                skipped.append(Int32(i))
                                             }
                                         }
                                     }
@@ -90,6 +109,11 @@ extension SQLiteStore {
             }
         }
         try summary.write(db)
+        // Rows numbered other than one after another are not handed over: the engine reads them.
+        if let fresh, recording, consecutive, inserted > 0 {
+            let run = FreshSamples.Run(firstID: firstID, count: inserted, batch: batch, sensorIDs: sensorIDs, skipped: skipped)
+            db.afterNextTransaction(onCommit: { _ in fresh.publish(run) })
+        }
         return IngestCounts(inserted: inserted, duplicates: batch.count - inserted)
     }
 }

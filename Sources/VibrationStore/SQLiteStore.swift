@@ -12,6 +12,8 @@ public final class SQLiteStore: Store {
     /// Copies the WAL into the database file beside the writer; nil when it could not open, and
     /// then the writer's own automatic checkpoint does all the copying, as SQLite does by default.
     private let checkpointer: Checkpointer?
+    /// What this store just wrote, kept for the diagnosis engine once it starts scanning.
+    let fresh = FreshSamples()
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
     public init(path: String, logger: Logger = Logger(label: "himmes.store")) throws {

@@ -1,0 +1,305 @@
+import Synchronization
+import VibrationCore
+
+/// The samples a SQLite store has just written, handed to the diagnosis engine in memory so that it
+/// does not read back every sample it was given a moment ago (at 800k samples a second that read
+/// was most of the engine's work).
+///
+/// The writer publishes each commit's rows with their ids (a run of consecutive rowids). The engine
+/// takes the runs of the id range it scans; every id of that range no run covers (rows another
+/// process or connection wrote, rows committed before the engine started, runs dropped because
+/// the buffer was full) is read from the database as before, and those rows make their sensor
+/// "foreign" up to their collected_at. A window is served from memory only when it starts after
+/// its sensor's highest foreign collected_at: then every row the database holds for it came
+/// through here. Anything else is read from the database, so memory is a shortcut, never a source
+/// of different answers.
+final class FreshSamples: Sendable {
+    /// The rows one commit stored from a batch: its rows from `start` on, minus those in `skipped`
+    /// (duplicates), numbered `firstID`, `firstID + 1`, …
+    struct Run: Sendable {
+        var firstID: Int64
+        var count: Int
+        var batch: SampleBatch
+        var sensorIDs: [Int64]
+        var start = 0
+        /// Batch indices not stored, ascending.
+        var skipped: [Int32] = []
+
+        var lastID: Int64 { firstID + Int64(count) - 1 }
+
+        /// Calls `body(batchIndex, id)` for each stored row, in id order.
+        func forEachRow(_ body: (Int, Int64) -> Void) {
+            var id = firstID
+            var next = skipped.startIndex
+            for i in start..<batch.count {
+                if next < skipped.endIndex, Int(skipped[next]) == i {
+                    next += 1
+                    continue
+                }
+                body(i, id)
+                id += 1
+                if id > lastID { return }
+            }
+        }
+
+        /// The part with ids above `id`, nil when none.
+        func dropping(through id: Int64) -> Run? {
+            guard id < lastID else { return nil }
+            guard id >= firstID else { return self }
+            var rest = self
+            forEachRow { index, rowID in
+                if rowID == id + 1 {
+                    rest.start = index
+                }
+            }
+            rest.skipped = skipped.filter { Int($0) > rest.start }
+            rest.count = Int(lastID - id)
+            rest.firstID = id + 1
+            return rest
+        }
+
+        /// The part with ids up to `id`.
+        func keeping(through id: Int64) -> Run {
+            var head = self
+            head.count = Int(min(lastID, id) - firstID + 1)
+            return head
+        }
+    }
+
+    /// A window's rows on its sensor's monitored channel, in arrival order.
+    struct WindowRows {
+        var channel: SignalChannel
+        var times: [Double] = []
+        var values: [Double] = []
+    }
+
+    /// Rows held for the engine at most; runs beyond are dropped (and read from the database).
+    let capacity: Int
+
+    private struct Published {
+        var enabled = false
+        var runs: [Run] = []
+        var rows = 0
+    }
+
+    private struct Engine {
+        var seconds = 0.0
+        /// No run was taken yet: the sensors' foreign marks must be read from the database first.
+        var needsFloor = true
+        /// The last scan reached the newest row: a window it found complete has all its rows here
+        /// (or its sensor is foreign). Behind, completeness may rest on rows not scanned yet.
+        var caughtUp = false
+        var windows: [SQLiteStore.WindowKey: WindowRows] = [:]
+        /// Per sensor, the highest collected_at of a row that did not come through here.
+        var foreign: [Int64: Int64] = [:]
+        var servedFromMemory = 0
+        var readFromDatabase = 0
+    }
+
+    private let published = Mutex(Published())
+    private let engine = Mutex(Engine())
+
+    init(capacity: Int = 2_000_000) {
+        self.capacity = capacity
+    }
+
+    // MARK: Writer side
+
+    /// Whether the writer should record what it stores.
+    var enabled: Bool { published.withLock { $0.enabled } }
+
+    func enable() { published.withLock { $0.enabled = true } }
+
+    /// A commit's rows. A run reusing ids (rows with the highest ids were deleted and their ids
+    /// given out again) replaces what was held for them: those rows are gone.
+    func publish(_ run: Run) {
+        guard run.count > 0 else { return }
+        published.withLock { state in
+            guard state.enabled else { return }
+            while let last = state.runs.last, last.lastID >= run.firstID {
+                state.rows -= last.count
+                state.runs.removeLast()
+            }
+            guard state.rows + run.count <= capacity else { return }
+            state.runs.append(run)
+            state.rows += run.count
+        }
+    }
+
+    /// The runs' rows with ids in (after, through], in id order; later rows stay.
+    func take(after: Int64, through: Int64) -> [Run] {
+        published.withLock { state in
+            var taken: [Run] = []
+            var kept: [Run] = []
+            for run in state.runs {
+                guard let current = run.dropping(through: after) else { continue }
+                if current.firstID > through {
+                    kept.append(current)
+                } else {
+                    taken.append(current.keeping(through: through))
+                    if let rest = current.dropping(through: through) { kept.append(rest) }
+                }
+            }
+            state.runs = kept
+            state.rows = kept.reduce(0) { $0 + $1.count }
+            return taken
+        }
+    }
+
+    // MARK: Engine side
+
+    /// Starts a scan with windows of `seconds`, `caughtUp` when it reaches the newest row: true when
+    /// the sensors' foreign marks must be set from the database (the first scan, or after the window
+    /// length changed).
+    func beginScan(seconds: Double, caughtUp: Bool) -> Bool {
+        engine.withLock { state in
+            state.caughtUp = caughtUp
+            if state.seconds != seconds {
+                state.seconds = seconds
+                state.windows = [:]
+                state.needsFloor = true
+            }
+            return state.needsFloor
+        }
+    }
+
+    /// Sets the foreign marks from the database's newest collected_at per sensor.
+    func setFloor(_ newest: [Int64: Int64]) {
+        engine.withLock { state in
+            for (sensor, at) in newest { state.foreign[sensor] = max(state.foreign[sensor] ?? .min, at) }
+            state.needsFloor = false
+        }
+    }
+
+    /// Rows read from the database rather than handed over: their sensors are foreign up to them.
+    func markForeign(_ newest: [Int64: Int64]) {
+        engine.withLock { state in
+            for (sensor, at) in newest { state.foreign[sensor] = max(state.foreign[sensor] ?? .min, at) }
+        }
+    }
+
+    /// Files the runs' rows under their windows and returns the windows they fall in. Rows of
+    /// sensors `channelOf` does not know are not kept: their sensors become foreign.
+    func absorb(_ runs: [Run], seconds: Double, channelOf: (Int64) -> SignalChannel?) -> Set<SQLiteStore.WindowKey> {
+        var keys = Set<SQLiteStore.WindowKey>()
+        engine.withLock { state in
+            for run in runs {
+                let batch = run.batch
+                var lastKey: SQLiteStore.WindowKey?
+                var lastChannel: SignalChannel?
+                run.forEachRow { i, _ in
+                    let t = batch.measuredTime[i]
+                    guard t >= 0 else { return }
+                    let sensor = run.sensorIDs[Int(batch.stream[i])]
+                    let collected = batch.collectedAt[i]
+                    let key = SQLiteStore.WindowKey(
+                        sensor: sensor, recording: collected - Int64((t * 1_000_000).rounded()), index: Int(t / seconds))
+                    if key != lastKey {
+                        lastKey = key
+                        lastChannel = channelOf(sensor)
+                        keys.insert(key)
+                    }
+                    guard let channel = lastChannel else {
+                        state.foreign[sensor] = max(state.foreign[sensor] ?? .min, collected)
+                        return
+                    }
+                    let value: Double
+                    switch channel {
+                    case .normal: value = batch.normal[i]
+                    case .unbalance: value = batch.unbalance[i]
+                    case .looseness: value = batch.looseness[i]
+                    case .unbalanceLooseness: value = batch.unbalanceLooseness[i]
+                    }
+                    // Rows of one window on two channels (the monitored one changed): the database decides.
+                    guard state.windows[key, default: WindowRows(channel: channel)].append(t, value, on: channel) else {
+                        state.foreign[sensor] = max(state.foreign[sensor] ?? .min, collected)
+                        return
+                    }
+                }
+            }
+        }
+        return keys
+    }
+
+    /// Lets go of the rows of windows the engine no longer looks at (diagnosed, or given up on);
+    /// their sensors become foreign up to them, should such a window come back.
+    func keepOnly(_ windows: [AnalysisWindow]) {
+        var wanted = Set<SQLiteStore.WindowKey>()
+        for window in windows {
+            for key in Self.neighbourhood(of: window) { wanted.insert(key) }
+        }
+        engine.withLock { state in
+            for (key, rows) in state.windows where !wanted.contains(key) {
+                if let t = rows.times.max() {
+                    let newest = key.recording + Int64((t * 1_000_000).rounded())
+                    state.foreign[key.sensor] = max(state.foreign[key.sensor] ?? .min, newest)
+                }
+                state.windows[key] = nil
+            }
+        }
+    }
+
+    /// The window's samples as the database would return them (ordered by collected_at, then
+    /// measured_time), or nil when memory cannot vouch for having all of them.
+    func samples(of window: AnalysisWindow) -> (times: [Double], values: [Double])? {
+        engine.withLock { state in
+            let start = window.start.microseconds
+            guard state.caughtUp, state.seconds == window.seconds, (state.foreign[window.sensorID] ?? .min) < start else {
+                state.readFromDatabase += 1
+                return nil
+            }
+            // The rows the database read would keep: collected_at in [start, end + 1) and held by the
+            // window, which allows a microsecond either way in the recording's start (and so in the key).
+            let end = window.end.microseconds + 1
+            var rows: [(collected: Int64, t: Double, value: Double)] = []
+            for key in Self.neighbourhood(of: window) {
+                guard let held = state.windows[key] else { continue }
+                guard held.channel == window.channel else {
+                    state.readFromDatabase += 1
+                    return nil
+                }
+                for (t, value) in zip(held.times, held.values) {
+                    let collected = key.recording + Int64((t * 1_000_000).rounded())
+                    if collected >= start, collected < end, window.holds(collectedAt: collected, measuredTime: t) {
+                        rows.append((collected, t, value))
+                    }
+                }
+            }
+            guard !rows.isEmpty else {
+                state.readFromDatabase += 1
+                return nil
+            }
+            if !zip(rows, rows.dropFirst()).allSatisfy({ ($0.collected, $0.t) <= ($1.collected, $1.t) }) {
+                rows.sort { ($0.collected, $0.t) < ($1.collected, $1.t) }
+            }
+            state.servedFromMemory += 1
+            return (rows.map(\.t), rows.map(\.value))
+        }
+    }
+
+    /// Windows served from memory and windows left to the database, so far.
+    var counts: (memory: Int, database: Int) { engine.withLock { ($0.servedFromMemory, $0.readFromDatabase) } }
+
+    /// The keys whose rows a window may hold: its own and those a microsecond off in recording start,
+    /// and the neighbouring indices (t / seconds and k · seconds can round apart at a boundary).
+    static func neighbourhood(of window: AnalysisWindow) -> [SQLiteStore.WindowKey] {
+        var keys: [SQLiteStore.WindowKey] = []
+        keys.reserveCapacity(9)
+        for recording in (window.recordingStart.microseconds - 1)...(window.recordingStart.microseconds + 1) {
+            for index in (window.index - 1)...(window.index + 1) {
+                keys.append(SQLiteStore.WindowKey(sensor: window.sensorID, recording: recording, index: index))
+            }
+        }
+        return keys
+    }
+}
+
+extension FreshSamples.WindowRows {
+    @inline(__always)
+    mutating func append(_ t: Double, _ value: Double, on channel: SignalChannel) -> Bool {
+        guard channel == self.channel else { return false }
+        times.append(t)
+        values.append(value)
+        return true
+    }
+}
