@@ -32,34 +32,37 @@ extension SQLiteStore {
     }
 
     public func machineStatus(named name: String) async throws -> MachineStatus? {
-        try await registerSeenMachines()
-        return try await pool.read { db in
+        try await readRegistry { db in
             try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [name])
                 .map(Self.machineStatus)
         }
     }
 
     public func machineStatuses() async throws -> [MachineStatus] {
-        try await registerSeenMachines()
-        return try await pool.read { db in
+        try await readRegistry { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.statusColumns) FROM machines ORDER BY machine_name").map(Self.machineStatus)
         }
     }
 
-    /// Registers machines first seen in the data; takes the writer only when there is one to add,
-    /// so that readers of the registry do not queue behind uploads.
-    func registerSeenMachines() async throws {
-        let missing = try await pool.read { db in
-            try Bool.fetchOne(
-                db,
-                sql: """
-                    SELECT EXISTS (SELECT 1 FROM sensors s WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = s.machine_name))
-                        OR EXISTS (SELECT 1 FROM vibration_diagnosis d
-                                   WHERE d.id > (SELECT coalesce(max(id), 0) - 1000 FROM vibration_diagnosis)
-                                   AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = d.machine_name))
-                    """) ?? false
-        }
-        if missing { try await pool.write { db in try Self.registerSeenMachines(db) } }
+    /// A read of the registry with the machines first seen in the data registered first. The check
+    /// is part of the read, and the writer is taken only when there is a machine to add, so that
+    /// readers of the registry neither queue behind uploads nor wait twice for a connection.
+    func readRegistry<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let done: T? = try await pool.read { db in try Self.machinesMissing(db) ? nil : body(db) }
+        if let done { return done }
+        try await pool.write { db in try Self.registerSeenMachines(db) }
+        return try await pool.read(body)
+    }
+
+    static func machinesMissing(_ db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM sensors s WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = s.machine_name))
+                    OR EXISTS (SELECT 1 FROM vibration_diagnosis d
+                               WHERE d.id > (SELECT coalesce(max(id), 0) - 1000 FROM vibration_diagnosis)
+                               AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = d.machine_name))
+                """) ?? false
     }
 
     public func save(_ config: MachineConfig) async throws -> MachineStatus {
@@ -97,7 +100,7 @@ extension SQLiteStore {
     // MARK: Automatic diagnosis
 
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
-        try await registerSeenMachines()
+        if try await pool.read(Self.machinesMissing) { try await pool.write { db in try Self.registerSeenMachines(db) } }
         // From the first scan on, the writer hands what it stores to the engine (before this read
         // begins, so that no commit after it is missed).
         let fresh = self.fresh

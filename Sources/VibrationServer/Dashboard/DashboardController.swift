@@ -61,9 +61,13 @@ struct DashboardController<S: Store> {
         let query = request.uri.queryParameters
         let lineFilter = query["line"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let stateFilter = query["state"].flatMap { Int(String($0)) }.flatMap(FaultType.init(rawValue:))
-        let statuses = try await store.machineStatuses()
-        let summaries = Dictionary(uniqueKeysWithValues: try await store.machines().map { ($0.machineName, $0) })
-        let open = try await store.alarms(openOnly: true, machineName: nil, limit: 1_000)
+        // Three independent reads, side by side.
+        async let statusRead = store.machineStatuses()
+        async let summaryRead = store.machines()
+        async let openRead = store.alarms(openOnly: true, machineName: nil, limit: 1_000)
+        let statuses = try await statusRead
+        let summaries = Dictionary(uniqueKeysWithValues: try await summaryRead.map { ($0.machineName, $0) })
+        let open = try await openRead
         let openByMachine = Dictionary(grouping: open, by: \.machineName)
         let shown = statuses.filter {
             (lineFilter == nil || $0.config.line == lineFilter) && (stateFilter == nil || $0.state.faultType == stateFilter)
@@ -179,11 +183,12 @@ struct DashboardController<S: Store> {
     func data(_ request: Request) async throws -> Response {
         let text = DashboardText.for(request)
         let query = TableQuery(request)
+        // The filter's machine list and the rows are read side by side.
+        async let machineNames = store.machineStatuses().map(\.config.machineName)
         var context: [String: Any] = [
             "lang": text.lang, "text": text.strings, "nav": ["data": true],
             "filter": ["machine": query.machine, "sensor": query.sensor, "from": query.from, "to": query.to],
-            "query": query.encoded, "machineNames": try await store.machineStatuses().map(\.config.machineName),
-            "sort": query.sortContext(text),
+            "query": query.encoded, "sort": query.sortContext(text),
         ]
         do {
             let (from, to) = try query.bounds()
@@ -198,6 +203,7 @@ struct DashboardController<S: Store> {
         } catch let error as ValidationError {
             context["error"] = error.description
         }
+        context["machineNames"] = try await machineNames
         return page("data", context)
     }
 
