@@ -77,17 +77,11 @@ public actor DiagnosisService {
             if profiles.isEmpty || pending.windows.contains(where: { profiles[$0.machineName] == nil }) {
                 for status in try await store.machineStatuses() { profiles[status.config.machineName] = status.config.profile }
             }
-            var results: [WindowResult] = []
+            let (results, skipped) = await Self.classify(
+                pending.windows, series, profiles: profiles, classifier: classifier, minimumSamples: options.minimumSamples)
+            total.skipped += skipped
             var byFault: [FaultType: Int] = [:]
-            for (window, (times, values)) in zip(pending.windows, series) {
-                guard values.count >= options.minimumSamples, let waveform = Waveform(values: values, times: times) else {
-                    total.skipped += 1
-                    continue
-                }
-                let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName] ?? MachineProfile())
-                results.append(WindowResult(window: window, diagnosis: verdict))
-                byFault[verdict.faultType, default: 0] += 1
-            }
+            for result in results { byFault[result.diagnosis.faultType, default: 0] += 1 }
             let opened = try await store.record(results, progress: pending, tracker: tracker)
             total.byFault.merge(byFault, uniquingKeysWith: +)
             metrics?.diagnosed(byFault, source: "engine")
@@ -104,6 +98,32 @@ public actor DiagnosisService {
         }
         lastRun = .now
         return total
+    }
+
+    /// Where windows are classified: a round's spectra take tens of milliseconds of CPU at a high
+    /// data rate, which on one of the few cooperative threads would hold up every request queued
+    /// behind it; on a thread of its own the OS shares the cores out instead.
+    private static let classifying = DispatchQueue(label: "himmes.engine.classify")
+
+    static func classify(
+        _ windows: [AnalysisWindow], _ series: [(times: [Double], values: [Double])], profiles: [String: MachineProfile],
+        classifier: FaultClassifier, minimumSamples: Int
+    ) async -> (results: [WindowResult], skipped: Int) {
+        await withCheckedContinuation { continuation in
+            classifying.async {
+                var results: [WindowResult] = []
+                var skipped = 0
+                for (window, (times, values)) in zip(windows, series) {
+                    guard values.count >= minimumSamples, let waveform = Waveform(values: values, times: times) else {
+                        skipped += 1
+                        continue
+                    }
+                    let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName] ?? MachineProfile())
+                    results.append(WindowResult(window: window, diagnosis: verdict))
+                }
+                continuation.resume(returning: (results, skipped))
+            }
+        }
     }
 
     /// Asks for a run soon; calls close together make one run, at most one a second.

@@ -183,40 +183,52 @@ final class FreshSamples: Sendable {
     func absorb(_ runs: [Run], seconds: Double, channelOf: (Int64) -> SignalChannel?) -> Set<SQLiteStore.WindowKey> {
         var keys = Set<SQLiteStore.WindowKey>()
         engine.withLock { state in
+            // Rows of one window mostly follow each other: they are gathered here and filed once per
+            // stretch, not looked up one by one.
+            var key: SQLiteStore.WindowKey?
+            var channel: SignalChannel?
+            var times: [Double] = []
+            var values: [Double] = []
+            var newest = Int64.min
+            func file() {
+                guard let key, !times.isEmpty else { return }
+                let filed = channel.map { state.windows[key, default: WindowRows(channel: $0)].append(times, values, on: $0) } ?? false
+                if !filed {
+                    // An unmonitored sensor, or rows of one window on two channels (the monitored one
+                    // changed): the database decides.
+                    state.foreign[key.sensor] = max(state.foreign[key.sensor] ?? .min, newest)
+                }
+                times.removeAll(keepingCapacity: true)
+                values.removeAll(keepingCapacity: true)
+                newest = .min
+            }
             for run in runs {
                 let batch = run.batch
-                var lastKey: SQLiteStore.WindowKey?
-                var lastChannel: SignalChannel?
                 run.forEachRow { i, _ in
                     let t = batch.measuredTime[i]
                     guard t >= 0 else { return }
                     let sensor = run.sensorIDs[Int(batch.stream[i])]
                     let collected = batch.collectedAt[i]
-                    let key = SQLiteStore.WindowKey(
+                    let rowKey = SQLiteStore.WindowKey(
                         sensor: sensor, recording: collected - Int64((t * 1_000_000).rounded()), index: Int(t / seconds))
-                    if key != lastKey {
-                        lastKey = key
-                        lastChannel = channelOf(sensor)
-                        keys.insert(key)
+                    if rowKey != key {
+                        file()
+                        key = rowKey
+                        channel = channelOf(sensor)
+                        keys.insert(rowKey)
                     }
-                    guard let channel = lastChannel else {
-                        state.foreign[sensor] = max(state.foreign[sensor] ?? .min, collected)
-                        return
-                    }
-                    let value: Double
+                    newest = max(newest, collected)
+                    times.append(t)
                     switch channel {
-                    case .normal: value = batch.normal[i]
-                    case .unbalance: value = batch.unbalance[i]
-                    case .looseness: value = batch.looseness[i]
-                    case .unbalanceLooseness: value = batch.unbalanceLooseness[i]
-                    }
-                    // Rows of one window on two channels (the monitored one changed): the database decides.
-                    guard state.windows[key, default: WindowRows(channel: channel)].append(t, value, on: channel) else {
-                        state.foreign[sensor] = max(state.foreign[sensor] ?? .min, collected)
-                        return
+                    case .normal?: values.append(batch.normal[i])
+                    case .unbalance?: values.append(batch.unbalance[i])
+                    case .looseness?: values.append(batch.looseness[i])
+                    case .unbalanceLooseness?: values.append(batch.unbalanceLooseness[i])
+                    case nil: values.append(0)
                     }
                 }
             }
+            file()
         }
         return keys
     }
@@ -295,11 +307,10 @@ final class FreshSamples: Sendable {
 }
 
 extension FreshSamples.WindowRows {
-    @inline(__always)
-    mutating func append(_ t: Double, _ value: Double, on channel: SignalChannel) -> Bool {
+    mutating func append(_ t: [Double], _ v: [Double], on channel: SignalChannel) -> Bool {
         guard channel == self.channel else { return false }
-        times.append(t)
-        values.append(value)
+        times += t
+        values += v
         return true
     }
 }

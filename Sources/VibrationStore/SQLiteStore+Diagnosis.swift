@@ -167,13 +167,12 @@ extension SQLiteStore {
             var seen = Set<AnalysisWindow>()
             for window in candidates where seen.insert(window).inserted {
                 let done = try Bool.fetchOne(
-                    db,
-                    sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)",
+                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)"),
                     arguments: [window.sensorID, window.start.microseconds, window.channel.rawValue]) ?? false
                 if done { continue }
                 // Complete once the sensor has data at or past the window's end.
                 let complete = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM vibration_samples WHERE sensor_id = ? AND collected_at >= ?)",
+                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM vibration_samples WHERE sensor_id = ? AND collected_at >= ?)"),
                     arguments: [window.sensorID, window.end.microseconds]) ?? false
                 if complete { ready.append(window) } else { open.append(window) }
             }
@@ -187,16 +186,11 @@ extension SQLiteStore {
         try await samples(of: [window])[0]
     }
 
-    /// From memory where the writer handed the window's rows over, from the database otherwise.
+    /// From memory where the writer handed the window's rows over, from the database otherwise
+    /// (all on a reader's thread: gathering a round's rows is no work for the cooperative threads).
     public func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])] {
         let fresh = self.fresh
-        var series = windows.map { fresh.samples(of: $0) }
-        let missing = series.indices.filter { series[$0] == nil }
-        if !missing.isEmpty {
-            let read = try await pool.read { db in try missing.map { try Self.samples(db, of: windows[$0]) } }
-            for (i, s) in zip(missing, read) { series[i] = s }
-        }
-        return series.map { $0! }
+        return try await pool.read { db in try windows.map { try fresh.samples(of: $0) ?? Self.samples(db, of: $0) } }
     }
 
     /// The newest collected_at of each sensor (one probe of the identity index each).
@@ -276,34 +270,35 @@ extension SQLiteStore {
                 let w = result.window
                 let d = result.diagnosis
                 let done = try Bool.fetchOne(
-                    db,
-                    sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)",
+                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)"),
                     arguments: [w.sensorID, w.start.microseconds, w.channel.rawValue]) ?? false
                 if done { continue }
-                try db.execute(
-                    sql: "INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type) VALUES (?, ?, ?)",
-                    arguments: [w.machineName, w.end.microseconds, d.faultType.rawValue])
+                try db.cachedStatement(sql: "INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type) VALUES (?, ?, ?)")
+                    .execute(arguments: [w.machineName, w.end.microseconds, d.faultType.rawValue])
                 let diagnosisID = db.lastInsertedRowID
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO diagnosis_evidence (diagnosis_id, sensor_id, channel, window_start, window_seconds,
                             confidence, severity_zone, velocity_rms, shaft_hz, amplitude_1x, harmonics, rms, crest_factor,
                             kurtosis, evidence)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         diagnosisID, w.sensorID, w.channel.rawValue, w.start.microseconds, w.seconds, d.confidence,
                         d.severityZone.rawValue, d.spectral.velocityRMS, d.spectral.shaftHz, d.spectral.oneX,
                         d.spectral.harmonics, d.time.rms, d.time.crestFactor, d.time.kurtosis, evidence,
                     ])
-                let monitored = try String.fetchOne(db, sql: "SELECT channel FROM machines WHERE machine_name = ?", arguments: [w.machineName])
+                let monitored = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT channel FROM machines WHERE machine_name = ?"), arguments: [w.machineName])
                 guard monitored == w.channel.rawValue else { continue }
                 var state: MachineState
                 if let known = states[w.machineName] {
                     state = known
                 } else {
-                    state = try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [w.machineName])
-                        .map(Self.machineStatus)?.state ?? MachineState()
+                    state = try Row.fetchOne(
+                        db.cachedStatement(sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?"), arguments: [w.machineName]
+                    ).map(Self.machineStatus)?.state ?? MachineState()
                 }
                 for event in tracker.apply(verdict: d.faultType, zone: d.severityZone, at: w.end, to: &state, machineName: w.machineName) {
                     switch event {
@@ -323,12 +318,13 @@ extension SQLiteStore {
                 states[w.machineName] = state
             }
             for (machine, state) in states {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE machines SET state = ?, state_zone = ?, state_since = ?, pending_state = ?, pending_count = ?,
                             last_window_at = ?
                         WHERE machine_name = ?
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         state.faultType.rawValue, state.zone?.rawValue, state.since?.microseconds, state.pending?.rawValue,
                         state.pendingCount, state.lastWindowAt?.microseconds, machine,
@@ -342,13 +338,14 @@ extension SQLiteStore {
                 arguments: [progress.scannedThrough])
             try db.execute(sql: "DELETE FROM diagnosis_open_windows")
             for w in progress.open {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO diagnosis_open_windows (sensor_id, channel, recording_start, window_index, window_seconds)
                         SELECT ?, ?, ?, ?, ? WHERE EXISTS (
                             SELECT 1 FROM machines WHERE machine_name = ? AND channel = ?)
                         ON CONFLICT DO NOTHING
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds, w.machineName,
                         w.channel.rawValue,
