@@ -255,3 +255,18 @@ public struct TimestampWriter: Sendable {
         out.skip(width)
     }
 }
+
+extension BinaryInteger {
+    /// 1234567 as "1,234,567", whatever the process's locale.
+    public var grouped: String {
+        let digits = Array(String(magnitude).utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count + digits.count / 3 + 1)
+        if self < 0 { out.append(UInt8(ascii: "-")) }
+        for (i, digit) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(UInt8(ascii: ",")) }
+            out.append(digit)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -11,23 +11,25 @@ extension SQLiteStore {
         state, state_zone, state_since, pending_state, pending_count, last_window_at
         """
 
+    /// A registry row read with `statusColumns`, by position (a name lookup per column was most of
+    /// the work of reading a plant's registry).
     static func machineStatus(_ row: Row) -> MachineStatus {
         let baseline: HealthyBaseline? = {
-            guard let oneX = row["baseline_1x"] as Double?, let harmonics = row["baseline_harmonics"] as Double? else { return nil }
+            guard let oneX = row[6] as Double?, let harmonics = row[7] as Double? else { return nil }
             return HealthyBaseline(oneX: oneX, harmonics: harmonics)
         }()
         let config = MachineConfig(
-            machineName: row["machine_name"], line: row["line"], rpm: row["rpm"],
-            isoGroup: ISO10816.MachineGroup(rawValue: row["iso_group"]) ?? .medium,
-            foundation: ISO10816.Foundation(rawValue: row["foundation"]) ?? .rigid,
-            channel: SignalChannel(rawValue: row["channel"]) ?? .normal, baseline: baseline)
+            machineName: row[0], line: row[1], rpm: row[2],
+            isoGroup: ISO10816.MachineGroup(rawValue: row[3]) ?? .medium,
+            foundation: ISO10816.Foundation(rawValue: row[4]) ?? .rigid,
+            channel: SignalChannel(rawValue: row[5]) ?? .normal, baseline: baseline)
         let state = MachineState(
-            faultType: FaultType(rawValue: row["state"]) ?? .normal,
-            zone: (row["state_zone"] as String?).flatMap(ISO10816.Zone.init(rawValue:)),
-            since: (row["state_since"] as Int64?).map(Timestamp.init(microseconds:)),
-            pending: (row["pending_state"] as Int?).flatMap(FaultType.init(rawValue:)),
-            pendingCount: row["pending_count"],
-            lastWindowAt: (row["last_window_at"] as Int64?).map(Timestamp.init(microseconds:)))
+            faultType: FaultType(rawValue: row[8]) ?? .normal,
+            zone: (row[9] as String?).flatMap(ISO10816.Zone.init(rawValue:)),
+            since: (row[10] as Int64?).map(Timestamp.init(microseconds:)),
+            pending: (row[11] as Int?).flatMap(FaultType.init(rawValue:)),
+            pendingCount: row[12],
+            lastWindowAt: (row[13] as Int64?).map(Timestamp.init(microseconds:)))
         return MachineStatus(config: config, state: state)
     }
 

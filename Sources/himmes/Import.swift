@@ -204,16 +204,3 @@ extension IngestReport {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 }
-
-extension Int {
-    /// 1234567 as "1,234,567".
-    var grouped: String {
-        let digits = String(Swift.abs(self))
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return self < 0 ? "-" + out : out
-    }
-}

@@ -218,6 +218,15 @@ struct NumberParsingTests {
         }
     }
 
+    @Test("grouped integers put a comma between every three digits, sign first", arguments: [
+        (Int64(0), "0"), (999, "999"), (1_000, "1,000"), (-1_000, "-1,000"), (16_000_000, "16,000,000"), (-12_345, "-12,345"),
+        (.min, "-9,223,372,036,854,775,808"),
+    ])
+    func grouped(value: Int64, text: String) {
+        #expect(value.grouped == text)
+        #expect(Int(value).grouped == text)
+    }
+
     @Test("the timestamp writer writes what Timestamp.csv writes")
     func timestampWriter() {
         var writer = TimestampWriter()

@@ -7,6 +7,8 @@ import VibrationCore
 /// value here goes through `escape`.
 enum HTMLRows {
     static func escape(_ text: String) -> String {
+        // Most names and labels have nothing to escape.
+        guard text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for character in text.unicodeScalars {
@@ -73,8 +75,13 @@ enum HTMLRows {
         var html = ""
         for card in cards {
             let name = escape(card.name)
-            let path = escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? card.name)
-            let query = escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "+", "=", "#"])) ?? card.name)
+            // Names of letters, digits, '-', '_', '.' and '~' need no encoding anywhere in a URL.
+            let plain = card.name.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F
+                    || $0 == 0x2E || $0 == 0x7E
+            }
+            let path = plain ? name : escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? card.name)
+            let query = plain ? name : escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "+", "=", "#"])) ?? card.name)
             let code = card.state.rawValue
             html += "<article class=\"card state-\(code)\" data-machine=\"\(name)\">\n"
             html += "<h2><a href=\"/machines/\(path)\">\(name)</a></h2>\n"
@@ -89,7 +96,7 @@ enum HTMLRows {
             } else {
                 html += "—"
             }
-            html += "</dd>\n<dt>\(samples)</dt><dd><a href=\"/data?machine_name=\(query)\" title=\"\(samplesHelp)\">\(card.samples.formatted())</a></dd>\n"
+            html += "</dd>\n<dt>\(samples)</dt><dd><a href=\"/data?machine_name=\(query)\" title=\"\(samplesHelp)\">\(card.samples.grouped)</a></dd>\n"
             html += "<dt>\(openAlarms)</dt><dd>\(card.openAlarms)</dd>\n</dl>\n</article>\n"
         }
         return html
