@@ -35,14 +35,14 @@ extension SQLiteStore {
 
     public func machineStatus(named name: String) async throws -> MachineStatus? {
         try await readRegistry { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?", arguments: [name])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?"), arguments: [name])
                 .map(Self.machineStatus)
         }
     }
 
     public func machineStatuses() async throws -> [MachineStatus] {
         try await readRegistry { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.statusColumns) FROM machines ORDER BY machine_name").map(Self.machineStatus)
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.statusColumns) FROM machines ORDER BY machine_name")).map(Self.machineStatus)
         }
     }
 
@@ -57,14 +57,14 @@ extension SQLiteStore {
     }
 
     static func machinesMissing(_ db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db,
+        let statement = try db.cachedStatement(
             sql: """
                 SELECT EXISTS (SELECT 1 FROM sensors s WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = s.machine_name))
                     OR EXISTS (SELECT 1 FROM vibration_diagnosis d
                                WHERE d.id > (SELECT coalesce(max(id), 0) - 1000 FROM vibration_diagnosis)
                                AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = d.machine_name))
-                """) ?? false
+                """)
+        return try Bool.fetchOne(statement) ?? false
     }
 
     public func save(_ config: MachineConfig) async throws -> MachineStatus {
@@ -109,8 +109,8 @@ extension SQLiteStore {
         fresh.enable()
         // A read: uploads keep writing while the engine looks for work.
         return try await pool.read { db in
-            let marker = try Int64.fetchOne(db, sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1") ?? 0
-            let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM vibration_samples") ?? 0
+            let marker = try Int64.fetchOne(db.cachedStatement(sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1")) ?? 0
+            let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(id) FROM vibration_samples")) ?? 0
             let upto = min(newest, marker + PendingWindows.scanRows)
             if fresh.beginScan(seconds: seconds, caughtUp: upto == newest) {
                 fresh.setFloor(try Self.newestPerSensor(db))
@@ -118,11 +118,11 @@ extension SQLiteStore {
             var candidates: [AnalysisWindow] = []
             // Windows left open by earlier calls.
             for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds
-                    FROM diagnosis_open_windows o JOIN sensors s ON s.id = o.sensor_id
-                    """)
+                db.cachedStatement(
+                    sql: """
+                        SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds
+                        FROM diagnosis_open_windows o JOIN sensors s ON s.id = o.sensor_id
+                        """))
             {
                 candidates.append(
                     AnalysisWindow(
@@ -132,11 +132,11 @@ extension SQLiteStore {
             if upto > marker {
                 var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
                 for row in try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT s.id, s.machine_name, s.sensor_no, m.channel
-                        FROM sensors s JOIN machines m ON m.machine_name = s.machine_name
-                        """)
+                    db.cachedStatement(
+                        sql: """
+                            SELECT s.id, s.machine_name, s.sensor_no, m.channel
+                            FROM sensors s JOIN machines m ON m.machine_name = s.machine_name
+                            """))
                 {
                     monitored[row[0]] = (row[1], row[2], SignalChannel(rawValue: row[3]) ?? .normal)
                 }
@@ -332,13 +332,13 @@ extension SQLiteStore {
                         state.pendingCount, state.lastWindowAt?.microseconds, machine,
                     ])
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, ?)
                     ON CONFLICT (id) DO UPDATE SET scanned_through_id = max(scanned_through_id, excluded.scanned_through_id)
-                    """,
-                arguments: [progress.scannedThrough])
-            try db.execute(sql: "DELETE FROM diagnosis_open_windows")
+                    """
+            ).execute(arguments: [progress.scannedThrough])
+            try db.cachedStatement(sql: "DELETE FROM diagnosis_open_windows").execute()
             for w in progress.open {
                 try db.cachedStatement(
                     sql: """
