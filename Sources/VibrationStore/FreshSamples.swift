@@ -84,7 +84,8 @@ final class FreshSamples: Sendable {
 
     private struct Engine {
         var seconds = 0.0
-        /// No run was taken yet: the sensors' foreign marks must be read from the database first.
+        /// No scan yet (or the window length changed): the sensors' foreign marks must be read from
+        /// the database before anything here is used.
         var needsFloor = true
         /// The last scan reached the newest row: a window it found complete has all its rows here
         /// (or its sensor is foreign). Behind, completeness may rest on rows not scanned yet.

@@ -108,6 +108,26 @@ struct FreshSamplesTests {
         #expect(store.fresh.counts.memory == 0)
     }
 
+    @Test("memory serves a window only after a scan that reached the newest row, and only on the channel it kept")
+    func caughtUp() {
+        let fresh = FreshSamples()
+        fresh.enable()
+        let window = AnalysisWindow(
+            machineName: "m1", sensorNo: "s1", sensorID: 1, channel: .normal, recordingStart: Timestamp(microseconds: Self.recording),
+            index: 0, seconds: 1)
+        #expect(fresh.beginScan(seconds: 1, caughtUp: true))
+        fresh.setFloor([:])
+        let keys = fresh.absorb([.init(firstID: 1, count: 200, batch: Self.batch(Array(0..<200)), sensorIDs: [1])], seconds: 1) { _ in .normal }
+        #expect(keys == [SQLiteStore.WindowKey(sensor: 1, recording: Self.recording, index: 0)])
+        #expect(fresh.samples(of: window)?.values.count == 200)
+        var other = window
+        other.channel = .looseness
+        #expect(fresh.samples(of: other) == nil)
+        #expect(!fresh.beginScan(seconds: 1, caughtUp: false))
+        #expect(fresh.samples(of: window) == nil)
+        #expect(fresh.counts == (memory: 1, database: 2))
+    }
+
     @Test("runs are cut at the scanned range with the duplicates they skipped; reused ids replace old runs")
     func runs() {
         let fresh = FreshSamples(capacity: 100)
