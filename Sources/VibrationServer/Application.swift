@@ -96,7 +96,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
         middlewares: [
             ResponseCache(operations: ["listLatestDiagnoses": .diagnosis], events: changes.events),
             ImportLimitMiddleware(slots: imports),
-            BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes)])
+            BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes), WaveformFastPath(api: api)])
     return router
 }
 

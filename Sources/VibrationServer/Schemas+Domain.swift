@@ -170,3 +170,12 @@ extension Components.Schemas.DiagnoseResult {
                 amplitude05xG: f.halfX, amplitude1xG: f.oneX, amplitudes2xTo10xG: f.orders, harmonics2x10xG: f.harmonics))
     }
 }
+
+extension Components.Schemas.Waveform {
+    init(machineName: String, sensorNo: String, channel: SignalChannel, _ reduced: Downsampling.Reduced) {
+        self.init(
+            machineName: machineName, sensorNo: sensorNo, channel: channel.rawValue, samples: reduced.samples,
+            truncated: reduced.truncated, summarySeconds: reduced.summaryMicroseconds.map { Double($0) / 1e6 },
+            buckets: reduced.buckets.map { .init(t: Timestamp(microseconds: $0.time).date, min: $0.min, max: $0.max, n: $0.count) })
+    }
+}

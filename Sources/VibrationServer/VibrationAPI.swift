@@ -320,35 +320,40 @@ struct VibrationAPI<S: Store>: APIProtocol {
 
     func getWaveform(_ input: Operations.GetWaveform.Input) async throws -> Operations.GetWaveform.Output {
         let q = input.query
+        let (channel, reduced) = try await waveform(
+            machineName: input.path.name, sensorNo: q.sensorNo, channel: q.channel.flatMap { SignalChannel(rawValue: $0.rawValue) },
+            from: q.from, to: q.to, points: q.points)
+        return .ok(
+            .init(body: .json(Components.Schemas.Waveform(machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, reduced))))
+    }
+
+    /// A sensor's waveform over a range, reduced to at most `points` buckets (2,000 unless given),
+    /// on `channel` or the machine's monitored one: what `getWaveform` answers, and what
+    /// `WaveformFastPath` writes without the generated encoder.
+    func waveform(
+        machineName: String, sensorNo: String, channel requested: SignalChannel?, from fromText: String?, to toText: String?,
+        points: Int?
+    ) async throws -> (channel: SignalChannel, reduced: Downsampling.Reduced) {
         var violations: [FieldViolation] = []
-        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", q.from, upper: false) }
-        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", q.to, upper: true) }
-        let points = q.points ?? 2_000
+        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", fromText, upper: false) }
+        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", toText, upper: true) }
+        let points = points ?? 2_000
         if !(10...4_000).contains(points) {
             violations.append(FieldViolation(field: "points", message: "must be between 10 and 4000, got \(points)"))
         }
         guard violations.isEmpty, let from, let to else { throw ValidationError(violations) }
         _ = try SampleFilter(from: from, to: to).validated()
-        guard let status = try await store.machineStatus(named: input.path.name) else {
-            throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
+        guard let status = try await store.machineStatus(named: machineName) else {
+            throw Problem(status: .notFound, detail: "No machine is named '\(machineName)'.")
         }
-        let channel = q.channel.flatMap { SignalChannel(rawValue: $0.rawValue) } ?? status.config.channel
+        let channel = requested ?? status.config.channel
         guard
             let reduced = try await store.waveform(
-                machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, from: from, to: to, buckets: points)
+                machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: points)
         else {
-            throw Problem(status: .notFound, detail: "Machine '\(input.path.name)' has no sensor '\(q.sensorNo)'.")
+            throw Problem(status: .notFound, detail: "Machine '\(machineName)' has no sensor '\(sensorNo)'.")
         }
-        return .ok(
-            .init(
-                body: .json(
-                    .init(
-                        machineName: input.path.name, sensorNo: q.sensorNo, channel: channel.rawValue, samples: reduced.samples,
-                        truncated: reduced.truncated,
-                        summarySeconds: reduced.summaryMicroseconds.map { Double($0) / 1e6 },
-                        buckets: reduced.buckets.map {
-                            .init(t: Timestamp(microseconds: $0.time).date, min: $0.min, max: $0.max, n: $0.count)
-                        }))))
+        return (channel, reduced)
     }
 
     func getSpectrum(_ input: Operations.GetSpectrum.Input) async throws -> Operations.GetSpectrum.Output {

@@ -5,6 +5,8 @@ import Testing
 import VibrationCore
 import VibrationStore
 
+@testable import VibrationServer
+
 @Suite("Machine registry and alarms API")
 struct MachineAPITests {
     @Test("PUT sets the registry entry, GET reads it back with its state; unknown is 404", arguments: Backend.available)
@@ -98,6 +100,50 @@ struct WaveformAPITests {
             #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s9&from=2025-01-01&to=2025-01-02").status == .notFound)
             #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-01&to=2025-01-02&points=5").status == .unprocessableContent)
             #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-03&to=2025-01-02").status == .unprocessableContent)
+        }
+    }
+
+    static func waveform(_ text: String) throws -> Components.Schemas.Waveform {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let time = Timestamp(parsing: text) else { throw InvalidTimestamp(text: text) }
+            return time.date
+        }
+        return try decoder.decode(Components.Schemas.Waveform.self, from: Data(text.utf8))
+    }
+
+    @Test("the waveform written by hand says what the generated encoder says, for raw and summary ranges and names that need escaping", arguments: Backend.available)
+    func waveformFastPath(backend: Backend) async throws {
+        let machine = "Line \"A\" press/2 ü"
+        var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        for i in 0..<3_000 {
+            let at = Timestamp(parsing: "2025-01-01T00:00:00Z")!.adding(seconds: Double(i) / 100).csv
+            text += "\"Line \"\"A\"\" press/2 ü\",s\\1,\(at),\(Double(i) / 100),\(sin(Double(i) / 7) * 0.123456789),-1e-7,0,0\n"
+        }
+        let csv = text
+        let path = "/machines/" + machine.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! + "/waveform?sensor_no=s%5C1"
+        try await withApp(backend: backend) { client, _ in
+            let stored = try await client.call(.post, "/vibration-data/bulk", json: csv, contentType: "text/csv")
+            #expect(stored.status == .ok, "\(stored.text)")
+            for range in ["&from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:30Z&points=100",  // the 100 ms summary
+                          "&from=2025-01-01T00:00:01Z&to=2025-01-01T00:00:02Z&points=1000",  // the samples
+                          "&from=2025-01-01T00:00:01Z&to=2025-01-01T00:00:02Z&points=1000&channel=unbalance"] {
+                let fast = try await client.call(.get, path + range)
+                // A parameter the operation does not take sends the request to the generated handler.
+                let generated = try await client.call(.get, path + range + "&extra=1")
+                #expect(fast.status == .ok && generated.status == .ok, "\(fast.text) \(generated.text)")
+                #expect(fast.headers[.contentType] == generated.headers[.contentType])
+                // Read back as the API's own type (the generated encoder leaves out a nil summary_seconds
+                // and writes "/" as "\/"; the hand-written answer writes null and "/").
+                #expect(try Self.waveform(fast.text) == Self.waveform(generated.text), "\(fast.text)\n\(generated.text)")
+                #expect(fast.text.contains("\"summary_seconds\":"))
+                #expect((fast["buckets"] as? [Any])?.isEmpty == false)
+                #expect(fast["machine_name"] as? String == machine && fast["sensor_no"] as? String == "s\\1")
+            }
+            // Errors are the generated handler's.
+            let bad = try await client.call(.get, path + "&from=2025-01-03&to=2025-01-02")
+            #expect(bad.status == .unprocessableContent && bad.isProblem)
         }
     }
 }
