@@ -210,13 +210,14 @@ struct DashboardController<S: Store> {
     func diagnoses(_ request: Request) async throws -> Response {
         let text = DashboardText.for(request)
         let query = TableQuery(request)
+        // The filter's machine list and the rows are read side by side.
+        async let machineNames = store.machineStatuses().map(\.config.machineName)
         var context: [String: Any] = [
             "lang": text.lang, "text": text.strings, "nav": ["diagnosis": true],
             "filter": ["machine": query.machine, "from": query.from, "to": query.to],
             "states": FaultType.allCases.map {
                 ["code": $0.rawValue, "name": text.faultName($0), "selected": $0 == query.faultType] as [String: Any]
             },
-            "machineNames": try await store.machineStatuses().map(\.config.machineName),
             "sort": query.sortContext(text),
         ]
         do {
@@ -232,6 +233,7 @@ struct DashboardController<S: Store> {
         } catch let error as ValidationError {
             context["error"] = error.description
         }
+        context["machineNames"] = try await machineNames
         return page("diagnosis", context)
     }
 }

@@ -19,8 +19,9 @@ extension DashboardController {
         var context: [String: Any] = [
             "lang": text.lang, "text": text.strings, "nav": ["timeline": true], "line": line,
         ]
-        let statuses = try await store.machineStatuses().filter { line.isEmpty || $0.config.line == line }
-        context["lines"] = Set(try await store.machineStatuses().compactMap(\.config.line)).sorted().map {
+        let all = try await store.machineStatuses()
+        let statuses = all.filter { line.isEmpty || $0.config.line == line }
+        context["lines"] = Set(all.compactMap(\.config.line)).sorted().map {
             ["value": $0, "selected": $0 == line]
         }
         do {
