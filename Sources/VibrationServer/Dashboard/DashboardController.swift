@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Mustache
+import Synchronization
 import VibrationCore
 import VibrationStore
 
@@ -26,6 +27,8 @@ struct DashboardController<S: Store> {
         return library
     }
     let library = Self.library
+    /// The machine list of the table pages' filters.
+    let machineNames = MachineNameList()
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/") { request, _ in try await board(request) }
@@ -184,7 +187,7 @@ struct DashboardController<S: Store> {
         let text = DashboardText.for(request)
         let query = TableQuery(request)
         // The filter's machine list and the rows are read side by side.
-        async let machineNames = store.machineStatuses().map(\.config.machineName)
+        async let names = machineNames.read(from: store)
         var context: [String: Any] = [
             "lang": text.lang, "text": text.strings, "nav": ["data": true],
             "filter": ["machine": query.machine, "sensor": query.sensor, "from": query.from, "to": query.to],
@@ -203,7 +206,7 @@ struct DashboardController<S: Store> {
         } catch let error as ValidationError {
             context["error"] = error.description
         }
-        context["machineNames"] = try await machineNames
+        context["machineNames"] = try await names
         return page("data", context)
     }
 
@@ -211,7 +214,7 @@ struct DashboardController<S: Store> {
         let text = DashboardText.for(request)
         let query = TableQuery(request)
         // The filter's machine list and the rows are read side by side.
-        async let machineNames = store.machineStatuses().map(\.config.machineName)
+        async let names = machineNames.read(from: store)
         var context: [String: Any] = [
             "lang": text.lang, "text": text.strings, "nav": ["diagnosis": true],
             "filter": ["machine": query.machine, "from": query.from, "to": query.to],
@@ -233,7 +236,7 @@ struct DashboardController<S: Store> {
         } catch let error as ValidationError {
             context["error"] = error.description
         }
-        context["machineNames"] = try await machineNames
+        context["machineNames"] = try await names
         return page("diagnosis", context)
     }
 }
@@ -259,5 +262,24 @@ extension Request {
     /// A query parameter of a page's URL; empty when absent.
     func queryValue(_ key: String) -> String {
         uri.queryParameters[Substring(key)].map(String.init) ?? ""
+    }
+}
+
+/// The machine names the table pages offer as a filter, read at most once a second: the list
+/// changes when a machine is added, and under a stream of uploads a page that waits for one read
+/// instead of two answers sooner.
+final class MachineNameList: Sendable {
+    private let cached = Mutex<(names: [String], at: ContinuousClock.Instant)?>(nil)
+    let lifetime: Duration
+
+    init(lifetime: Duration = .seconds(1)) {
+        self.lifetime = lifetime
+    }
+
+    func read(from store: some Store) async throws -> [String] {
+        if let cached = cached.withLock({ $0 }), ContinuousClock.now - cached.at < lifetime { return cached.names }
+        let names = try await store.machineStatuses().map(\.config.machineName)
+        cached.withLock { $0 = (names, .now) }
+        return names
     }
 }
