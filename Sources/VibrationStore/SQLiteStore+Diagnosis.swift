@@ -217,7 +217,7 @@ extension SQLiteStore {
         var newest: [Int64: Int64] = [:]
         var last: WindowKey?
         var lastNewest = Int64.min
-        try forEachRow(of: statement, db, binding: [after, through]) { stmt in
+        try forEachRow(of: statement, db, arguments: [after, through]) { stmt in
             let t = sqlite3_column_double(stmt, 2)
             let collected = sqlite3_column_int64(stmt, 1)
             let key = WindowKey(
@@ -253,7 +253,7 @@ extension SQLiteStore {
                 """)
         var times: [Double] = []
         var values: [Double] = []
-        try forEachRow(of: statement, db, binding: [window.sensorID, window.start.microseconds, window.end.microseconds + 1]) { stmt in
+        try forEachRow(of: statement, db, arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1]) { stmt in
             let t = sqlite3_column_double(stmt, 1)
             guard window.holds(collectedAt: sqlite3_column_int64(stmt, 0), measuredTime: t) else { return }
             times.append(t)

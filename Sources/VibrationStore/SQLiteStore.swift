@@ -116,14 +116,14 @@ public final class SQLiteStore: Store {
 
     // MARK: Statements stepped through the C API, for the reads and writes of millions of rows
 
-    /// Binds `binding` (integers, in order) to a cached statement, steps it and hands each row to
-    /// `row` to read its columns with `sqlite3_column_*`; the statement is reset after.
+    /// Binds `arguments` to a cached statement, steps it and hands each row to `row` to read its
+    /// columns with `sqlite3_column_*`; the statement is reset after.
     static func forEachRow(
-        of statement: Statement, _ db: Database, binding: [Int64], _ row: (OpaquePointer) throws -> Void
+        of statement: Statement, _ db: Database, arguments: StatementArguments, _ row: (OpaquePointer) throws -> Void
     ) throws {
         let stmt = statement.sqliteStatement
+        try statement.setArguments(arguments)
         defer { sqlite3_reset(stmt) }
-        for (index, value) in binding.enumerated() { sqlite3_bind_int64(stmt, Int32(index + 1), value) }
         while true {
             let code = sqlite3_step(stmt)
             if code == SQLITE_DONE { return }
@@ -302,7 +302,7 @@ public final class SQLiteStore: Store {
                     """)
             var times: [Int64] = []
             var values: [Double] = []
-            try Self.forEachRow(of: statement, db, binding: [sensor, from.microseconds, to.microseconds, Int64(limit)]) { stmt in
+            try Self.forEachRow(of: statement, db, arguments: [sensor, from.microseconds, to.microseconds, limit]) { stmt in
                 times.append(sqlite3_column_int64(stmt, 0))
                 values.append(sqlite3_column_double(stmt, 1))
             }
@@ -487,21 +487,13 @@ public final class SQLiteStore: Store {
                     SELECT detected_at, fault_type, id FROM vibration_diagnosis
                     WHERE machine_name = ? AND detected_at BETWEEN ? AND ? ORDER BY detected_at
                     """)
-            let stmt = statement.sqliteStatement
             var builder = DiagnosisRunBuilder(from: from, to: to, slots: slots)
             for machine in machines {
-                try statement.setArguments([machine, from.microseconds, to.microseconds])
-                while true {
-                    let code = sqlite3_step(stmt)
-                    if code == SQLITE_DONE { break }
-                    guard code == SQLITE_ROW else {
-                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                    }
+                try Self.forEachRow(of: statement, db, arguments: [machine, from.microseconds, to.microseconds]) { stmt in
                     builder.add(
                         machine: machine, at: sqlite3_column_int64(stmt, 0),
                         faultType: FaultType(rawValue: Int(sqlite3_column_int64(stmt, 1))) ?? .normal, id: sqlite3_column_int64(stmt, 2))
                 }
-                sqlite3_reset(stmt)
                 builder.finishSlot()
             }
             return builder.runs
@@ -509,7 +501,6 @@ public final class SQLiteStore: Store {
     }
 }
 
-/// One sensor's samples in time order, read lazily.
 /// One sensor's rows in list order, read a few at a time through one cached statement (a plant of
 /// a few hundred sensors otherwise prepared a statement per sensor for every page): the first read
 /// takes one row, each next one twice as many as the last, up to what the page still needs.
