@@ -30,20 +30,35 @@ struct FreshSamplesTests {
         return try SQLiteStore(path: path, logger: logger)
     }
 
-    /// One engine round: the ready windows' samples as the engine gets them, and as the database
-    /// holds them, then the verdicts recorded.
-    static func round(_ store: SQLiteStore) async throws -> [(engine: [Double], database: [Double], times: [Double], dbTimes: [Double])] {
+    /// A ready window's samples as the engine got them, and as the database holds them.
+    struct Served {
+        var engine: (times: [Double], values: [Double])
+        var database: (times: [Double], values: [Double])
+    }
+
+    /// One engine round: the ready windows as served, then the verdicts recorded.
+    static func round(_ store: SQLiteStore) async throws -> [Served] {
         let pending = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)
         let served = try await store.samples(of: pending.windows)
-        var out: [(engine: [Double], database: [Double], times: [Double], dbTimes: [Double])] = []
+        var out: [Served] = []
         var results: [WindowResult] = []
         for (window, (times, values)) in zip(pending.windows, served) {
             let stored = try await store.pool.read { db in try SQLiteStore.samples(db, of: window) }
-            out.append((values, stored.values, times, stored.times))
+            out.append(Served(engine: (times, values), database: stored))
             results.append(WindowResult(window: window, diagnosis: FaultClassifier().diagnose(Waveform(values: values, times: times)!)))
         }
         _ = try await store.record(results, progress: pending, tracker: MachineStateTracker())
         return out
+    }
+
+    /// `count` windows, each a whole second at 200 Hz, served exactly as the database holds them.
+    static func expectWhole(_ windows: [Served], count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(windows.count == count, sourceLocation: sourceLocation)
+        for w in windows {
+            #expect(w.engine.values == w.database.values, sourceLocation: sourceLocation)
+            #expect(w.engine.times == w.database.times, sourceLocation: sourceLocation)
+            #expect(w.engine.values.count == 200, sourceLocation: sourceLocation)
+        }
     }
 
     @Test("windows served from memory hold exactly the rows the database holds: out of order, duplicates, two sensors")
@@ -56,13 +71,7 @@ struct FreshSamplesTests {
         _ = try await store.ingestAtomically([Self.batch(Array((250..<400).reversed()))])
         _ = try await store.ingestAtomically([Self.batch(Array(0..<410), sensor: "s2")])
         _ = try await store.ingestAtomically([Self.batch(Array(400..<420))])
-        let windows = try await Self.round(store)
-        #expect(windows.count == 4)
-        for w in windows {
-            #expect(w.engine == w.database)
-            #expect(w.times == w.dbTimes)
-            #expect(w.engine.count == 200)
-        }
+        Self.expectWhole(try await Self.round(store), count: 4)
         #expect(store.fresh.counts.memory == 4)
         #expect(store.fresh.counts.database == 0)
     }
@@ -76,16 +85,11 @@ struct FreshSamplesTests {
         _ = try await store.ingestAtomically([Self.batch(Array(0..<120))])
         _ = try await other.ingestAtomically([Self.batch(Array(120..<180))])  // as another process would
         _ = try await store.ingestAtomically([Self.batch(Array(180..<260))])
-        let windows = try await Self.round(store)
-        #expect(windows.count == 1)
-        #expect(windows.first?.engine.count == 200)
-        #expect(windows.first?.engine == windows.first?.database)
+        Self.expectWhole(try await Self.round(store), count: 1)
         #expect(store.fresh.counts.database == 1)
         // The next window starts after the foreign rows: memory serves it again.
         _ = try await store.ingestAtomically([Self.batch(Array(260..<420))])
-        let next = try await Self.round(store)
-        #expect(next.count == 1)
-        #expect(next.first?.engine == next.first?.database)
+        Self.expectWhole(try await Self.round(store), count: 1)
         #expect(store.fresh.counts.memory == 1)
     }
 
@@ -101,10 +105,7 @@ struct FreshSamplesTests {
         let store = try Self.makeStore(at: path)
         _ = try await Self.round(store)
         _ = try await store.ingestAtomically([Self.batch(Array(150..<260))])
-        let windows = try await Self.round(store)
-        #expect(windows.count == 1)
-        #expect(windows.first?.engine.count == 200)
-        #expect(windows.first?.engine == windows.first?.database)
+        Self.expectWhole(try await Self.round(store), count: 1)
         #expect(store.fresh.counts.memory == 0)
     }
 
