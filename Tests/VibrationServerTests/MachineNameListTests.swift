@@ -10,11 +10,12 @@ struct MachineNameListTests {
     func lifetime() async throws {
         let store = try await Backend.sqlite.makeStore()
         _ = try await store.save(MachineConfig(machineName: "press-1"))
+        // The times are given, not waited for: a loaded test machine cannot stretch them.
         let list = MachineNameList(lifetime: .milliseconds(200))
-        #expect(try await list.read(from: store) == ["press-1"])
+        let start = ContinuousClock.now
+        #expect(try await list.read(from: store, now: start) == ["press-1"])
         _ = try await store.save(MachineConfig(machineName: "press-2"))
-        #expect(try await list.read(from: store) == ["press-1"])
-        try await Task.sleep(for: .milliseconds(250))
-        #expect(try await list.read(from: store) == ["press-1", "press-2"])
+        #expect(try await list.read(from: store, now: start + .milliseconds(150)) == ["press-1"])
+        #expect(try await list.read(from: store, now: start + .milliseconds(250)) == ["press-1", "press-2"])
     }
 }

@@ -276,10 +276,11 @@ final class MachineNameList: Sendable {
         self.lifetime = lifetime
     }
 
-    func read(from store: some Store) async throws -> [String] {
-        if let cached = cached.withLock({ $0 }), ContinuousClock.now - cached.at < lifetime { return cached.names }
+    /// The names, read from `store` when what was read before is older than the lifetime at `now`.
+    func read(from store: some Store, now: ContinuousClock.Instant = .now) async throws -> [String] {
+        if let cached = cached.withLock({ $0 }), now - cached.at < lifetime { return cached.names }
         let names = try await store.machineStatuses().map(\.config.machineName)
-        cached.withLock { $0 = (names, .now) }
+        cached.withLock { $0 = (names, now) }
         return names
     }
 }
