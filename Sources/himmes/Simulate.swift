@@ -185,7 +185,10 @@ struct Simulate: AsyncParsableCommand {
             ("/data filtered by machine, range", "/data?machine_name=\(machine)&\(range(10))"),
             ("/diagnosis", "/diagnosis"),
             ("/machines/{name} page", "/machines/\(machine)"),
-            ("waveform, last 10 s", waveform + range(10)),
+            // At 4 kHz the last 5 s are 20,000 samples, the most a waveform reads raw; 15 s come
+            // from the 10 ms summary level.
+            ("waveform, last 5 s", waveform + range(5)),
+            ("waveform, last 15 s", waveform + range(15)),
             ("waveform, last minute", waveform + range(60)),
             ("GET /vibration-diagnosis/latest", "/vibration-diagnosis/latest"),
         ]

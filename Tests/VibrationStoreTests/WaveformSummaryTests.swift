@@ -64,6 +64,31 @@ struct WaveformSummaryTests {
         #expect(try await store.waveform(machineName: "m1", sensorNo: "s9", channel: .normal, from: Self.start, to: to, buckets: 10) == nil)
     }
 
+    @Test("a fine range holding more samples than the budget is drawn from the 10 ms level, peaks kept")
+    func rawBudget() async throws {
+        let store = try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("summary.sqlite").path)
+        _ = try await store.ingestAtomically([Self.batch()])
+        // At 1 kHz: a range 5 s longer than the budget's worth, in buckets narrower than 10 ms.
+        let seconds = WaveformSummary.rawSampleBudget / 1_000 + 5
+        let from = Self.start.adding(seconds: 30)
+        let to = from.adding(seconds: Double(seconds) - 1e-6)
+        let over = try #require(
+            try await store.waveform(machineName: "m1", sensorNo: "s1", channel: .normal, from: from, to: to, buckets: 4_000))
+        #expect(over.summaryMicroseconds == 10_000)
+        #expect(over.samples == seconds * 1_000)
+        // The spike at 43.21 s is in it, and every 10 ms bucket is as the samples have it.
+        #expect(over.buckets.map(\.max).max() == 4.2)
+        let perTenMilliseconds = try await fromSamples(store, channel: .normal, from: from, to: to, buckets: seconds * 100)
+        #expect(over.buckets.map(\.max).sorted() == perTenMilliseconds.map(\.max).sorted())
+        #expect(over.buckets.map(\.min).sorted() == perTenMilliseconds.map(\.min).sorted())
+        // Within the budget the same fine drawing reads every sample.
+        let within = try #require(
+            try await store.waveform(
+                machineName: "m1", sensorNo: "s1", channel: .normal, from: from,
+                to: from.adding(seconds: Double(WaveformSummary.rawSampleBudget / 1_000 - 1) - 1e-6), buckets: 4_000))
+        #expect(within.summaryMicroseconds == nil && within.samples == WaveformSummary.rawSampleBudget - 1_000)
+    }
+
     @Test("every way of writing keeps the summary exact: bulk, one by one, through the view, duplicates ignored")
     func everyWrite() async throws {
         let store = try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("summary.sqlite").path)
