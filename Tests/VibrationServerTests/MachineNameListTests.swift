@@ -13,9 +13,11 @@ struct MachineNameListTests {
         // The times are given, not waited for: a loaded test machine cannot stretch them.
         let list = MachineNameList(lifetime: .milliseconds(200))
         let start = ContinuousClock.now
-        #expect(try await list.read(from: store, now: start) == ["press-1"])
-        _ = try await store.save(MachineConfig(machineName: "press-2"))
-        #expect(try await list.read(from: store, now: start + .milliseconds(150)) == ["press-1"])
-        #expect(try await list.read(from: store, now: start + .milliseconds(250)) == ["press-1", "press-2"])
+        #expect(try await list.read(from: store, now: start).names == ["press-1"])
+        _ = try await store.save(MachineConfig(machineName: "press \"2\" <&>"))
+        #expect(try await list.read(from: store, now: start + .milliseconds(150)).names == ["press-1"])
+        let later = try await list.read(from: store, now: start + .milliseconds(250))
+        #expect(later.names == ["press \"2\" <&>", "press-1"])
+        #expect(later.options == "<option value=\"press &quot;2&quot; &lt;&amp;&gt;\"><option value=\"press-1\">")
     }
 }

@@ -206,7 +206,7 @@ struct DashboardController<S: Store> {
         } catch let error as ValidationError {
             context["error"] = error.description
         }
-        context["machineNames"] = try await names
+        context["machineOptions"] = try await names.options
         return page("data", context)
     }
 
@@ -236,7 +236,7 @@ struct DashboardController<S: Store> {
         } catch let error as ValidationError {
             context["error"] = error.description
         }
-        context["machineNames"] = try await names
+        context["machineOptions"] = try await names.options
         return page("diagnosis", context)
     }
 }
@@ -267,9 +267,16 @@ extension Request {
 
 /// The machine names the table pages offer as a filter, read at most once a second: the list
 /// changes when a machine is added, and under a stream of uploads a page that waits for one read
-/// instead of two answers sooner.
+/// instead of two answers sooner. The `<option>` list is written once per read (the template
+/// engine took a tenth of a millisecond per hundred names, on every page).
 final class MachineNameList: Sendable {
-    private let cached = Mutex<(names: [String], at: ContinuousClock.Instant)?>(nil)
+    struct Listed: Equatable {
+        let names: [String]
+        /// One `<option>` per name, escaped, for a `<datalist>`.
+        let options: String
+    }
+
+    private let cached = Mutex<(listed: Listed, at: ContinuousClock.Instant)?>(nil)
     let lifetime: Duration
 
     init(lifetime: Duration = .seconds(1)) {
@@ -277,10 +284,11 @@ final class MachineNameList: Sendable {
     }
 
     /// The names, read from `store` when what was read before is older than the lifetime at `now`.
-    func read(from store: some Store, now: ContinuousClock.Instant = .now) async throws -> [String] {
-        if let cached = cached.withLock({ $0 }), now - cached.at < lifetime { return cached.names }
+    func read(from store: some Store, now: ContinuousClock.Instant = .now) async throws -> Listed {
+        if let cached = cached.withLock({ $0 }), now - cached.at < lifetime { return cached.listed }
         let names = try await store.machineStatuses().map(\.config.machineName)
-        cached.withLock { $0 = (names, now) }
-        return names
+        let listed = Listed(names: names, options: names.map { "<option value=\"\(HTMLRows.escape($0))\">" }.joined())
+        cached.withLock { $0 = (listed, now) }
+        return listed
     }
 }
