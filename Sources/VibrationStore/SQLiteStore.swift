@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Logging
+import Synchronization
 import VibrationCore
 
 /// The embedded store: one SQLite file in WAL mode, owned by one `DatabasePool`.
@@ -12,6 +13,8 @@ public final class SQLiteStore: Store {
     /// Copies the WAL into the database file beside the writer; nil when it could not open, and
     /// then the writer's own automatic checkpoint does all the copying, as SQLite does by default.
     private let checkpointer: Checkpointer?
+    /// The dashboard's short reads on the calling thread; nil when it could not open.
+    let inline: InlineReader?
     /// What this store just wrote, kept for the diagnosis engine once it starts scanning.
     let fresh = FreshSamples()
 
@@ -38,6 +41,7 @@ public final class SQLiteStore: Store {
             logger.warning("no background checkpoints: the writer checkpoints the WAL alone", metadata: ["error": "\(error)"])
             checkpointer = nil
         }
+        inline = try? InlineReader(path: path)
         let migrator = SQLiteSchema.migrator
         let pending = try pool.read { db in try migrator.hasCompletedMigrations(db) == false }
         if pending { logger.info("migrating database", metadata: ["path": .string(path)]) }
@@ -112,6 +116,38 @@ public final class SQLiteStore: Store {
         func stop() {
             task.cancel()
         }
+    }
+
+    /// A read-only connection of its own that runs short reads (a page of a table, the machines'
+    /// states, a waveform's summary rows) on the thread that asks, when no other thread is using it.
+    /// A read through the pool hands the work to one of the pool's threads and the answer back to
+    /// the caller's: with uploads streaming in and both cores busy, waiting for those two threads
+    /// to be scheduled took 2-3 ms of a table page's time, its read 0.2 ms.
+    final class InlineReader: Sendable {
+        private let connection: DatabaseQueue
+        private let busy = Atomic<Bool>(false)
+
+        init(path: String) throws {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.label = "himmes.inline-read"
+            configuration.busyMode = .timeout(1)
+            connection = try DatabaseQueue(path: path, configuration: configuration)
+        }
+
+        /// The body's result, or nil when another thread is reading (the caller then reads
+        /// through the pool: this never waits).
+        func read<T>(_ body: (Database) throws -> T) throws -> T? {
+            guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return nil }
+            defer { busy.store(false, ordering: .releasing) }
+            return try connection.read(body)
+        }
+    }
+
+    /// A short read: on this thread through `inline` when it is free, through the pool otherwise.
+    func quickRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if let inline, let value = try inline.read(body) { return value }
+        return try await pool.read(body)
     }
 
     // MARK: Statements stepped through the C API, for the reads and writes of millions of rows
@@ -211,7 +247,7 @@ public final class SQLiteStore: Store {
     }
 
     public func sample(id: Int64) async throws -> StoredSample? {
-        try await pool.read { db in
+        try await quickRead { db in
             try Row.fetchOne(
                 db,
                 sql: "SELECT \(Self.sampleColumns) FROM vibration_samples v JOIN sensors s ON s.id = v.sensor_id WHERE v.id = ?",
@@ -223,7 +259,11 @@ public final class SQLiteStore: Store {
     public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws
         -> [StoredSample]
     {
-        try await pool.read { db in try Self.samples(db, matching: filter, after: cursor, limit: limit) }
+        let read: @Sendable (Database) throws -> [StoredSample] = { db in
+            try Self.samples(db, matching: filter, after: cursor, limit: limit)
+        }
+        // A page of the table on this thread; a long list (an export) through the pool.
+        return limit <= 1_000 ? try await quickRead(read) : try await pool.read(read)
     }
 
     /// Each sensor's samples are in time order in the identity index; a list across sensors merges
@@ -318,7 +358,7 @@ public final class SQLiteStore: Store {
         return try await drawWaveform(
             machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
         ) { level, firstBucket in
-            try await pool.read { db in
+            try await quickRead { db in
                 guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
                 let rows = try Row.fetchCursor(
                     db,
@@ -368,7 +408,7 @@ public final class SQLiteStore: Store {
     }
 
     public func diagnosis(id: Int64) async throws -> StoredDiagnosis? {
-        try await pool.read { db in
+        try await quickRead { db in
             try Row.fetchOne(
                 db, sql: "SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis WHERE id = ?",
                 arguments: [id]
@@ -408,9 +448,10 @@ public final class SQLiteStore: Store {
             ORDER BY detected_at \(filter.order.sql.keyword), id \(filter.order.sql.keyword) LIMIT ?
             """
         let bound = arguments
-        return try await pool.read { db in
+        let read: @Sendable (Database) throws -> [StoredDiagnosis] = { db in
             try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.storedDiagnosis)
         }
+        return limit <= 1_000 ? try await quickRead(read) : try await pool.read(read)
     }
 
     /// The newest diagnosis of each machine: one more index probe per machine.
@@ -429,7 +470,7 @@ public final class SQLiteStore: Store {
         """
 
     public func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis] {
-        try await pool.read { db in
+        try await quickRead { db in
             if let machineName {
                 return try Row.fetchAll(db, sql: Self.latestDiagnosisOfMachineSQL, arguments: [machineName])
                     .map(Self.storedDiagnosis)
@@ -441,11 +482,11 @@ public final class SQLiteStore: Store {
     // MARK: Machines
 
     public func machines() async throws -> [MachineSummary] {
-        try await pool.read { db in try Self.machines(db, named: nil) }
+        try await quickRead { db in try Self.machines(db, named: nil) }
     }
 
     public func machine(named name: String) async throws -> MachineSummary? {
-        try await pool.read { db in try Self.machines(db, named: name).first }
+        try await quickRead { db in try Self.machines(db, named: name).first }
     }
 
     static func machines(_ db: Database, named name: String?) throws -> [MachineSummary] {
