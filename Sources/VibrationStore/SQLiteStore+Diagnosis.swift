@@ -50,7 +50,7 @@ extension SQLiteStore {
     /// is part of the read, and the writer is taken only when there is a machine to add, so that
     /// readers of the registry neither queue behind uploads nor wait twice for a connection.
     func readRegistry<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let done: T? = try await quickRead { db in try Self.machinesMissing(db) ? nil : body(db) }
+        let done: T? = try await pool.read { db in try Self.machinesMissing(db) ? nil : body(db) }
         if let done { return done }
         try await pool.write { db in try Self.registerSeenMachines(db) }
         return try await pool.read(body)

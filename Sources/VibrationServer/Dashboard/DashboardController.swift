@@ -265,10 +265,12 @@ extension Request {
     }
 }
 
-/// The machine names the table pages offer as a filter, read at most once a second: the list
-/// changes when a machine is added, and under a stream of uploads a page that waits for one read
-/// instead of two answers sooner. The `<option>` list is written once per read (the template
-/// engine took a tenth of a millisecond per hundred names, on every page).
+/// The machine names the table pages offer as a filter, read at most once a second and never
+/// waited for once read: a page gets the list as it was last read, and a list older than the
+/// lifetime is read again in the background for the pages after it (a machine added shows a second
+/// later). Under a stream of uploads the read of the registry took longer than the table's own.
+/// The `<option>` list is written once per read (the template engine took a tenth of a
+/// millisecond per hundred names, on every page).
 final class MachineNameList: Sendable {
     struct Listed: Equatable {
         let names: [String]
@@ -276,19 +278,48 @@ final class MachineNameList: Sendable {
         let options: String
     }
 
-    private let cached = Mutex<(listed: Listed, at: ContinuousClock.Instant)?>(nil)
+    private struct State {
+        var listed: Listed?
+        var at: ContinuousClock.Instant?
+        var refreshing: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
     let lifetime: Duration
 
     init(lifetime: Duration = .seconds(1)) {
         self.lifetime = lifetime
     }
 
-    /// The names, read from `store` when what was read before is older than the lifetime at `now`.
+    /// The names as last read (read now when they never were); a read of the store starts in
+    /// the background when they are older than the lifetime at `now`.
     func read(from store: some Store, now: ContinuousClock.Instant = .now) async throws -> Listed {
-        if let cached = cached.withLock({ $0 }), now - cached.at < lifetime { return cached.listed }
+        let listed = state.withLock { state -> Listed? in
+            guard let listed = state.listed, let at = state.at else { return nil }
+            if now - at >= lifetime, state.refreshing == nil {
+                state.refreshing = Task {
+                    let fresh = try? await Self.load(from: store)
+                    self.state.withLock { state in
+                        if let fresh { (state.listed, state.at) = (fresh, now) }
+                        state.refreshing = nil
+                    }
+                }
+            }
+            return listed
+        }
+        if let listed { return listed }
+        let fresh = try await Self.load(from: store)
+        state.withLock { state in (state.listed, state.at) = (fresh, now) }
+        return fresh
+    }
+
+    /// Waits for a background read in progress, if any.
+    func settled() async {
+        await state.withLock { $0.refreshing }?.value
+    }
+
+    private static func load(from store: some Store) async throws -> Listed {
         let names = try await store.machineStatuses().map(\.config.machineName)
-        let listed = Listed(names: names, options: names.map { "<option value=\"\(HTMLRows.escape($0))\">" }.joined())
-        cached.withLock { $0 = (listed, now) }
-        return listed
+        return Listed(names: names, options: names.map { "<option value=\"\(HTMLRows.escape($0))\">" }.joined())
     }
 }
