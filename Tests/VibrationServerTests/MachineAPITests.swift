@@ -100,7 +100,37 @@ struct WaveformAPITests {
             #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s9&from=2025-01-01&to=2025-01-02").status == .notFound)
             #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-01&to=2025-01-02&points=5").status == .unprocessableContent)
             #expect(try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-03&to=2025-01-02").status == .unprocessableContent)
+            // A required parameter left out is named.
+            let noEnd = try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&from=2025-01-01")
+            #expect(noEnd.status == .unprocessableContent && noEnd.isProblem)
+            #expect((noEnd["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["to"], "\(noEnd.text)")
+            let noRange = try await client.call(.get, "/machines/m1/waveform?sensor_no=s1&points=100")
+            #expect((noRange["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["from", "to"], "\(noRange.text)")
+            #expect(noRange["detail"] as? String == "from: is required; to: is required")
+            let noInstant = try await client.call(.get, "/machines/m1/spectrum?sensor_no=s1")
+            #expect((noInstant["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["at"], "\(noInstant.text)")
         }
+    }
+
+    @Test("the table of required query parameters is the API document's")
+    func requiredQueryParameters() throws {
+        let document = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../Sources/VibrationServer/openapi.yaml"), encoding: .utf8)
+        var found: [String: [String]] = [:]
+        var operation = ""
+        let lines = document.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (i, line) in lines.enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("operationId: ") { operation = String(trimmed.dropFirst("operationId: ".count)) }
+            if trimmed == "in: query", i + 1 < lines.count, lines[i + 1].trimmingCharacters(in: .whitespaces) == "required: true",
+                let name = lines[i - 1].components(separatedBy: "name: ").last
+            {
+                found[operation, default: []].append(name)
+            }
+        }
+        #expect(!found.isEmpty)
+        #expect(found == Problem.requiredQueryParameters)
     }
 
     static func waveform(_ text: String) throws -> Components.Schemas.Waveform {

@@ -22,7 +22,7 @@ struct DashboardText {
         strings: [
             "board": "Status board", "data": "Vibration data", "diagnosis": "Diagnoses", "counts": "Machines per state",
             "line": "Line", "state": "State", "all": "All", "apply": "Apply", "since": "In this state since",
-            "lastData": "Last data", "zone": "Severity", "samples": "Samples", "openAlarms": "open alarms", "openAlarmsLabel": "Open alarms",
+            "lastData": "Last data", "zone": "Severity", "samples": "Samples", "summaryPer": "min/max per", "openAlarms": "open alarms", "openAlarmsLabel": "Open alarms",
             "acknowledgedBy": "acknowledged by", "noMachines": "No machine has sent data yet.",
             "alarmsHelp": "An alarm opens when a fault is confirmed by consecutive windows or vibration reaches ISO zone C or D.",
             "zoneHelp": "ISO 10816-3 zone from velocity RMS (10-1000 Hz): A new, B acceptable, C unsatisfactory, D severe.",
@@ -62,7 +62,7 @@ struct DashboardText {
         strings: [
             "board": "설비 상태판", "data": "진동 데이터", "diagnosis": "진단 이력", "counts": "상태별 설비 수",
             "line": "라인", "state": "상태", "all": "전체", "apply": "적용", "since": "상태 시작", "lastData": "최근 데이터",
-            "zone": "심각도", "samples": "샘플 수", "openAlarms": "진행 중 알람", "openAlarmsLabel": "진행 중 알람", "acknowledgedBy": "확인자",
+            "zone": "심각도", "samples": "샘플 수", "summaryPer": "구간별 최소·최대:", "openAlarms": "진행 중 알람", "openAlarmsLabel": "진행 중 알람", "acknowledgedBy": "확인자",
             "noMachines": "아직 데이터를 보낸 설비가 없습니다.",
             "alarmsHelp": "연속된 구간에서 결함이 확인되거나 진동이 ISO C·D 구역에 들면 알람이 발생합니다.",
             "zoneHelp": "속도 RMS(10-1000 Hz)에 따른 ISO 10816-3 구역: A 신규, B 양호, C 불만족, D 위험.",

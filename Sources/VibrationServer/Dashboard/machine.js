@@ -176,8 +176,11 @@
       waveform.data.datasets[1].data = buckets.map((b) => ({ x: Date.parse(b.t), y: b.min }));
       waveform.options.scales.x.min = from;
       waveform.options.scales.x.max = to;
+      // Drawn from the stored summary: say how wide its buckets are (zooming in brings every sample).
+      const per = wave.value.summary_seconds;
+      const drawnFrom = per == null ? "" : ` · ${words.wordSummary} ${per >= 1 ? `${per} s` : `${Math.round(per * 1000)} ms`}`;
       note("waveform-note", buckets.length
-        ? `${wave.value.samples.toLocaleString()} ${words.wordSamples} · ${himmes.formatTime(new Date(from))} – ${himmes.formatTime(new Date(to))} · ${words.wordDrag}`
+        ? `${wave.value.samples.toLocaleString()} ${words.wordSamples}${drawnFrom} · ${himmes.formatTime(new Date(from))} – ${himmes.formatTime(new Date(to))} · ${words.wordDrag}`
         : words.wordNodata);
     } else {
       waveform.data.datasets.forEach((d) => (d.data = []));
