@@ -92,12 +92,8 @@ struct Problem: Error, Sendable, Equatable {
         guard case .valueNotFound(_, let context)? = error.underlyingError as? DecodingError, context.codingPath.isEmpty,
             let required = requiredQueryParameters[error.operationID]
         else { return nil }
-        let query = error.request.path?.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
-        let present = Set(
-            query.split(separator: "&").map { item in
-                let name = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                return String(name).removingPercentEncoding ?? String(name)
-            })
+        guard let query = URLComponents(string: error.request.path ?? "") else { return nil }
+        let present = Set((query.queryItems ?? []).map(\.name))
         return required.filter { !present.contains($0) }
     }
 
