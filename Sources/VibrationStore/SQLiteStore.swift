@@ -144,12 +144,12 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// A short read: on this thread through `inline` when it is free, through the pool otherwise.
-    /// Only for reads of a millisecond or less: the thread that asks is one of the few that serve
-    /// every request. (The registry and the board's per-machine figures, read for every machine,
-    /// stay on the pool.)
-    func quickRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        if let inline, let value = try inline.read(body) { return value }
+    /// A read that is `short`: on this thread through `inline` when it is free, through the pool
+    /// otherwise; any other read through the pool. Short means a millisecond or less: the thread
+    /// that asks is one of the few that serve every request. (The registry and the board's
+    /// per-machine figures, read for every machine, stay on the pool.)
+    func quickRead<T: Sendable>(short: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if short, let inline, let value = try inline.read(body) { return value }
         return try await pool.read(body)
     }
 
@@ -262,11 +262,8 @@ public final class SQLiteStore: Store {
     public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws
         -> [StoredSample]
     {
-        let read: @Sendable (Database) throws -> [StoredSample] = { db in
-            try Self.samples(db, matching: filter, after: cursor, limit: limit)
-        }
         // A page of the table on this thread; a long list (an export) through the pool.
-        return limit <= 1_000 ? try await quickRead(read) : try await pool.read(read)
+        try await quickRead(short: limit <= 1_000) { db in try Self.samples(db, matching: filter, after: cursor, limit: limit) }
     }
 
     /// Each sensor's samples are in time order in the identity index; a list across sensors merges
@@ -361,7 +358,9 @@ public final class SQLiteStore: Store {
         return try await drawWaveform(
             machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
         ) { level, firstBucket in
-            let read: @Sendable (Database) throws -> [Downsampling.Bucket]? = { db in
+            // Up to ten rows a drawing bucket: a few hundred are read here, thousands through the pool.
+            let rows = (to.microseconds - firstBucket) / WaveformSummary.levels[level] + 1
+            return try await quickRead(short: rows <= 2_000) { db in
                 guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
                 let rows = try Row.fetchCursor(
                     db,
@@ -376,9 +375,6 @@ public final class SQLiteStore: Store {
                 }
                 return summary
             }
-            // Up to ten rows a drawing bucket: a few hundred are read here, thousands through the pool.
-            let rows = (to.microseconds - firstBucket) / WaveformSummary.levels[level] + 1
-            return rows <= 2_000 ? try await quickRead(read) : try await pool.read(read)
         }
     }
 
@@ -454,10 +450,9 @@ public final class SQLiteStore: Store {
             ORDER BY detected_at \(filter.order.sql.keyword), id \(filter.order.sql.keyword) LIMIT ?
             """
         let bound = arguments
-        let read: @Sendable (Database) throws -> [StoredDiagnosis] = { db in
+        return try await quickRead(short: limit <= 1_000) { db in
             try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.storedDiagnosis)
         }
-        return limit <= 1_000 ? try await quickRead(read) : try await pool.read(read)
     }
 
     /// The newest diagnosis of each machine: one more index probe per machine.
