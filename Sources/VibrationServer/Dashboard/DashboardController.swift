@@ -279,8 +279,7 @@ final class MachineNameList: Sendable {
     }
 
     private struct State {
-        var listed: Listed?
-        var at: ContinuousClock.Instant?
+        var read: (listed: Listed, at: ContinuousClock.Instant)?
         var refreshing: Task<Void, Never>?
     }
 
@@ -295,21 +294,21 @@ final class MachineNameList: Sendable {
     /// the background when they are older than the lifetime at `now`.
     func read(from store: some Store, now: ContinuousClock.Instant = .now) async throws -> Listed {
         let listed = state.withLock { state -> Listed? in
-            guard let listed = state.listed, let at = state.at else { return nil }
-            if now - at >= lifetime, state.refreshing == nil {
+            guard let read = state.read else { return nil }
+            if now - read.at >= lifetime, state.refreshing == nil {
                 state.refreshing = Task {
                     let fresh = try? await Self.load(from: store)
                     self.state.withLock { state in
-                        if let fresh { (state.listed, state.at) = (fresh, now) }
+                        if let fresh { state.read = (fresh, now) }
                         state.refreshing = nil
                     }
                 }
             }
-            return listed
+            return read.listed
         }
         if let listed { return listed }
         let fresh = try await Self.load(from: store)
-        state.withLock { state in (state.listed, state.at) = (fresh, now) }
+        state.withLock { $0.read = (fresh, now) }
         return fresh
     }
 
