@@ -15,6 +15,7 @@ enum PostgresSchema {
         ("0002 machine registry, diagnosis evidence, alarms", migration0002),
         ("0003 waveform summary", migration0003),
         ("0004 api keys", migration0004),
+        ("0005 bulk loads without per-row triggers or key checks", migration0005),
     ]
 
     /// Serialises schema changes, partition creation and sample writes between sessions, processes
@@ -207,6 +208,47 @@ enum PostgresSchema {
             revoked_at timestamptz
         );
         """
+
+    /// A `BEFORE` row trigger on a table makes `COPY` insert it row by row instead of a page at a
+    /// time, so the trigger that fills `sensor_id` for tools that leave it out becomes an `AFTER`
+    /// trigger: such a row is stored with a placeholder (a negative number of its own, so rows of
+    /// one statement never collide on the identity), then the trigger sets the sensor's id, which
+    /// checks the identity as the insert would have, and adds the row to the waveform summary
+    /// (which such rows used to miss). The summary's reference to `sensors` goes: only the store
+    /// and this trigger write summary rows, for sensors just looked up, and the check per row was
+    /// half the cost of writing them.
+    static var migration0005: String {
+        let channels = WaveformSummary.channels
+        let levels = WaveformSummary.levels.enumerated().map { "(\($0.offset), \($0.element)::bigint)" }.joined(separator: ", ")
+        return """
+            CREATE SEQUENCE vibration_data_unresolved_sensor;
+            ALTER TABLE vibration_data ALTER COLUMN sensor_id SET DEFAULT -nextval('vibration_data_unresolved_sensor');
+            DROP TRIGGER vibration_data_sensor ON vibration_data;
+            DROP FUNCTION himmes_fill_sensor_id();
+
+            CREATE FUNCTION himmes_resolve_sensor_id() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                sensor bigint;
+                micros bigint := round(date_part('epoch', NEW.collected_at) * 1000000)::bigint;
+            BEGIN
+                INSERT INTO sensors (machine_name, sensor_no) VALUES (NEW.machine_name, NEW.sensor_no) ON CONFLICT DO NOTHING;
+                SELECT id INTO sensor FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no;
+                UPDATE vibration_data SET sensor_id = sensor
+                WHERE sensor_id = NEW.sensor_id AND collected_at = NEW.collected_at AND measured_time = NEW.measured_time;
+                INSERT INTO waveform_summary AS w (sensor_id, level, bucket, n, \(channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")))
+                SELECT sensor, l.level, micros - ((micros % l.width) + l.width) % l.width, 1,
+                       \(channels.map { "NEW.\($0), NEW.\($0)" }.joined(separator: ", "))
+                FROM (VALUES \(levels)) AS l(level, width)
+                ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = w.n + 1,
+                    \(channels.map { "min_\($0) = least(w.min_\($0), excluded.min_\($0)), max_\($0) = greatest(w.max_\($0), excluded.max_\($0))" }.joined(separator: ",\n        "));
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER vibration_data_sensor AFTER INSERT ON vibration_data
+                FOR EACH ROW WHEN (NEW.sensor_id < 0) EXECUTE FUNCTION himmes_resolve_sensor_id();
+
+            ALTER TABLE waveform_summary DROP CONSTRAINT IF EXISTS waveform_summary_sensor_id_fkey;
+            """
+    }
 
     /// Adds the rows just stored (the `inserted` relation: sensor_id, micros, the four channels) to
     /// every summary level: the finest from the rows, each coarser one from the level below.

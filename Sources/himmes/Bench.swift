@@ -20,7 +20,8 @@ struct BenchIngest: AsyncParsableCommand {
             the HTTP text/csv upload; the JSON bulk endpoint in 1000-row batches; and, as the floor, the \
             database's own loader of the same file into a table without the identity key: the sqlite3 \
             shell's .import, or with --db postgres://… psql's \\copy (skipped when the tool is not \
-            installed). On PostgreSQL each step gets a schema of its own, dropped after. Build with \
+            installed). On PostgreSQL each step gets a schema of its own, dropped after, and starts \
+            after a checkpoint. Build with \
             -c release for figures worth quoting.
             """)
 
@@ -54,6 +55,7 @@ struct BenchIngest: AsyncParsableCommand {
                 let schema = databases.newSchema("reference")
                 let columns = "machine_name text, sensor_no text, collected_at timestamptz, measured_time float8, normal float8, unbalance float8, looseness float8, unbalance_looseness float8"
                 _ = try Measured.run(psql, [postgres.psqlURL, "-q", "-c", "CREATE SCHEMA \(schema); CREATE TABLE \(schema).vibration_data (\(columns))"])
+                databases.settle()
                 let run = try Measured.run(psql, [postgres.psqlURL, "-q", "-c", "\\copy \(schema).vibration_data FROM '\(csv)' CSV HEADER"])
                 guard run.status == 0 else { throw ValidationError("psql \\copy failed: \(run.output)") }
                 reference = run.seconds
@@ -216,7 +218,16 @@ final class BenchDatabases {
             return path
         }
         location.schema = newSchema(name)
+        settle()
         return location.url
+    }
+
+    /// Asks PostgreSQL to write out what the steps before left in its buffers, so that their
+    /// writeback does not land in the next step's time (a checkpoint needs a superuser or the
+    /// pg_checkpoint role; without, steps start as they find the server).
+    func settle() {
+        guard let postgres, let psql = Measured.which("psql") else { return }
+        _ = try? Measured.run(psql, [postgres.psqlURL, "-q", "-c", "CHECKPOINT"])
     }
 
     func dropAll() {

@@ -37,6 +37,65 @@ struct PostgresSchemaTests {
         }
     }
 
+    @Test("tools' inserts of several sensors at one time get each its sensor; a duplicate among them is refused whole")
+    func originalInsertsOfSeveralSensors() async throws {
+        guard let store = try await makeStore() else { return }
+        defer { store.close() }
+        let at = Timestamp(parsing: "2025-03-01T08:00:00Z")!
+        try await store.query("SELECT himmes_ensure_partitions(ARRAY[\(at)]::timestamptz[])")
+        try await store.query(
+            """
+            INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+            VALUES ('press', 's1', \(at), 0, 1, 0, 0, 0), ('press', 's2', \(at), 0, 2, 0, 0, 0), ('fan', 's1', \(at), 0, 3, 0, 0, 0)
+            """)
+        let rows = try await store.samples(matching: SampleFilter(), after: nil, limit: 10)
+        #expect(Set(rows.map { "\($0.sample.machineName)/\($0.sample.sensorNo)=\($0.sample.normal)" }) == ["press/s1=1.0", "press/s2=2.0", "fan/s1=3.0"])
+        #expect(try await store.one("SELECT count(*) FROM vibration_data WHERE sensor_id < 0", Int64.self) == 0)
+        await #expect(throws: PSQLError.self) {
+            try await store.query(
+                """
+                INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+                VALUES ('press', 's3', \(at), 0, 4, 0, 0, 0), ('fan', 's1', \(at), 0, 5, 0, 0, 0)
+                """)
+        }
+        #expect(try await store.sampleCount() == 3)
+    }
+
+    @Test("bulk loads sharing summary buckets, single inserts and tools' inserts keep the waveform summary exact")
+    func summaryExact() async throws {
+        guard let store = try await makeStore() else { return }
+        defer { store.close() }
+        // 40 s at 1 kHz cut inside a 10 ms bucket: the second load adds to buckets of every level the
+        // first wrote, and each writes more summary rows than are merged one by one.
+        let whole = WaveformSummaryTests.batch(seconds: 40)
+        let cut = 20_505
+        let counts = try await store.ingest(
+            IngestTests.Stream(items: [whole.rows(0..<cut), whole.rows(cut..<whole.count, newStreams: [])])) { _, _ in }
+        #expect(counts.inserted == whole.count)
+        let start = WaveformSummaryTests.start
+        _ = try await store.insert(
+            VibrationSample(
+                machineName: "m1", sensorNo: "s1", collectedAt: start.adding(seconds: 40.5), measuredTime: 40.5, normal: 9,
+                unbalance: 0, looseness: 0, unbalanceLooseness: 0))
+        try await store.query(
+            """
+            INSERT INTO vibration_data (machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+            VALUES ('m1', 's1', \(start.adding(seconds: 41.5)), 41.5, -9, 0, 0, 0)
+            """)
+        for (seconds, buckets, width) in [(50.0, 50, Int64(1_000_000)), (42, 4_200, 10_000)] {
+            let to = start.adding(seconds: seconds - 1e-6)
+            let reduced = try #require(
+                try await store.waveform(machineName: "m1", sensorNo: "s1", channel: .normal, from: start, to: to, buckets: buckets))
+            #expect(reduced.summaryMicroseconds == width)
+            #expect(reduced.samples == whole.count + 2)
+            let series = try #require(
+                try await store.series(machineName: "m1", sensorNo: "s1", channel: .normal, from: start, to: to, limit: 10_000_000))
+            let expected = Downsampling.minMax(
+                times: series.times, values: series.values, from: start.microseconds, to: to.microseconds + 1, buckets: buckets)
+            #expect(reduced.buckets == expected, "\(buckets) buckets")
+        }
+    }
+
     @Test("a month gets its partition when its first data arrives; fault_type and name lengths are checked by the database")
     func partitionsAndChecks() async throws {
         guard let store = try await makeStore() else { return }
@@ -110,5 +169,20 @@ struct PostgresSchemaTests {
         #expect(identities.count > 11_000)
         #expect(inserted == identities.count)
         #expect(try await store.sampleCount() == identities.count)
+    }
+}
+
+extension SampleBatch {
+    /// The rows in `range` as a batch of their own, announcing `newStreams` (by default this
+    /// batch's).
+    func rows(_ range: Range<Int>, newStreams: [StreamKey]? = nil) -> SampleBatch {
+        var part = SampleBatch()
+        part.newStreams = newStreams ?? self.newStreams
+        for i in range {
+            part.append(
+                stream: stream[i], collectedAt: collectedAt[i], measuredTime: measuredTime[i], normal[i], unbalance[i], looseness[i],
+                unbalanceLooseness[i], line: Int(line[i]))
+        }
+        return part
     }
 }
