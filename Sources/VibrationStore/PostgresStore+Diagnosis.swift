@@ -77,7 +77,7 @@ extension PostgresStore {
     public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
         try await registerSeenMachines()
         let marker = try await one("SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1", Int64.self) ?? 0
-        let newest = try await one("SELECT max(id) FROM vibration_data", Int64?.self).flatMap { $0 } ?? 0
+        let newest = try await newestSampleID()
         let upto = min(newest, marker + PendingWindows.scanRows)
         var candidates: [AnalysisWindow] = []
         // Windows left open by earlier calls.
@@ -138,6 +138,21 @@ extension PostgresStore {
             if complete { ready.append(candidates[i]) } else { open.append(candidates[i]) }
         }
         return PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+    }
+
+    /// The highest sample id given out, read holding the write lock: every sample write before it
+    /// has committed or rolled back, and every one after gets a higher id. Ranges of the id index
+    /// appended since the last call are summed up first, so that the scan reads only its own.
+    /// (A tool inserting without himmes does not take the lock: its rows may still be uncommitted
+    /// below this id and then not be scanned.)
+    func newestSampleID() async throws -> Int64 {
+        _ = try await one("SELECT himmes_summarize_new_ranges()", Int32.self)
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
+            return try await connection.query(
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM vibration_data_id_seq", logger: logger
+            ).first(Int64.self) ?? 0
+        }
     }
 
     /// Whether the engine recorded the window that `alias` (with columns sensor, start, channel)

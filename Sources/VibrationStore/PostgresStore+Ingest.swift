@@ -100,9 +100,9 @@ extension PostgresStore {
         return total
     }
 
-    /// Rows loaded in one call from which the month partitions' statistics are brought up to date
-    /// at once rather than at autovacuum's next round: until then the planner may scan where it
-    /// should probe.
+    /// Rows loaded in one call from which the month partitions' statistics, and the id index's
+    /// block ranges, are brought up to date at once rather than at autovacuum's next round: until
+    /// then the planner may scan where it should probe, and a query on ids reads the new rows whole.
     static let analyzeAfterRows = 100_000
 
     func analyzeAfterLoad(_ counts: IngestCounts, days: Set<Int64>) async throws {
@@ -114,6 +114,7 @@ extension PostgresStore {
             return String(format: "vibration_data_%04dm%02d", date.year ?? 0, date.month ?? 0)
         })
         try await query(PostgresQuery(unsafeSQL: "ANALYZE " + partitions.sorted().map { "\"\($0)\"" }.joined(separator: ", ")))
+        _ = try await one("SELECT himmes_summarize_new_ranges()", Int32.self)
     }
 
     /// The starts (microseconds since 1970, UTC) of the days a batch's rows fall on: each stands for

@@ -133,6 +133,20 @@ struct PostgresSchemaTests {
             """
         ).decode(String.self) { analysed.append(name) }
         #expect(analysed == ["vibration_data_2025m01"])
+        // The load summed up the id index's full block ranges; rows written since are summed up by
+        // the next call, and only once.
+        #expect(try await store.one("SELECT himmes_summarize_new_ranges()", Int32.self) == 0)
+        try await store.query(
+            """
+            INSERT INTO vibration_data (sensor_id, machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness)
+            SELECT s.id, s.machine_name, s.sensor_no, timestamptz '2025-01-20' + i * interval '1 millisecond', i / 1000.0, 0, 0, 0, 0
+            FROM sensors s, generate_series(1, 40000) AS i WHERE s.id = (SELECT min(id) FROM sensors)
+            """)
+        #expect(try await store.one("SELECT himmes_summarize_new_ranges()", Int32.self) ?? 0 >= 1)
+        #expect(try await store.one("SELECT himmes_summarize_new_ranges()", Int32.self) == 0)
+        let newest = try await store.newestSampleID()
+        #expect(newest == Int64(PostgresStore.analyzeAfterRows + 40_000))
+        #expect(try await store.sample(id: newest)?.sample.measuredTime == 40)
     }
 
     @Test("many uploads at once through a pool of two connections all finish, and store each row once")
