@@ -94,7 +94,7 @@ extension PostgresStore {
         }
         // The windows the new rows fall in: (sensor, recording start, window index).
         if upto > marker {
-            for (sensor, machine, sensorNo, channel, recording, index) in try await all(
+            for (sensor, machine, sensorNo, channel, recording, index) in try await allByID(
                 """
                 SELECT v.sensor_id, v.machine_name, v.sensor_no, m.channel,
                        round(date_part('epoch', v.collected_at) * 1000000)::bigint - round(v.measured_time * 1000000)::bigint AS recording,
