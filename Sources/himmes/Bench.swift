@@ -232,7 +232,7 @@ final class BenchDatabases {
 
     func dropAll() {
         guard let postgres, !schemas.isEmpty, let psql = Measured.which("psql") else { return }
-        _ = try? Measured.run(psql, [postgres.psqlURL, "-q", "-c", schemas.map { "DROP SCHEMA IF EXISTS \($0) CASCADE;" }.joined()])
+        _ = try? Measured.run(psql, [postgres.psqlURL, "-q", "-c", "SET client_min_messages = warning;" + schemas.map { "DROP SCHEMA IF EXISTS \($0) CASCADE;" }.joined()])
     }
 }
 
