@@ -36,9 +36,7 @@ struct Himmes {
 }
 
 func temporaryFolder() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-cli-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    try TemporaryDirectory.make().path
 }
 
 @Suite("Command line")
@@ -291,8 +289,7 @@ struct ServeCommandTests {
 
     /// `himmes serve` on a fresh database and a random port, once it answers /health.
     static func startServer(_ extra: [String] = [], database: String? = nil, port: Int? = nil) async throws -> (process: Process, port: Int) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-serve-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try TemporaryDirectory.make().path
         let port = port ?? Int.random(in: 20_000..<40_000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Himmes.path)
@@ -321,8 +318,7 @@ struct ServeCommandTests {
 
     @Test("keys: create prints the key once, list never does, revoke takes it out of use; a taken name is refused")
     func keys() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-keys-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try TemporaryDirectory.make().path
         let db = "\(dir)/keys.sqlite"
         #expect(try Himmes.run(["keys", "list", "--db", db]).out.contains("no keys"))
         let made = try Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])

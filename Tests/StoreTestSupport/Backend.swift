@@ -47,9 +47,18 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Folders for the tests' databases and files, all inside one folder of the test process that is
+/// removed when the process exits.
 public enum TemporaryDirectory {
+    static let root: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "himmes-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+        atexit { try? FileManager.default.removeItem(at: TemporaryDirectory.root) }
+        return url
+    }()
+
     public static func make() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-tests-\(UUID().uuidString)")
+        let url = root.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

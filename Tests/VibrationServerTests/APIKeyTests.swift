@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import StoreTestSupport
 import Testing
 import VibrationCore
 
@@ -14,7 +15,7 @@ import VibrationCore
 struct APIKeyTests {
     @Test("keys are made once, stored hashed, listed without secrets, refused once revoked")
     func lifecycle() async throws {
-        let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).sqlite").path)
+        let store = try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("keys.sqlite").path)
         #expect(try await store.hasActiveKeys() == false)
         let (key, secret) = try await store.createKey(name: "gateway-1", readOnly: false)
         #expect(secret.hasPrefix("hm_") && secret.count == 67)

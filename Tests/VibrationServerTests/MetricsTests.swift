@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import StoreTestSupport
 import Testing
 import VibrationCore
 
@@ -60,7 +61,7 @@ struct MetricsTests {
 
     /// Two machines of the demo, one sensor each, `seconds` seconds at 1 kHz, not yet diagnosed.
     static func plant(seconds: Int) async throws -> SQLiteStore {
-        let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).sqlite").path)
+        let store = try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("metrics.sqlite").path)
         let stream = DemoStream(url: "", machines: ["press", "pump"], sensors: 1, historySeconds: 0, logger: .init(label: "test"))
         let start = Timestamp(microseconds: 1_700_000_000_000_000)
         let importer = SampleImporter(store: store)
