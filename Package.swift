@@ -101,7 +101,10 @@ let package = Package(
         // What the store and server tests share: a fresh store of each backend.
         .target(
             name: "StoreTestSupport",
-            dependencies: ["VibrationCore", "VibrationStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "VibrationCore", "VibrationStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/StoreTestSupport"),
         .testTarget(
             name: "HimmesTests",

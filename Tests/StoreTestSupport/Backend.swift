@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 import VibrationCore
 import VibrationStore
 
@@ -34,7 +35,9 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
         case .sqlite:
             return try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("test.sqlite").path, logger: logger)
         case .postgres:
-            return try await PostgresStore.connect(Self.freshPostgresLocation(), maximumConnections: 4, logger: logger)
+            let location = try Self.freshPostgresLocation()
+            await OldTestSchemas.shared.dropOnce(location)
+            return try await PostgresStore.connect(location, maximumConnections: 4, logger: logger)
         }
     }
 
@@ -42,8 +45,40 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     public static func freshPostgresLocation() throws -> PostgresLocation {
         guard let url = postgresURL else { throw CancellationError() }
         var location = try PostgresLocation(url: url)
-        location.schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        location.schema = "t_\(Int(Date().timeIntervalSince1970))_" + UUID().uuidString.prefix(8).lowercased()
         return location
+    }
+}
+
+/// The schemas of test runs over an hour old, dropped once per test process: a server kept for
+/// development would otherwise collect a schema for every test of every run.
+actor OldTestSchemas {
+    static let shared = OldTestSchemas()
+    private var done = false
+
+    func dropOnce(_ location: PostgresLocation) async {
+        guard !done else { return }
+        done = true
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: .disable)
+        guard
+            let connection = try? await PostgresConnection.connect(
+                configuration: configuration, id: 1, logger: Logger(label: "himmes.tests"))
+        else { return }
+        let cutoff = Int(Date().timeIntervalSince1970) - 3_600
+        var old: [String] = []
+        if let rows = try? await connection.query("SELECT nspname::text FROM pg_namespace WHERE nspname ~ '^t_[0-9]+_[0-9a-f]{8}$'", logger: connection.logger) {
+            do {
+                for try await name in rows.decode(String.self) {
+                    if let made = Int(name.split(separator: "_")[1]), made < cutoff { old.append(name) }
+                }
+            } catch {}
+        }
+        for name in old {
+            _ = try? await connection.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(name)\" CASCADE"), logger: connection.logger)
+        }
+        try? await connection.close()
     }
 }
 
