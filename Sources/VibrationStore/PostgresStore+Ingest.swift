@@ -55,6 +55,11 @@ extension PostgresStore {
                                 // transaction: a lock it kept on vibration_data while this batch waits for
                                 // the one before would keep that one from making a month's partition.
                                 let staged = try await Self.overlapsStoredSamples(batch, keys: streams, connection, logger: self.logger)
+                                // The id index's ranges the batches before filled are summed up while the
+                                // batch before is written, so that a long load leaves few for its end.
+                                if number > 0 {
+                                    try await connection.query("SELECT himmes_summarize_new_ranges()", logger: self.logger)
+                                }
                                 return try await connection.withTransaction(logger: self.logger) { connection in
                                     if staged { try await Self.stage(batch, connection, logger: self.logger) }
                                     let summary = staged ? [] : Self.summary(of: batch)
