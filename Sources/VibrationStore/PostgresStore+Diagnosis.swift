@@ -92,17 +92,20 @@ extension PostgresStore {
                     machineName: machine, sensorNo: sensorNo, sensorID: sensor, channel: SignalChannel(rawValue: channel) ?? .normal,
                     recordingStart: Timestamp(microseconds: recording), index: index, seconds: width))
         }
-        // The windows the new rows fall in: (sensor, recording start, window index).
+        // The windows the new rows fall in: (sensor, recording start, window index), grouped on the
+        // sensor's id before its names and channel are joined (half the time of grouping by the names).
         if upto > marker {
             for (sensor, machine, sensorNo, channel, recording, index) in try await allByID(
                 """
-                SELECT v.sensor_id, v.machine_name, v.sensor_no, m.channel,
-                       round(date_part('epoch', v.collected_at) * 1000000)::bigint - round(v.measured_time * 1000000)::bigint AS recording,
-                       floor(v.measured_time / \(seconds))::bigint AS k
-                FROM vibration_data v
-                JOIN machines m ON m.machine_name = v.machine_name
-                WHERE v.id > \(marker) AND v.id <= \(upto) AND v.measured_time >= 0
-                GROUP BY 1, 2, 3, 4, 5, 6
+                WITH w AS (
+                    SELECT sensor_id,
+                           round(date_part('epoch', collected_at) * 1000000)::bigint - round(measured_time * 1000000)::bigint AS recording,
+                           floor(measured_time / \(seconds))::bigint AS k
+                    FROM vibration_data
+                    WHERE id > \(marker) AND id <= \(upto) AND measured_time >= 0
+                    GROUP BY 1, 2, 3)
+                SELECT w.sensor_id, s.machine_name, s.sensor_no, m.channel, w.recording, w.k
+                FROM w JOIN sensors s ON s.id = w.sensor_id JOIN machines m ON m.machine_name = s.machine_name
                 """, (Int64, String, String, String, Int64, Int64).self)
             {
                 for channel in channels ?? [SignalChannel(rawValue: channel) ?? .normal] {
