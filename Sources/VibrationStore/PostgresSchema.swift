@@ -236,12 +236,11 @@ enum PostgresSchema {
                 SELECT id INTO sensor FROM sensors WHERE machine_name = NEW.machine_name AND sensor_no = NEW.sensor_no;
                 UPDATE vibration_data SET sensor_id = sensor
                 WHERE sensor_id = NEW.sensor_id AND collected_at = NEW.collected_at AND measured_time = NEW.measured_time;
-                INSERT INTO waveform_summary AS w (sensor_id, level, bucket, n, \(channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")))
-                SELECT sensor, l.level, micros - ((micros % l.width) + l.width) % l.width, 1,
+                INSERT INTO waveform_summary AS w (\(WaveformSummary.columns))
+                SELECT sensor, l.level, \(WaveformSummary.bucketSQL("micros", "l.width")), 1,
                        \(channels.map { "NEW.\($0), NEW.\($0)" }.joined(separator: ", "))
                 FROM (VALUES \(levels)) AS l(level, width)
-                ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = w.n + 1,
-                    \(channels.map { "min_\($0) = least(w.min_\($0), excluded.min_\($0)), max_\($0) = greatest(w.max_\($0), excluded.max_\($0))" }.joined(separator: ",\n        "));
+                \(summaryMerge);
                 RETURN NULL;
             END $$;
             CREATE TRIGGER vibration_data_sensor AFTER INSERT ON vibration_data
@@ -299,6 +298,14 @@ enum PostgresSchema {
         END $$;
         """
 
+    /// Adds a summary row to the stored one of its key (the insert names the table `w`).
+    static var summaryMerge: String {
+        """
+        ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = w.n + excluded.n,
+        \(WaveformSummary.channels.map { "min_\($0) = least(w.min_\($0), excluded.min_\($0)), max_\($0) = greatest(w.max_\($0), excluded.max_\($0))" }.joined(separator: ",\n"))
+        """
+    }
+
     /// Adds the rows just stored (the `inserted` relation: sensor_id, micros, the four channels) to
     /// every summary level: the finest from the rows, each coarser one from the level below.
     static var summaryUpsert: String {
@@ -307,7 +314,7 @@ enum PostgresSchema {
         var levels: [String] = [
             """
             l0 AS (
-                SELECT sensor_id, micros - ((micros % \(finest)) + \(finest)) % \(finest) AS bucket, count(*) AS n,
+                SELECT sensor_id, \(WaveformSummary.bucketSQL("micros", "\(finest)")) AS bucket, count(*) AS n,
                        \(channels.map { "min(\($0)) AS min_\($0), max(\($0)) AS max_\($0)" }.joined(separator: ", "))
                 FROM inserted GROUP BY 1, 2
             )
@@ -317,7 +324,7 @@ enum PostgresSchema {
             levels.append(
                 """
                 l\(index) AS (
-                    SELECT sensor_id, bucket - ((bucket % \(width)) + \(width)) % \(width) AS bucket, sum(n)::bigint AS n,
+                    SELECT sensor_id, \(WaveformSummary.bucketSQL("bucket", "\(width)")) AS bucket, sum(n)::bigint AS n,
                            \(channels.map { "min(min_\($0)) AS min_\($0), max(max_\($0)) AS max_\($0)" }.joined(separator: ", "))
                     FROM l\(index - 1) GROUP BY 1, 2
                 )
@@ -327,10 +334,9 @@ enum PostgresSchema {
         return levels.joined(separator: ",\n") + """
             ,
             summary AS (
-                INSERT INTO waveform_summary AS w (level, sensor_id, bucket, n, \(channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")))
-                SELECT level, sensor_id, bucket, n, \(channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")) FROM (\(all)) AS levels
-                ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = w.n + excluded.n,
-                \(channels.map { "min_\($0) = least(w.min_\($0), excluded.min_\($0)), max_\($0) = greatest(w.max_\($0), excluded.max_\($0))" }.joined(separator: ",\n"))
+                INSERT INTO waveform_summary AS w (\(WaveformSummary.columns))
+                SELECT \(WaveformSummary.columns) FROM (\(all)) AS levels
+                \(summaryMerge)
                 RETURNING 1
             )
             """

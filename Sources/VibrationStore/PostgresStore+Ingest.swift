@@ -328,10 +328,9 @@ extension PostgresStore {
         try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO waveform_summary AS w (\(CopyBinary.summaryColumns))
+                    INSERT INTO waveform_summary AS w (\(WaveformSummary.columns))
                     SELECT * FROM unnest(\(arrays.joined(separator: ", ")))
-                    ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = w.n + excluded.n,
-                    \(channels.map { "min_\($0) = least(w.min_\($0), excluded.min_\($0)), max_\($0) = greatest(w.max_\($0), excluded.max_\($0))" }.joined(separator: ",\n"))
+                    \(PostgresSchema.summaryMerge)
                     """, binds: binds), logger: logger)
     }
 
@@ -428,8 +427,7 @@ enum CopyBinary {
     static let samplesStatement = statement(
         table: "vibration_data",
         columns: "machine_name, sensor_no, collected_at, measured_time, normal, unbalance, looseness, unbalance_looseness, sensor_id")
-    static let summaryColumns = "sensor_id, level, bucket, n, " + WaveformSummary.channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")
-    static let summaryStatement = statement(table: "waveform_summary", columns: summaryColumns)
+    static let summaryStatement = statement(table: "waveform_summary", columns: WaveformSummary.columns)
 
     /// PostgreSQL's times count microseconds from 2000-01-01 UTC.
     static let epochOffset: Int64 = 946_684_800_000_000

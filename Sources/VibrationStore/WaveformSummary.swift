@@ -35,6 +35,12 @@ enum WaveformSummary {
 
     static let columns = "sensor_id, level, bucket, n, " + channels.map { "min_\($0), max_\($0)" }.joined(separator: ", ")
 
+    /// `bucket(_:_:)` in SQL, for either database: the start of the bucket of width `width` holding
+    /// the time `t` (both SQL expressions).
+    static func bucketSQL(_ t: String, _ width: String) -> String {
+        "\(t) - ((\(t) % \(width)) + \(width)) % \(width)"
+    }
+
     static let mergeClause = """
         ON CONFLICT (sensor_id, level, bucket) DO UPDATE SET n = n + excluded.n,
         \(channels.map { "min_\($0) = min(min_\($0), excluded.min_\($0)), max_\($0) = max(max_\($0), excluded.max_\($0))" }.joined(separator: ",\n"))
@@ -48,7 +54,7 @@ enum WaveformSummary {
         levels.enumerated().map { level, width in
             """
             INSERT INTO waveform_summary (\(columns))
-            SELECT sensor_id, \(level), collected_at - ((collected_at % \(width)) + \(width)) % \(width) AS b, count(*),
+            SELECT sensor_id, \(level), \(bucketSQL("collected_at", "\(width)")) AS b, count(*),
                    \(channels.map { "min(\($0)), max(\($0))" }.joined(separator: ", "))
             FROM vibration_samples WHERE true GROUP BY sensor_id, b;
             """
@@ -60,7 +66,7 @@ enum WaveformSummary {
         levels.enumerated().map { level, width in
             """
             INSERT INTO waveform_summary (\(columns))
-            SELECT sensor_id, \(level), collected_at - ((collected_at % \(width)) + \(width)) % \(width), 1,
+            SELECT sensor_id, \(level), \(bucketSQL("collected_at", "\(width)")), 1,
                    \(channels.map { "\($0), \($0)" }.joined(separator: ", "))
             FROM vibration_samples WHERE id = last_insert_rowid()
             \(mergeClause);
