@@ -398,7 +398,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         let verdict = FaultClassifier(thresholds: diagnosis.thresholds).diagnose(waveform, profile: status.config.profile)
         let spectrum = AmplitudeSpectrum(samples: waveform.samples, sampleRateHz: waveform.sampleRateHz)
         let maxHz = min(q.maxHz ?? spectrum.nyquistHz, spectrum.nyquistHz)
-        let lastBin = min(spectrum.amplitudes.count - 1, Int((maxHz / spectrum.binHz).rounded(.down)))
+        let lastBin = min(spectrum.amplitudes.count - 1, spectrum.bin(maxHz, .down))
         let shaft = verdict.spectral.shaftHz
         let markers = [("0.5X", 0.5), ("1X", 1), ("2X", 2), ("3X", 3)].map { label, order in
             Components.Schemas.Spectrum.MarkersPayloadPayload(

@@ -132,6 +132,18 @@ struct FaultClassifierTests {
         #expect(abs(FaultClassifier.estimateShaftHz(lone) - 42.5) < 1)
     }
 
+    @Test("windows at any sample rate a request may give are classified, with or without rpm", arguments: [1e-300, 1e-9, 0.5, 1e7])
+    func extremeSampleRates(rate: Double) {
+        let signal = sine(amplitude: 0.2, hz: 30, rate: 4_096, count: 1_024)
+        for rpm in [nil, 60.0, 1_000_000] {
+            let verdict = FaultClassifier().diagnose(Waveform(samples: signal, sampleRateHz: rate), profile: MachineProfile(rpm: rpm))
+            #expect(verdict.spectral.shaftHz.isFinite && verdict.confidence.isFinite, "rate \(rate), rpm \(String(describing: rpm))")
+        }
+        // Times spread over an astronomically long span make such a rate too.
+        let stretched = Waveform(values: signal, times: signal.indices.map { Double($0) * 1e300 / Double(signal.count) })
+        #expect(stretched.map { FaultClassifier().diagnose($0).spectral.shaftHz.isFinite } == true)
+    }
+
     @Test("every verdict carries the evidence it rests on")
     func evidence() {
         let channel = PlantGenerator.Channel(shaftHz: 25, seed: 5, sampleRateHz: 4_096)

@@ -180,7 +180,7 @@ public struct FaultClassifier: Sendable {
             shaft = estimateShaftHz(spectrum)
             source = .estimated
         }
-        let tolerance = max(1, Int((shaft * 0.02 / spectrum.binHz).rounded(.up)))
+        let tolerance = max(1, spectrum.bin(shaft * 0.02, .up))
         let orders = (2...10).map { spectrum.amplitude(at: Double($0) * shaft, toleranceBins: tolerance) }
         return SpectralFeatures(
             shaftHz: shaft, shaftSource: source, halfX: spectrum.amplitude(at: 0.5 * shaft, toleranceBins: tolerance),
@@ -193,8 +193,8 @@ public struct FaultClassifier: Sendable {
     /// than the true 1X (it misses the odd half-orders), a harmonic lower still (it misses 1X).
     public static func estimateShaftHz(_ spectrum: AmplitudeSpectrum) -> Double {
         let band = shaftSearchHz
-        let low = max(1, Int((band.lowerBound / spectrum.binHz).rounded(.up)))
-        let high = min(spectrum.amplitudes.count - 2, Int((band.upperBound / spectrum.binHz).rounded(.down)))
+        let low = max(1, spectrum.bin(band.lowerBound, .up))
+        let high = min(spectrum.amplitudes.count - 2, spectrum.bin(band.upperBound, .down))
         guard low < high else { return band.lowerBound }
         var peaks: [(bin: Int, amplitude: Double)] = []
         let a = spectrum.amplitudes

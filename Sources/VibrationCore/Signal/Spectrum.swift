@@ -35,10 +35,19 @@ public struct AmplitudeSpectrum: Sendable {
         binHz = sampleRateHz / Double(size)
     }
 
+    /// The bin of a frequency (or the number of bins a width spans), rounded by `rule` and held to
+    /// 0...amplitudes.count: at the lowest sample rates a request may give, a few hertz are more
+    /// bins than an Int holds.
+    public func bin(_ hz: Double, _ rule: FloatingPointRoundingRule) -> Int {
+        let bins = (hz / binHz).rounded(rule)
+        guard bins > 0 else { return 0 }
+        return bins < Double(amplitudes.count) ? Int(bins) : amplitudes.count
+    }
+
     /// The largest amplitude within `toleranceBins` of a frequency (a tone between bins spreads over two).
     public func amplitude(at hz: Double, toleranceBins: Int = 1) -> Double {
         guard hz > 0, hz < nyquistHz else { return 0 }
-        let center = Int((hz / binHz).rounded())
+        let center = bin(hz, .toNearestOrAwayFromZero)
         var best = 0.0
         for k in max(1, center - toleranceBins)...min(amplitudes.count - 1, center + toleranceBins) {
             best = max(best, amplitudes[k])
@@ -48,8 +57,8 @@ public struct AmplitudeSpectrum: Sendable {
 
     /// The frequency of the largest amplitude in a band.
     public func peak(in band: ClosedRange<Double>) -> (hz: Double, amplitude: Double)? {
-        let low = max(1, Int((band.lowerBound / binHz).rounded(.up)))
-        let high = min(amplitudes.count - 1, Int((band.upperBound / binHz).rounded(.down)))
+        let low = max(1, bin(band.lowerBound, .up))
+        let high = min(amplitudes.count - 1, bin(band.upperBound, .down))
         guard low <= high else { return nil }
         var best = low
         for k in low...high where amplitudes[k] > amplitudes[best] { best = k }
@@ -62,8 +71,8 @@ public struct AmplitudeSpectrum: Sendable {
     public func velocityRMS(band: ClosedRange<Double> = 10...1000) -> Double {
         let standardGravity = 9.80665
         var power = 0.0
-        let low = max(1, Int((band.lowerBound / binHz).rounded(.up)))
-        let high = min(amplitudes.count - 1, Int((band.upperBound / binHz).rounded(.down)))
+        let low = max(1, bin(band.lowerBound, .up))
+        let high = min(amplitudes.count - 1, bin(band.upperBound, .down))
         guard low <= high else { return 0 }
         for k in low...high {
             let f = Double(k) * binHz
