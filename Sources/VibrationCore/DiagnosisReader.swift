@@ -53,11 +53,24 @@ public enum DiagnosisReader {
         var result = DiagnosisRows()
         var columns: [String: Int]?
         var width = 0
-        let text = String(decoding: data, as: UTF8.self)
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for bytes in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             number += 1
-            var line = Substring(rawLine)
+            let text: String
+            if bytes.count > SampleCSVParser.maximumLineBytes {
+                if columns == nil { throw CSVFormatError(line: number, message: "the header line is longer than \(SampleCSVParser.maximumLineBytes) bytes") }
+                result.received += 1
+                result.rejected.append(RowError(line: number, column: "", message: "line is longer than \(SampleCSVParser.maximumLineBytes) bytes"))
+                continue
+            } else if let valid = String(validating: bytes, as: UTF8.self) {
+                text = valid
+            } else {
+                if columns == nil { throw CSVFormatError(line: number, message: "the header is not valid UTF-8") }
+                result.received += 1
+                result.rejected.append(RowError(line: number, column: "", message: "is not valid UTF-8"))
+                continue
+            }
+            var line = Substring(text)
             if line.hasSuffix("\r") { line = line.dropLast() }
             if number == 1, line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }

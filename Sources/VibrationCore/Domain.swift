@@ -53,10 +53,10 @@ public struct VibrationSample: Hashable, Sendable {
         Validation.checkMachineName(machineName, into: &found)
         Validation.checkSensorNo(sensorNo, into: &found)
         Validation.checkMeasuredTime(measuredTime, into: &found)
-        Validation.checkFinite(normal, field: "normal", into: &found)
-        Validation.checkFinite(unbalance, field: "unbalance", into: &found)
-        Validation.checkFinite(looseness, field: "looseness", into: &found)
-        Validation.checkFinite(unbalanceLooseness, field: "unbalance_looseness", into: &found)
+        Validation.checkAcceleration(normal, field: "normal", into: &found)
+        Validation.checkAcceleration(unbalance, field: "unbalance", into: &found)
+        Validation.checkAcceleration(looseness, field: "looseness", into: &found)
+        Validation.checkAcceleration(unbalanceLooseness, field: "unbalance_looseness", into: &found)
         return found
     }
 }

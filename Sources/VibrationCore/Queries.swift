@@ -85,7 +85,7 @@ public struct SampleCursor: Hashable, Sendable {
         let parts = token.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
         guard token.first == "s", parts.count == 3,
             let micro = Int64(parts[0], radix: 16), let bits = UInt64(parts[1], radix: 16),
-            let id = Int64(parts[2], radix: 16)
+            let id = Int64(parts[2], radix: 16), Page.isCursorTime(micro), Double(bitPattern: bits).isFinite
         else { throw Page.badCursor }
         self.init(collectedAt: Timestamp(microseconds: micro), measuredTime: Double(bitPattern: bits), id: id)
     }
@@ -112,7 +112,7 @@ public struct DiagnosisCursor: Hashable, Sendable {
     public init(token: String) throws(ValidationError) {
         let parts = token.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
         guard token.first == "d", parts.count == 2,
-            let micro = Int64(parts[0], radix: 16), let id = Int64(parts[1], radix: 16)
+            let micro = Int64(parts[0], radix: 16), let id = Int64(parts[1], radix: 16), Page.isCursorTime(micro)
         else { throw Page.badCursor }
         self.init(detectedAt: Timestamp(microseconds: micro), id: id)
     }
@@ -125,6 +125,12 @@ public enum Page {
 
     static let badCursor = ValidationError(
         field: "cursor", message: "is not a cursor this server gave out; pass the next_cursor of the previous page")
+
+    /// A cursor names a stored row, whose time is within the calendar: any other is forged, and
+    /// would carry a time no database arithmetic is ready for.
+    static func isCursorTime(_ microseconds: Int64) -> Bool {
+        (Timestamp.earliest.microseconds...Timestamp.latest.microseconds).contains(microseconds)
+    }
 
     public static func limit(_ requested: Int?) throws(ValidationError) -> Int {
         guard let requested else { return defaultLimit }

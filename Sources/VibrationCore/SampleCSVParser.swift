@@ -123,6 +123,10 @@ public struct SampleCSVParser: Sendable {
         return UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
     }
 
+    static func headerTooLong(line: Int) -> CSVFormatError {
+        CSVFormatError(line: line, message: "the header line is longer than \(maximumLineBytes) bytes; is this a CSV file?")
+    }
+
     private mutating func appendPending(_ base: UnsafePointer<UInt8>, from: Int, to: Int) {
         guard !pendingOverflow else { return }
         if pending.count + (to - from) > Self.maximumLineBytes {
@@ -136,6 +140,9 @@ public struct SampleCSVParser: Sendable {
     private mutating func finishPendingLine(into batch: inout SampleBatch) throws(CSVFormatError) {
         if pendingOverflow {
             pendingOverflow = false
+            if case .awaitingHeader = state, case .product = layout {
+                throw Self.headerTooLong(line: lineNumber + 1)
+            }
             lineNumber += 1
             batch.rowsRead += 1
             batch.rejected.append(
@@ -183,6 +190,7 @@ public struct SampleCSVParser: Sendable {
     private mutating func header(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: inout SampleBatch)
         throws(CSVFormatError)
     {
+        if case .product = layout, n > Self.maximumLineBytes { throw Self.headerTooLong(line: lineNumber) }
         guard let count = splitFields(p, n) else {
             throw CSVFormatError(line: lineNumber, message: "the first line is not valid CSV (an unclosed quote)")
         }
@@ -307,6 +315,10 @@ public struct SampleCSVParser: Sendable {
                     reject(p, i, column: "measured_time", reason: Validation.measuredTimeMessage, into: &batch)
                     return
                 }
+                if role != .measuredTime, !Validation.isAcceleration(value) {
+                    reject(p, i, column: Self.name(of: role), reason: Validation.accelerationMessage, into: &batch)
+                    return
+                }
                 switch role {
                 case .measuredTime: measuredTime = value
                 case .normal: values.0 = value
@@ -337,6 +349,10 @@ public struct SampleCSVParser: Sendable {
         for i in 0..<5 {
             guard let value = withField(p, i, { f, len in NumberParsing.double(f, count: len) }) else {
                 reject(p, i, column: Self.originalColumns[i], reason: "is not a finite number", into: &batch)
+                return
+            }
+            if i > 0, !Validation.isAcceleration(value) {
+                reject(p, i, column: Self.originalColumns[i], reason: Validation.accelerationMessage, into: &batch)
                 return
             }
             switch i {
@@ -400,11 +416,12 @@ public struct SampleCSVParser: Sendable {
         }
         let machine = fieldBytes(p, machineField)
         let sensor = fieldBytes(p, sensorField)
-        guard let machineName = String(validating: machine, as: UTF8.self) else {
+        // Names an export marked against spreadsheet formulas read back as they were stored.
+        guard let machineName = String(validating: SpreadsheetText.unescaped(machine), as: UTF8.self) else {
             batch.rejected.append(RowError(line: lineNumber, column: "machine_name", message: "is not valid UTF-8"))
             return nil
         }
-        guard let sensorNo = String(validating: sensor, as: UTF8.self) else {
+        guard let sensorNo = String(validating: SpreadsheetText.unescaped(sensor), as: UTF8.self) else {
             batch.rejected.append(RowError(line: lineNumber, column: "sensor_no", message: "is not valid UTF-8"))
             return nil
         }
@@ -413,9 +430,10 @@ public struct SampleCSVParser: Sendable {
             lastStream = (machine, sensor, index)
             return index
         case .failure(let error):
-            for violation in error.violations {
-                batch.rejected.append(RowError(line: lineNumber, column: violation.field, message: violation.message))
-            }
+            // One refusal per row, naming every field at fault: the report counts refused rows.
+            let first = error.violations[0]
+            let message = ([first.message] + error.violations.dropFirst().map { "\($0.field) \($0.message)" }).joined(separator: "; ")
+            batch.rejected.append(RowError(line: lineNumber, column: first.field, message: message))
             return nil
         }
     }

@@ -70,13 +70,14 @@ public struct SampleCSVWriter: Sendable {
         }
     }
 
-    /// Names are quoted only when they must be (a comma, quote or line break inside).
+    /// Names a spreadsheet would run as a formula are marked (see `SpreadsheetText`); names are
+    /// quoted only when they must be (a comma, quote or line break inside).
     private mutating func appendName(_ name: String, to out: inout [UInt8]) {
         if let known = escaped[name] {
             out.append(contentsOf: known)
             return
         }
-        var bytes = Array(name.utf8)
+        var bytes = SpreadsheetText.escaped(Array(name.utf8))
         if bytes.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D })
             || bytes.first == 0x20 || bytes.last == 0x20
         {

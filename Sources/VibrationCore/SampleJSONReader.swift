@@ -261,6 +261,12 @@ public struct SampleJSONReader: Sendable {
             batch.rejected.append(RowError(line: element, column: "measured_time", message: Validation.measuredTimeMessage))
             return
         }
+        let accelerations = [numbers.1!, numbers.2!, numbers.3!, numbers.4!]
+        if let beyond = accelerations.firstIndex(where: { !Validation.isAcceleration($0) }) {
+            batch.rejected.append(
+                RowError(line: element, column: Field.names[Field.normal.rawValue + beyond], message: Validation.accelerationMessage))
+            return
+        }
         switch streams.index(of: StreamKey(machineName: machine!, sensorNo: sensor!), into: &batch) {
         case .failure(let error):
             let v = error.violations[0]

@@ -68,6 +68,25 @@ public enum Validation {
         }
     }
 
+    /// The largest acceleration a sample may carry, in g. General-purpose industrial accelerometers
+    /// measure up to ±50-500 g and shock accelerometers up to about ±100,000 g; a larger value is a
+    /// fault of the sender. The bound keeps every feature the engine computes finite: the fourth
+    /// power of 1e5 summed over a million samples is 1e26, far below a Double's limit.
+    public static let accelerationLimit = 100_000.0
+    public static let accelerationMessage = "must be within ±100,000 g (the range of shock accelerometers)"
+
+    /// Whether an acceleration may be stored: finite and within `accelerationLimit`.
+    @inline(__always)
+    public static func isAcceleration(_ value: Double) -> Bool { abs(value) <= accelerationLimit }
+
+    public static func checkAcceleration(_ value: Double, field: String, into found: inout [FieldViolation]) {
+        if !value.isFinite {
+            checkFinite(value, field: field, into: &found)
+        } else if !isAcceleration(value) {
+            found.append(FieldViolation(field: field, message: accelerationMessage))
+        }
+    }
+
     public static func checkFinite(_ value: Double, field: String, into found: inout [FieldViolation]) {
         if !value.isFinite {
             found.append(FieldViolation(field: field, message: "must be a finite number, got \(value)"))

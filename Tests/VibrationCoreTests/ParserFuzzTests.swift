@@ -111,6 +111,8 @@ struct ParserFuzzTests {
             ("NUL bytes", Array(h.utf8) + [0, 0, 0x0A] + Array("m\0,s,,0.1,1,2,3,4\n".utf8), nil),
             ("blank and whitespace lines", Array((h + "\n\n   \nm,s,,0.1,1,2,3,4\n\n").utf8), nil),
             ("a header of the wrong columns", Array("a,b,c\n1,2,3\n".utf8), 0),
+            // Found by the fuzz target: each bad name was a refusal of its own, so one row counted twice.
+            ("a row with two bad names is one refusal", Array((h + "=cmd\u{1},,,0,1,2,3,4\n").utf8), 0),
             ("random bytes", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }, 0),
         ]
     }()
@@ -237,5 +239,63 @@ struct ParserFuzzTests {
             return (batch, "\(error)")
         }
         return (batch, nil)
+    }
+}
+
+@Suite("Hostile values")
+struct HostileValueTests {
+    @Test("spreadsheet marks undo exactly, for any text of quotes, formula characters and others")
+    func spreadsheetRoundTrip() {
+        var rng = SplitMix64(seed: 0x5EED)
+        let alphabet = Array("'=+-@a, \"\t\r".utf8)
+        for _ in 0..<20_000 {
+            let text = (0..<Int.random(in: 0...6, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let escaped = SpreadsheetText.escaped(text)
+            #expect(SpreadsheetText.unescaped(escaped) == text, "\(String(decoding: text, as: UTF8.self).debugDescription)")
+            // What a spreadsheet runs never starts an escaped cell.
+            if let first = escaped.first { #expect(!SpreadsheetText.startsFormula(first)) }
+        }
+    }
+
+    @Test("values beyond ±100,000 g are refused in both streams with their column; the bound itself is kept")
+    func accelerationBound() {
+        let header = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        let csv = header + "m,s,,0.1,1e300,0,0,0\nm,s,,0.2,0,-1e6,0,0\nm,s,,0.3,0,0,100000.001,0\nm,s,,0.4,-100000,100000,0,1e-300\n"
+        var rng = SplitMix64(seed: 3)
+        let outcome = ParserFuzzTests.check(Array(csv.utf8), ParserFuzzTests.csvDecoder, rng: &rng)
+        #expect(outcome.kept.count == 1)
+        #expect(outcome.rejected.map(\.column) == ["normal", "unbalance", "looseness"])
+        #expect(outcome.rejected.allSatisfy { $0.message.contains("100,000 g") })
+        let original = "0.1,1e300,0,0,0\n0.2,1,2,3,4\n"
+        var parser = SampleCSVParser(layout: .original(.init(machineName: "m", sensorNo: "s", start: .earliest)), now: .earliest)
+        var batch = SampleBatch()
+        try? Array(original.utf8).withUnsafeBytes { try parser.decode($0, into: &batch) }
+        try? parser.finish(into: &batch)
+        #expect(batch.count == 1 && batch.rejected.first?.column == "normal")
+    }
+
+    @Test("a header line longer than the line limit is refused as a header, not as an empty file")
+    func longHeader() {
+        let header = Array(("machine_name," + String(repeating: "x", count: SampleCSVParser.maximumLineBytes + 10) + "\n").utf8)
+        var rng = SplitMix64(seed: 4)
+        let outcome = ParserFuzzTests.check(header, ParserFuzzTests.csvDecoder, rng: &rng)
+        #expect(outcome.failure?.contains("header line is longer") == true, "\(outcome.failure ?? "none")")
+        let diagnoses = Data(("machine_name,fault_type\n" + String(repeating: "y", count: 2 << 20) + ",1\ng1,1\n").utf8)
+            + Data([0x67, 0xFF, 0x2C, 0x31, 0x0A])
+        let rows = try? DiagnosisReader.csv(diagnoses, now: .earliest)
+        #expect(rows?.rows.count == 1)
+        #expect(rows?.rejected.map(\.message) == ["line is longer than \(SampleCSVParser.maximumLineBytes) bytes", "is not valid UTF-8"])
+    }
+
+    @Test("cursors a server never gave out are refused: times outside the calendar, measured times not finite")
+    func forgedCursors() throws {
+        for token in ["s7fffffffffffffff.0.1", "s-8000000000000000.0.1", "s0.7ff8000000000000.1", "s0.7ff0000000000000.1"] {
+            #expect(throws: ValidationError.self) { try SampleCursor(token: token) }
+        }
+        for token in ["d7fffffffffffffff.1", "d-8000000000000000.1"] {
+            #expect(throws: ValidationError.self) { try DiagnosisCursor(token: token) }
+        }
+        let real = SampleCursor(collectedAt: .latest, measuredTime: -1e9 + 1, id: .max)
+        #expect(try SampleCursor(token: real.token) == real)
     }
 }

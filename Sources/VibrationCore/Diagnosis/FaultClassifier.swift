@@ -132,6 +132,27 @@ public struct WindowDiagnosis: Sendable, Codable {
     }
 }
 
+extension WindowDiagnosis {
+    /// Whether every number of the verdict is finite. Only such a verdict can be stored or sent as
+    /// JSON; samples within `Validation.accelerationLimit` always give one.
+    public var isFinite: Bool {
+        let t = time
+        let s = spectral
+        return confidence.isFinite && t.rms.isFinite && t.peak.isFinite && t.peakToPeak.isFinite && t.crestFactor.isFinite
+            && t.kurtosis.isFinite && t.skewness.isFinite && s.shaftHz.isFinite && s.halfX.isFinite && s.oneX.isFinite
+            && s.harmonics.isFinite && s.velocityRMS.isFinite && s.orders.allSatisfy(\.isFinite)
+            && evidence.allSatisfy { $0.value.isFinite && $0.threshold.isFinite }
+    }
+}
+
+extension Waveform {
+    /// Whether the classifier can analyse it: a finite rate above zero and every sample an
+    /// acceleration the store would take (finite, within `Validation.accelerationLimit`).
+    public var isAnalysable: Bool {
+        sampleRateHz.isFinite && sampleRateHz > 0 && samples.allSatisfy(Validation.isAcceleration)
+    }
+}
+
 /// What the classifier knows about the machine beyond its signal.
 public struct MachineProfile: Sendable, Hashable {
     /// Shaft speed in revolutions per minute; estimated from the spectrum when nil.
