@@ -4,8 +4,8 @@ import NIOCore
 import VibrationCore
 import VibrationStore
 
-/// Who may write. Reads are open. Once any key exists, every write needs `Authorization: Bearer KEY`
-/// with a key that is neither revoked nor read-only. Before the first key is made, writes are taken
+/// Who may write. Reads are open. Once any key has been made (revoked or not), every write needs
+/// `Authorization: Bearer KEY` with a key that is neither revoked nor read-only. Before the first key is made, writes are taken
 /// from this machine only (the loopback interface, or in-process), so that a first local run needs no
 /// set-up and a server reachable from the network is not open to it.
 enum WritePolicy {
@@ -47,13 +47,14 @@ enum WritePolicy {
 
 /// Who may read. Open unless the server was started with `--require-auth-for-reads`; then every read
 /// needs a key (read-only is enough), sent as `Authorization: Bearer KEY` or, from a browser that
-/// signed in at `/login`, as the `himmes_key` cookie. Probes, the sign-in page, its assets and the API's
+/// signed in at `/login`, as the session in the `himmes_session` cookie. Probes, the sign-in page, its assets and the API's
 /// documentation stay open.
 enum ReadPolicy {
-    static let cookieName = "himmes_key"
+    /// Holds a session (`SessionToken`), never a key's secret.
+    static let cookieName = "himmes_session"
 
     static func isPublic(_ path: String) -> Bool {
-        ["/health", "/ready", "/login", "/openapi.yaml", "/openapi.json", "/docs"].contains(path) || path.hasPrefix("/assets/")
+        ["/health", "/ready", "/login", "/openapi.yaml", "/openapi.json", "/docs", "/docs/swagger-init.js"].contains(path) || path.hasPrefix("/assets/")
     }
 }
 
@@ -69,7 +70,7 @@ struct APIKeyMiddleware<S: Store>: RouterMiddleware {
         var context = context
         let header = request.headers[.authorization]
         let key = try await Self.bearer(header).asyncMap { try await store.authenticate(secret: $0) } ?? nil
-        let keysExist = header == nil ? try await store.hasActiveKeys() : true
+        let keysExist = header == nil ? try await store.hasKeys() : true
         switch WritePolicy.decide(method: request.method, remote: context.remoteAddress, presented: header != nil, key: key, keysExist: keysExist) {
         case .allow:
             context.apiKey = key
@@ -84,12 +85,22 @@ struct APIKeyMiddleware<S: Store>: RouterMiddleware {
     private func read(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard requireAuthForReads, !ReadPolicy.isPublic(request.uri.path) else { return try await next(request, context) }
         // The cookie only ever opens reads: a page on another site cannot make the browser write with it.
-        let secret = Self.bearer(request.headers[.authorization]) ?? request.cookies[ReadPolicy.cookieName]?.value
-        if let key = try await secret.asyncMap({ try await store.authenticate(secret: $0) }) ?? nil {
+        let bearer = Self.bearer(request.headers[.authorization])
+        let session = request.cookies[ReadPolicy.cookieName]?.value
+        let key: APIKey?
+        if let bearer {
+            key = try await store.authenticate(secret: bearer)
+        } else if let session {
+            key = try await Self.sessionKey(session, store: store)
+        } else {
+            key = nil
+        }
+        if let key {
             var context = context
             context.apiKey = key
             return try await next(request, context)
         }
+        let secret = bearer ?? session
         if request.method == .get, request.headers[.accept]?.contains("text/html") == true {
             return .redirect(to: "/login?next=" + LoginForm.percentEncoded(request.uri.description), type: .normal)
         }
@@ -98,6 +109,14 @@ struct APIKeyMiddleware<S: Store>: RouterMiddleware {
             message: secret == nil
                 ? "This server requires an API key for reads too: send 'Authorization: Bearer KEY' (a read-only key is enough)."
                 : "The API key is unknown or revoked.")
+    }
+
+    /// The key a session cookie was signed for, when the cookie is sound and the key still active.
+    static func sessionKey(_ cookie: String, store: S) async throws -> APIKey? {
+        guard let token = SessionToken.parse(cookie, now: .now), let active = try await store.activeKey(id: token.keyID),
+            SessionToken.isSigned(token, secretDigest: active.secretDigest)
+        else { return nil }
+        return active.key
     }
 
     static func bearer(_ header: String?) -> String? {

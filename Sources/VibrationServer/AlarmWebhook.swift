@@ -16,6 +16,13 @@ public struct AlarmWebhook: Sendable {
         self.logger = logger
     }
 
+    /// The receiver as logs name it: scheme, host and port. A webhook's path and query often hold
+    /// its secret token (chat services put one there), so they stay out of logs.
+    var receiver: String {
+        guard let parts = URLComponents(string: url), let host = parts.host else { return "(unparsable URL)" }
+        return "\(parts.scheme ?? "http")://\(host)" + (parts.port.map { ":\($0)" } ?? "")
+    }
+
     /// The alarm as the webhook receives it.
     static func payload(_ alarm: Alarm) -> [UInt8] {
         var object: [String: Any] = [
@@ -44,7 +51,7 @@ public struct AlarmWebhook: Sendable {
                     throw WebhookRefused(status: Int(response.status.code))
                 } catch {
                     if attempt == attempts {
-                        logger.error("alarm webhook failed", metadata: ["alarm": "\(alarm.id)", "url": .string(url), "error": "\(error)"])
+                        logger.error("alarm webhook failed", metadata: ["alarm": "\(alarm.id)", "receiver": .string(receiver), "error": "\(error)"])
                     } else {
                         try? await Task.sleep(for: delay)
                         delay *= 2

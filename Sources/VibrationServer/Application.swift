@@ -56,7 +56,7 @@ public func buildApplication(store: any Store, config: ServerConfig, logger: Log
         router: router,
         server: .http1(
             configuration: .init(
-                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: TimeAmount(config.bodyTimeout))],
+                additionalChannelHandlers: [ConnectionDeadlineHandler(limits: config.deadlines)],
                 idleTimeout: TimeAmount(config.idleTimeout))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
         services: config.retention.map { [RetentionService(store: store, period: $0, interval: .seconds(86_400), logger: logger)] } ?? [],
@@ -67,6 +67,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     let router = Router(context: AppRequestContext.self)
     // Outermost first: CORS headers go on every answer, problems included.
     router.add(middleware: CORSPolicyMiddleware(origins: config.corsOrigins))
+    router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: changes.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
@@ -78,7 +79,7 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     let dashboard = DashboardController(
         store: store, assets: DashboardAssets(directory: config.assetsDirectory), windowSeconds: config.diagnosis.windowSeconds)
     dashboard.addRoutes(to: router)
-    LoginController(store: store, render: dashboard.page).addRoutes(to: router)
+    LoginController(store: store, tlsProxies: config.tlsProxies, render: dashboard.page).addRoutes(to: router)
     LiveEventsController(hub: changes.events, lifetime: config.eventStreamLifetime).addRoutes(to: router)
     let imports = ImportSlots(capacity: config.maximumConcurrentImports)
     router.get("/metrics") { _, _ in

@@ -22,6 +22,9 @@ public actor DiagnosisService {
     public struct Run: Sendable {
         public var windows = 0
         public var skipped = 0
+        /// Windows whose samples could not be analysed (values beyond the physical bound, or a
+        /// verdict that is not finite): passed over like windows too short to analyse.
+        public var unanalysable = 0
         public var alarmsOpened: [Alarm] = []
         public var byFault: [FaultType: Int] = [:]
     }
@@ -77,9 +80,18 @@ public actor DiagnosisService {
             if profiles.isEmpty || pending.windows.contains(where: { profiles[$0.machineName] == nil }) {
                 for status in try await store.machineStatuses() { profiles[status.config.machineName] = status.config.profile }
             }
-            let (results, skipped) = await Self.classify(
+            let (results, skipped, unanalysable) = await Self.classify(
                 pending.windows, series, profiles: profiles, classifier: classifier, minimumSamples: options.minimumSamples)
             total.skipped += skipped
+            total.unanalysable += unanalysable.count
+            if let first = unanalysable.first {
+                logger.warning(
+                    "passed over windows that cannot be analysed: their samples exceed ±\(Int(Validation.accelerationLimit)) g or give no finite features",
+                    metadata: [
+                        "windows": "\(unanalysable.count)", "machine": "\(first.machineName)", "sensor": "\(first.sensorNo)",
+                        "window_start": "\(first.start)",
+                    ])
+            }
             var byFault: [FaultType: Int] = [:]
             for result in results { byFault[result.diagnosis.faultType, default: 0] += 1 }
             let opened = try await store.record(results, progress: pending, tracker: tracker)
@@ -108,20 +120,31 @@ public actor DiagnosisService {
     static func classify(
         _ windows: [AnalysisWindow], _ series: [(times: [Double], values: [Double])], profiles: [String: MachineProfile],
         classifier: FaultClassifier, minimumSamples: Int
-    ) async -> (results: [WindowResult], skipped: Int) {
+    ) async -> (results: [WindowResult], skipped: Int, unanalysable: [AnalysisWindow]) {
         await withCheckedContinuation { continuation in
             classifying.async {
                 var results: [WindowResult] = []
                 var skipped = 0
+                // One window the engine cannot analyse must never hold up the others: it is passed
+                // over, and the scan moves on past it.
+                var unanalysable: [AnalysisWindow] = []
                 for (window, (times, values)) in zip(windows, series) {
                     guard values.count >= minimumSamples, let waveform = Waveform(values: values, times: times) else {
                         skipped += 1
                         continue
                     }
+                    guard waveform.isAnalysable else {
+                        unanalysable.append(window)
+                        continue
+                    }
                     let verdict = classifier.diagnose(waveform, profile: profiles[window.machineName] ?? MachineProfile())
+                    guard verdict.isFinite else {
+                        unanalysable.append(window)
+                        continue
+                    }
                     results.append(WindowResult(window: window, diagnosis: verdict))
                 }
-                continuation.resume(returning: (results, skipped))
+                continuation.resume(returning: (results, skipped, unanalysable))
             }
         }
     }

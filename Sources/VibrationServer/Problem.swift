@@ -185,6 +185,16 @@ struct Problem: Error, Sendable, Equatable {
     }
 }
 
+extension Problem {
+    /// What a log line may say of an error. The generated code's `ServerError` describes the whole
+    /// request, its `Authorization` header and its body included: only the operation and the
+    /// underlying error are kept of it.
+    static func loggable(_ error: any Error) -> String {
+        if let server = error as? ServerError { return "\(server.operationID): \(loggable(server.underlyingError))" }
+        return "\(error)"
+    }
+}
+
 /// Turns whatever a route throws into a problem+json response, and logs what the server got wrong.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -200,7 +210,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             if problem.isServerFault {
                 context.logger.error(
                     "request failed",
-                    metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+                    metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(Problem.loggable(error))"])
             }
             return problem.response()
         }

@@ -31,8 +31,16 @@ public struct ServerConfig: Sendable {
     public var maximumConcurrentImports = 32
     /// A connection with no request in progress is closed after this long (waiting keep-alive clients, slow headers).
     public var idleTimeout: Duration = .seconds(75)
+    /// How long a client may take to send a request's head and body (see `RequestDeadlines`).
+    public var deadlines = RequestDeadlines()
     /// A request whose body stops arriving for this long is dropped and its connection closed.
-    public var bodyTimeout: Duration = .seconds(60)
+    public var bodyTimeout: Duration {
+        get { deadlines.bodyStall }
+        set { deadlines.bodyStall = newValue }
+    }
+    /// Reverse proxies that end TLS in front of the server: a request from one of them that says
+    /// `X-Forwarded-Proto: https` came over TLS, and the sign-in cookie it gets is `Secure`.
+    public var tlsProxies: [NetworkRange] = []
     /// When set, samples older than this are pruned at start and then daily; nil keeps everything.
     public var retention: Duration?
 

@@ -219,6 +219,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
         }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             violations.append(FieldViolation(field: "values/\(bad)", message: "must be a finite number"))
+        } else if let bad = values.firstIndex(where: { !Validation.isAcceleration($0) }) {
+            violations.append(FieldViolation(field: "values/\(bad)", message: Validation.accelerationMessage))
         }
         if let rpm = body.rpm, !(rpm > 0 && rpm <= 1_000_000) {
             violations.append(FieldViolation(field: "rpm", message: "must be above 0 and at most 1,000,000, got \(rpm)"))
@@ -249,6 +251,9 @@ struct VibrationAPI<S: Store>: APIProtocol {
             rpm: body.rpm, group: body.isoGroup == ._1 ? .large : .medium,
             foundation: body.foundation == .flexible ? .flexible : .rigid)
         let verdict = FaultClassifier().diagnose(waveform, profile: profile)
+        guard verdict.isFinite else {
+            throw ValidationError(field: "values", message: "cannot be analysed: the window gives features that are not finite")
+        }
         return .ok(.init(body: .json(.init(verdict))))
     }
 
@@ -395,8 +400,12 @@ struct VibrationAPI<S: Store>: APIProtocol {
                 FieldViolation(field: "at", message: "the window's samples share collected_at values; its times must increase")
             ])
         }
+        let unanalysable = FieldViolation(
+            field: "at", message: "the window's samples cannot be analysed: they exceed ±\(Int(Validation.accelerationLimit)) g or give no finite spectrum")
+        guard waveform.isAnalysable else { throw ValidationError([unanalysable]) }
         let verdict = FaultClassifier(thresholds: diagnosis.thresholds).diagnose(waveform, profile: status.config.profile)
         let spectrum = AmplitudeSpectrum(samples: waveform.samples, sampleRateHz: waveform.sampleRateHz)
+        guard verdict.isFinite, spectrum.amplitudes.allSatisfy(\.isFinite) else { throw ValidationError([unanalysable]) }
         let maxHz = min(q.maxHz ?? spectrum.nyquistHz, spectrum.nyquistHz)
         let lastBin = min(spectrum.amplitudes.count - 1, spectrum.bin(maxHz, .down))
         let shaft = verdict.spectral.shaftHz

@@ -470,7 +470,14 @@ extension PostgresStore {
         ).first.map(Self.apiKey)
     }
 
-    public func hasActiveKeys() async throws -> Bool {
-        try await one("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)", Bool.self) ?? false
+    public func activeKey(id: Int64) async throws -> (key: APIKey, secretDigest: String)? {
+        try await all(
+            "SELECT \(unescaped: Self.keyColumns), secret_sha256 FROM api_keys WHERE id = \(id) AND revoked_at IS NULL",
+            (Int64, String, Bool, Timestamp, Timestamp?, String).self
+        ).first.map { (Self.apiKey(($0.0, $0.1, $0.2, $0.3, $0.4)), $0.5) }
+    }
+
+    public func hasKeys() async throws -> Bool {
+        try await one("SELECT EXISTS (SELECT 1 FROM api_keys)", Bool.self) ?? false
     }
 }

@@ -538,7 +538,7 @@ public final class PostgresStore: Store {
             """
             SELECT machine_name, slot, fault_type, min(detected_at), max(detected_at), count(*), max(id)
             FROM (SELECT machine_name, fault_type, detected_at, id,
-                         (round(date_part('epoch', detected_at) * 1000000)::bigint - \(from.microseconds)) * \(slots) / \(span) AS slot
+                         div((round(date_part('epoch', detected_at) * 1000000)::bigint - \(from.microseconds))::numeric * \(slots), \(span))::bigint AS slot
                   FROM vibration_diagnosis
                   WHERE (\(machineName)::text IS NULL OR machine_name = \(machineName)) AND detected_at BETWEEN \(from) AND \(to)) AS d
             GROUP BY machine_name, slot, fault_type

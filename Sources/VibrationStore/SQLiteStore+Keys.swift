@@ -44,9 +44,14 @@ extension SQLiteStore {
         }
     }
 
-    public func hasActiveKeys() async throws -> Bool {
+    public func activeKey(id: Int64) async throws -> (key: APIKey, secretDigest: String)? {
         try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)") ?? false
+            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", arguments: [id])
+                .map { (Self.apiKey($0), $0["secret_sha256"]) }
         }
+    }
+
+    public func hasKeys() async throws -> Bool {
+        try await pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys)") ?? false }
     }
 }

@@ -111,8 +111,12 @@ public protocol Store: Sendable {
     func revokeKey(name: String) async throws -> Bool
     /// The key a secret belongs to, when it exists and is not revoked.
     func authenticate(secret: String) async throws -> APIKey?
-    /// Whether any key that is not revoked exists.
-    func hasActiveKeys() async throws -> Bool
+    /// The key of that id with the SHA-256 of its secret, when it exists and is not revoked: a
+    /// signed-in browser's session is signed with that digest.
+    func activeKey(id: Int64) async throws -> (key: APIKey, secretDigest: String)?
+    /// Whether any key was ever made, revoked ones included: once one was, every write needs a key,
+    /// so that revoking the last key never reopens keyless writes.
+    func hasKeys() async throws -> Bool
 
     // MARK: Alarms
 

@@ -53,8 +53,12 @@ struct DiagnosisRunBuilder {
         }
     }
 
-    /// The slot of a time.
-    func slot(of at: Int64) -> Int64 { (at - from) * slots / span }
+    /// The slot of a time in the range. The product of offset and slot count is taken at double
+    /// width: a range of a few centuries times a few thousand slots is more than an Int64 holds.
+    func slot(of at: Int64) -> Int64 {
+        let product = (at - from).multipliedFullWidth(by: slots)
+        return span.dividingFullWidth(product).quotient
+    }
 }
 
 /// One sensor's figures for a machine summary.

@@ -45,6 +45,15 @@ struct Serve: AsyncParsableCommand {
             """)
     var requireAuthForReads = false
 
+    @Option(
+        name: .customLong("tls-proxy"),
+        help: """
+            Address or network (CIDR) of a reverse proxy that ends TLS in front of the server; repeat for several. \
+            Requests from it with 'X-Forwarded-Proto: https' get a Secure sign-in cookie. \
+            [env: HIMMES_TLS_PROXIES, comma-separated]
+            """)
+    var tlsProxies: [String] = []
+
     @Option(help: "Largest JSON request body in bytes; larger ones get 413. [env: HIMMES_MAX_JSON_BYTES] (default: 67108864)")
     var maxJsonBytes: Int?
 
@@ -103,6 +112,12 @@ struct Serve: AsyncParsableCommand {
             logLevel: try logging.level(), automaticDiagnosis: !noAutoDiagnose, diagnosis: diagnosis,
             alarmWebhook: webhook,
             assetsDirectory: assetsDir ?? ProcessInfo.processInfo.environment["HIMMES_ASSETS_DIR"].flatMap { $0.isEmpty ? nil : $0 })
+        config.tlsProxies = try Environment.list(flag: tlsProxies, variable: "HIMMES_TLS_PROXIES").map { text in
+            guard let range = NetworkRange(text) else {
+                throw ValidationError("--tls-proxy must be an IP address or a network in CIDR notation (10.0.0.0/8), got '\(text)'")
+            }
+            return range
+        }
         config.requireAuthForReads = Environment.flag(requireAuthForReads, variable: "HIMMES_REQUIRE_AUTH_FOR_READS")
         config.maximumJSONBytes = try Environment.integer(
             flag: maxJsonBytes, variable: "HIMMES_MAX_JSON_BYTES", default: config.maximumJSONBytes, minimum: 1024, name: "--max-json-bytes")
@@ -159,10 +174,13 @@ struct Serve: AsyncParsableCommand {
                     logger.error("demo stream stopped", metadata: ["error": "\(error)"])
                 }
             }
-        } else if try await !store.hasActiveKeys() {
+        } else if try await !store.hasKeys() {
             logger.warning(
                 "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
             )
+        }
+        if !config.tlsProxies.isEmpty {
+            logger.notice("sign-in cookies are Secure for requests from these TLS proxies", metadata: ["proxies": "\(config.tlsProxies)"])
         }
         if config.requireAuthForReads {
             logger.notice("reads need an API key (--require-auth-for-reads): browsers sign in at /login; /health, /ready and /docs stay open")

@@ -16,12 +16,12 @@ struct APIKeyTests {
     @Test("keys are made once, stored hashed, listed without secrets, refused once revoked")
     func lifecycle() async throws {
         let store = try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("keys.sqlite").path)
-        #expect(try await store.hasActiveKeys() == false)
+        #expect(try await store.hasKeys() == false)
         let (key, secret) = try await store.createKey(name: "gateway-1", readOnly: false)
         #expect(secret.hasPrefix("hm_") && secret.count == 67)
         #expect(try await store.authenticate(secret: secret) == key)
         #expect(try await store.authenticate(secret: secret + "x") == nil)
-        #expect(try await store.hasActiveKeys())
+        #expect(try await store.hasKeys())
         await #expect(throws: StoreError.keyNameTaken("gateway-1")) { try await store.createKey(name: "gateway-1", readOnly: true) }
         // Only the hash is stored.
         let stored = try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT secret_sha256 FROM api_keys") }
@@ -29,7 +29,9 @@ struct APIKeyTests {
         #expect(try await store.revokeKey(name: "gateway-1"))
         #expect(try await store.revokeKey(name: "gateway-1") == false)
         #expect(try await store.authenticate(secret: secret) == nil)
-        #expect(try await store.hasActiveKeys() == false)
+        // A revoked key still counts: revoking the last one must not reopen keyless writes.
+        #expect(try await store.hasKeys())
+        #expect(try await store.activeKey(id: key.id) == nil)
         #expect(try await store.apiKeys().map(\.name) == ["gateway-1"])
         #expect(try await store.apiKeys().first?.revokedAt != nil)
     }
@@ -114,20 +116,51 @@ struct APIKeyTests {
                 .post, "/login", json: "key=\(reader)&next=%2Fdata%3Fmachine_name%3Dg1", contentType: "application/x-www-form-urlencoded")
             #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/data?machine_name=g1")
             let cookie = try #require(signedIn.headers[.setCookie])
-            #expect(cookie.hasPrefix("himmes_key=\(reader)") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
-            let cookieHeader: HTTPFields = [.cookie: "himmes_key=\(reader)", .accept: "text/html"]
+            #expect(cookie.hasPrefix("himmes_session=s1.") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            // The cookie holds a session, never the key's secret; without a TLS proxy it is not Secure.
+            #expect(!cookie.contains(reader) && !cookie.contains("Secure"))
+            let session = try #require(cookie.split(separator: ";").first.map { String($0.dropFirst("himmes_session=".count)) })
+            let cookieHeader: HTTPFields = [.cookie: "himmes_session=\(session)", .accept: "text/html"]
             let board = try await client.call(.get, "/data?machine_name=g1", headers: cookieHeader)
             #expect(board.status == .ok && board.text.contains("<table"))
-            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_key=\(reader)"]).status == .ok)
-            // The cookie of even a writing key never writes: another site could make the browser send it.
-            let forged = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.5), headers: [.cookie: "himmes_key=\(writer)"])
+            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_session=\(session)"]).status == .ok)
+            // A raw key in the cookie, a session with its signature altered and one whose expiry was
+            // moved all open nothing.
+            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_session=\(reader)"]).status == .unauthorized)
+            let parts = session.split(separator: ".").map(String.init)
+            let altered = parts[0...2].joined(separator: ".") + "." + String(parts[3].reversed())
+            let extended = [parts[0], parts[1], String(Int64(parts[2])! + 1), parts[3]].joined(separator: ".")
+            for forged in [altered, extended] {
+                #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_session=\(forged)"]).status == .unauthorized)
+            }
+            // The session of even a writing key never writes: another site could make the browser send it.
+            let writerSignIn = try await client.call(
+                .post, "/login", json: "key=\(writer)&next=%2F", contentType: "application/x-www-form-urlencoded")
+            let writerSession = try #require(writerSignIn.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+            let forged = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.5), headers: [.cookie: writerSession])
             #expect(forged.status == .unauthorized)
-            // Only paths on this server are followed after sign-in.
-            let elsewhere = try await client.call(
-                .post, "/login", json: "key=\(reader)&next=%2F%2Fevil.example%2F", contentType: "application/x-www-form-urlencoded")
-            #expect(elsewhere.headers[.location] == "/")
+            // Only paths on this server are followed after sign-in: browsers drop tabs and line
+            // breaks and read '\\' as '/', so each of these would lead to another host.
+            for next in ["%2F%2Fevil.example%2F", "%2F%09%2Fevil.example", "%2F%5Cevil.example", "%2F%0A%2Fevil.example", "https%3A%2F%2Fevil.example", "%09%2F%2Fevil.example"] {
+                let elsewhere = try await client.call(
+                    .post, "/login", json: "key=\(reader)&next=\(next)", contentType: "application/x-www-form-urlencoded")
+                #expect(elsewhere.headers[.location] == "/", "\(next)")
+            }
             _ = try await store.revokeKey(name: "viewer")
-            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_key=\(reader)"]).status == .unauthorized)
+            #expect(try await client.call(.get, "/vibration-data", headers: [.cookie: "himmes_session=\(session)"]).status == .unauthorized)
+        }
+        // Behind a TLS proxy the operator named, the cookie is Secure.
+        try await withApp(
+            configure: {
+                $0.requireAuthForReads = true
+                $0.tlsProxies = [NetworkRange("127.0.0.0/8")!, NetworkRange("::1")!]
+            }, mode: .live
+        ) { client, store in
+            let (_, reader) = try await store.createKey(name: "viewer", readOnly: true)
+            let signedIn = try await client.call(
+                .post, "/login", json: "key=\(reader)&next=%2F", contentType: "application/x-www-form-urlencoded",
+                headers: [.xForwardedProto: "https"])
+            #expect(signedIn.headers[.setCookie]?.contains("Secure") == true)
         }
         // Without the flag, reads are open.
         try await withApp { client, _ in

@@ -183,7 +183,18 @@ struct DiagnosisAPITests {
             let page = try await client.call(.get, "/docs")
             #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
             #expect(page.text.contains("swagger-ui-bundle.js"))
-            #expect(page.text.contains("url: \"/openapi.yaml\""))
+            // The page runs no inline script (its Content Security Policy allows none): Swagger UI
+            // starts from a file of the server's own.
+            #expect(page.text.contains("<script src=\"/docs/swagger-init.js\">") && !page.text.contains("<script>"))
+            #expect(page.headers[.contentSecurityPolicy]?.contains("script-src 'self' ") == true)
+            let start = try await client.call(.get, "/docs/swagger-init.js")
+            #expect(start.status == .ok && start.text.contains("url: \"/openapi.yaml\""))
+            // The same document as JSON.
+            let json = try await client.call(.get, "/openapi.json")
+            #expect(json.status == .ok && json.headers[.contentType]?.hasPrefix("application/json") == true)
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(json.text.utf8)) as? [String: Any])
+            #expect(document["openapi"] as? String == "3.1.0")
+            #expect((document["paths"] as? [String: Any])?["/vibration-diagnosis/latest"] != nil)
         }
     }
 

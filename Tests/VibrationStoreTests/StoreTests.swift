@@ -139,6 +139,22 @@ struct StoreTests {
         #expect(one == bruteForce(slots: 37, machines: ["m1"]))
     }
 
+    @Test("the timeline over the whole calendar: slots of centuries, no overflow", arguments: Backend.available)
+    func diagnosisRunsOverTheCalendar(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        let times = [Timestamp.earliest, Timestamp(parsing: "2025-01-01T00:00:00Z")!, .latest]
+        _ = try await store.insert(times.map { Diagnosis(machineName: "m", detectedAt: $0, faultType: .massUnbalance) })
+        for slots in [1, 1_000, 100_000] {
+            let runs = try await store.diagnosisRuns(machineName: nil, from: .earliest, to: .latest, slots: slots)
+            #expect(runs.count == 1 && runs.first?.count == 3 && runs.first?.first == .earliest && runs.first?.last == .latest, "\(slots) slots")
+        }
+        // Each time falls in the slot its share of the range puts it in.
+        let builder = DiagnosisRunBuilder(from: .earliest, to: .latest, slots: 100_000)
+        #expect(builder.slot(of: Timestamp.earliest.microseconds) == 0)
+        #expect(builder.slot(of: Timestamp.latest.microseconds) == 99_999)
+        #expect(builder.slot(of: times[1].microseconds) == 20_242)
+    }
+
     @Test("filters by machine, sensor and an inclusive time range", arguments: Backend.available)
     func filters(backend: Backend) async throws {
         let store = try await backend.makeStore()

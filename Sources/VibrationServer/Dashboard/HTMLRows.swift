@@ -24,6 +24,27 @@ enum HTMLRows {
         return out
     }
 
+    /// The text as one component of a URL, a path segment or a query value: everything but letters,
+    /// digits, `-`, `_`, `.` and `~` percent-encoded (RFC 3986's unreserved characters), so that a
+    /// name holding `/`, `?`, `#`, `&` or `+` stays one segment or one value.
+    static func urlComponent(_ text: String) -> String {
+        let unreserved: (UInt8) -> Bool = {
+            (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F
+                || $0 == 0x2E || $0 == 0x7E
+        }
+        guard !text.utf8.allSatisfy(unreserved) else { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in text.utf8 {
+            if unreserved(byte) {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func samples(_ rows: some Sequence<StoredSample>) -> String {
         var html = ""
         for row in rows {
@@ -75,13 +96,8 @@ enum HTMLRows {
         var html = ""
         for card in cards {
             let name = escape(card.name)
-            // Names of letters, digits, '-', '_', '.' and '~' need no encoding anywhere in a URL.
-            let plain = card.name.utf8.allSatisfy {
-                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F
-                    || $0 == 0x2E || $0 == 0x7E
-            }
-            let path = plain ? name : escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? card.name)
-            let query = plain ? name : escape(card.name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "+", "=", "#"])) ?? card.name)
+            let path = escape(urlComponent(card.name))
+            let query = path
             let code = card.state.rawValue
             html += "<article class=\"card state-\(code)\" data-machine=\"\(name)\">\n"
             html += "<h2><a href=\"/machines/\(path)\">\(name)</a></h2>\n"

@@ -49,7 +49,7 @@ extension DashboardController {
             context["lanes"] = statuses.map { status -> [String: Any] in
                 let name = status.config.machineName
                 let machineRuns = runs[name] ?? []
-                let path = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+                let path = HTMLRows.urlComponent(name)
                 var bands = ""
                 for (i, run) in machineRuns.enumerated() {
                     // A verdict holds until the next one; the last holds through its last diagnosis.

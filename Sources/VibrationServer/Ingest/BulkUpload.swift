@@ -136,17 +136,18 @@ struct BulkUpload: Sendable {
     static func collect(_ body: HTTPBody?, gzip: Bool, maximumBytes: Int) async throws -> ByteBuffer {
         var bytes = ByteBuffer()
         guard let body else { return bytes }
-        var chunks = MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip).makeAsyncIterator()
+        let tooLarge = Problem(
+            status: .contentTooLarge,
+            detail: "The body is larger than \(maximumBytes) bytes (inflated, when gzip); send CSV or NDJSON samples, or several requests.")
+        var chunks = MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip, limit: maximumBytes).makeAsyncIterator()
         do {
             while let chunk = try await chunks.next() {
-                guard bytes.readableBytes + chunk.readableBytes <= maximumBytes else {
-                    throw Problem(
-                        status: .contentTooLarge,
-                        detail: "The body is larger than \(maximumBytes) bytes; send CSV or NDJSON samples, or several requests.")
-                }
+                guard bytes.readableBytes + chunk.readableBytes <= maximumBytes else { throw tooLarge }
                 var chunk = chunk
                 bytes.writeBuffer(&chunk)
             }
+        } catch is ExpansionLimitError {
+            throw tooLarge
         } catch is GzipError {
             throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not valid gzip.")
         }
@@ -224,11 +225,13 @@ struct BodyChunks: AsyncSequence, Sendable {
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator()) }
 }
 
-/// Bodies of `Content-Encoding: gzip` are inflated as they stream.
+/// Bodies of `Content-Encoding: gzip` are inflated as they stream, a window at a time, up to
+/// `limit` inflated bytes when there is one.
 struct MaybeGunzipped: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let base: BodyChunks
     let gzip: Bool
+    var limit: Int? = nil
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var plain: BodyChunks.AsyncIterator?
@@ -241,7 +244,7 @@ struct MaybeGunzipped: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> AsyncIterator {
         gzip
-            ? AsyncIterator(plain: nil, inflated: GunzippedChunks(base).makeAsyncIterator())
+            ? AsyncIterator(plain: nil, inflated: GunzippedChunks(base, limit: limit).makeAsyncIterator())
             : AsyncIterator(plain: base.makeAsyncIterator(), inflated: nil)
     }
 }

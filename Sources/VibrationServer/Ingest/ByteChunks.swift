@@ -45,44 +45,78 @@ public struct FileChunks: AsyncSequence, Sendable {
     }
 }
 
-/// The decompressed bytes of a gzip stream, chunk by chunk.
+/// The decompressed bytes of a gzip stream, at most one window (1 MiB) at a time: each call inflates
+/// only until its window is full, so memory stays the same however far the data expands (deflate
+/// reaches about 1000:1, so a 4 MB body of zeros would otherwise become 4 GB before anyone looked).
+/// With `limit`, expanding past that many bytes throws `ExpansionLimitError` as soon as it happens.
 public struct GunzippedChunks<Base: AsyncSequence>: AsyncSequence where Base.Element == ByteBuffer {
     public typealias Element = ByteBuffer
     public typealias Failure = any Error
 
-    let base: Base
+    static var windowBytes: Int { 1 << 20 }
 
-    public init(_ base: Base) {
+    let base: Base
+    let limit: Int?
+
+    public init(_ base: Base, limit: Int? = nil) {
         self.base = base
+        self.limit = limit
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
+        let limit: Int?
         var decompressor: ZlibDecompressor?
-        var ready: [ByteBuffer] = []
-        var failure: (any Error)?
+        /// Compressed bytes read and not yet inflated.
+        var input = ByteBuffer()
+        var expanded = 0
+        /// The decompressor was reset at the end of a gzip member and has not moved since.
+        var justReset = false
 
         public mutating func next() async throws -> ByteBuffer? {
-            while ready.isEmpty {
-                guard var input = try await base.next() else { return nil }
+            while true {
+                if input.readableBytes == 0 {
+                    guard let chunk = try await base.next() else { return nil }
+                    input = chunk
+                    continue
+                }
                 if decompressor == nil { decompressor = try ZlibDecompressor(algorithm: .gzip) }
                 var window = ByteBuffer()
-                window.reserveCapacity(1 << 20)
-                var produced: [ByteBuffer] = []
+                window.reserveCapacity(GunzippedChunks.windowBytes)
+                let unread = input.readableBytes
                 do {
-                    try input.decompressStream(with: decompressor!, window: &window) { produced.append($0) }
+                    try input.decompressStream(to: &window, with: decompressor!)
+                } catch let error as CompressNIOError where error == .bufferOverflow {
+                    // The window is full; the rest of the input waits for the next call.
                 } catch {
                     throw GzipError()
                 }
-                ready = produced.reversed()
+                if window.readableBytes == 0 && input.readableBytes == unread {
+                    // zlib stops at the end of a gzip member; what follows must be another member
+                    // (files joined with cat), or the data is not gzip.
+                    guard !justReset else { throw GzipError() }
+                    try decompressor!.reset()
+                    justReset = true
+                    continue
+                }
+                justReset = false
+                guard window.readableBytes > 0 else { continue }
+                expanded += window.readableBytes
+                if let limit, expanded > limit { throw ExpansionLimitError(limit: limit) }
+                return window
             }
-            return ready.removeLast()
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator())
+        AsyncIterator(base: base.makeAsyncIterator(), limit: limit)
     }
+}
+
+/// Compressed data that expands past the size it may have once inflated.
+public struct ExpansionLimitError: Error, CustomStringConvertible {
+    public var limit: Int
+    public var description: String { "the data expands to more than \(limit) bytes" }
 }
 
 extension GunzippedChunks: Sendable where Base: Sendable {}
