@@ -52,11 +52,13 @@ struct KeysList: AsyncParsableCommand {
             print("no keys: writes are taken from this machine only")
             return
         }
-        print("name".padding(toLength: 24, withPad: " ", startingAt: 0) + "access      created               revoked")
-        for key in keys {
-            print(
-                key.name.padding(toLength: 24, withPad: " ", startingAt: 0) + (key.readOnly ? "read-only   " : "read-write  ")
-                    + key.createdAt.rfc3339.padding(toLength: 22, withPad: " ", startingAt: 0) + (key.revokedAt?.rfc3339 ?? "-"))
+        let rows =
+            [["name", "access", "created", "revoked"]]
+            + keys.map { [$0.name, $0.readOnly ? "read-only" : "read-write", $0.createdAt.rfc3339, $0.revokedAt?.rfc3339 ?? "-"] }
+        // Each column as wide as its widest cell and two spaces: names of any length stay apart.
+        let widths = (0..<4).map { column in rows.map { $0[column].count }.max()! + 2 }
+        for row in rows {
+            print(zip(row, widths).dropLast().map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + row[3])
         }
     }
 }

@@ -334,5 +334,41 @@ struct ServeCommandTests {
         #expect(try Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status != 0)
         let revoked = try Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").first { $0.hasPrefix("line-a-gateway") }
         #expect(revoked.map { !$0.hasSuffix(" -") } == true)
+        // Long names and times with fractions stay in their own columns.
+        let long = String(repeating: "n", count: 40)
+        #expect(try Himmes.run(["keys", "create", "--name", long, "--db", db]).status == 0)
+        let table = try Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").map(String.init)
+        let header = try #require(table.first)
+        let columns = ["access", "created", "revoked"].compactMap { header.range(of: $0)?.lowerBound.utf16Offset(in: header) }
+        #expect(columns.count == 3)
+        for row in table.dropFirst() {
+            // Each column starts where its heading does, after at least two spaces.
+            for start in columns {
+                let index = row.index(row.startIndex, offsetBy: start)
+                #expect(row[row.index(index, offsetBy: -2)..<index] == "  " && row[index] != " ", "\(row)")
+            }
+        }
+    }
+
+    @Test("the fuzz targets run without findings (HIMMES_FUZZ_SECONDS each; .ci/run sets it)")
+    func fuzzTargets() throws {
+        guard let seconds = ProcessInfo.processInfo.environment["HIMMES_FUZZ_SECONDS"], Int(seconds) != nil else {
+            print("skipped: set HIMMES_FUZZ_SECONDS to build and run the libFuzzer targets (scripts/fuzz.sh)")
+            return
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [root.appendingPathComponent("scripts/fuzz.sh").path, seconds]
+        process.currentDirectoryURL = root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        print(text)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("fuzzing: no findings"))
     }
 }
