@@ -20,13 +20,16 @@ enum WritePolicy {
     static let writeMethods: Set<HTTPRequest.Method> = [.post, .put, .patch, .delete]
 
     static func decide(
-        method: HTTPRequest.Method, remote: SocketAddress?, presented: Bool, key: APIKey?, keysExist: Bool
+        method: HTTPRequest.Method, remote: SocketAddress?, presented: Bool, key: APIKey?, keysExist: Bool,
+        trusted: [NetworkRange] = []
     ) -> Decision {
         guard writeMethods.contains(method) else { return .allow }
         if presented {
             guard let key else { return .unauthenticated("The API key is unknown or revoked.") }
             return key.readOnly ? .forbidden("The API key '\(key.name)' is read-only.") : .allow
         }
+        // Networks the operator trusts (a plant's uploaders that cannot be given keys) write without one.
+        if trusted.contains(where: { $0.contains(remote) }) { return .allow }
         if keysExist { return .unauthenticated("Writes need 'Authorization: Bearer KEY'.") }
         if isLocal(remote) { return .allow }
         return .unauthenticated(
@@ -62,6 +65,8 @@ struct APIKeyMiddleware<S: Store>: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: S
     var requireAuthForReads = false
+    /// Networks whose writes need no key while none is presented (`--trust-network`).
+    var trustedNetworks: [NetworkRange] = []
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // The sign-in form checks the key it is given itself.
@@ -71,7 +76,10 @@ struct APIKeyMiddleware<S: Store>: RouterMiddleware {
         let header = request.headers[.authorization]
         let key = try await Self.bearer(header).asyncMap { try await store.authenticate(secret: $0) } ?? nil
         let keysExist = header == nil ? try await store.hasKeys() : true
-        switch WritePolicy.decide(method: request.method, remote: context.remoteAddress, presented: header != nil, key: key, keysExist: keysExist) {
+        switch WritePolicy.decide(
+            method: request.method, remote: context.remoteAddress, presented: header != nil, key: key, keysExist: keysExist,
+            trusted: trustedNetworks)
+        {
         case .allow:
             context.apiKey = key
             return try await next(request, context)

@@ -73,7 +73,9 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ServerTimingMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: APIKeyMiddleware(store: store, requireAuthForReads: config.requireAuthForReads))
+    router.add(
+        middleware: APIKeyMiddleware(
+            store: store, requireAuthForReads: config.requireAuthForReads, trustedNetworks: config.trustedNetworks))
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
     let dashboard = DashboardController(
@@ -91,13 +93,16 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     let api = VibrationAPI(
         store: store, maximumBodyBytes: config.maximumJSONBytes, changes: changes, diagnosis: config.diagnosis,
         maximumJSONRows: config.maximumJSONRows)
+    var middlewares: [any ServerMiddleware] = [
+        ResponseCache(operations: ["listLatestDiagnoses": .diagnosis], events: changes.events),
+        ImportLimitMiddleware(slots: imports),
+    ]
+    if config.compatibility == .original { middlewares.append(OriginalListsMiddleware(store: store)) }
+    middlewares += [BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes), WaveformFastPath(api: api)]
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),
         configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys]),
-        middlewares: [
-            ResponseCache(operations: ["listLatestDiagnoses": .diagnosis], events: changes.events),
-            ImportLimitMiddleware(slots: imports),
-            BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes), WaveformFastPath(api: api)])
+        middlewares: middlewares)
     return router
 }
 

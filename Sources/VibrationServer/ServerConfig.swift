@@ -25,6 +25,8 @@ public struct ServerConfig: Sendable {
     public var eventStreamLifetime: Duration = .seconds(300)
     /// Whether reads need an API key too (any key, read-only is enough); the dashboard then asks for one at `/login`.
     public var requireAuthForReads = false
+    /// `.original`: the list routes answer the original system's plain arrays (`--compat original`).
+    public var compatibility = APICompatibility.current
     /// The most rows one JSON array upload may hold (413 beyond it); CSV and NDJSON stream and have no such limit.
     public var maximumJSONRows = 100_000
     /// Bulk uploads handled at once; more are refused with 429 and `Retry-After`.
@@ -38,6 +40,9 @@ public struct ServerConfig: Sendable {
         get { deadlines.bodyStall }
         set { deadlines.bodyStall = newValue }
     }
+    /// Networks whose writes need no API key while none is presented: a plant's uploaders that cannot
+    /// be changed to send one. A key that is presented is still checked.
+    public var trustedNetworks: [NetworkRange] = []
     /// Reverse proxies that end TLS in front of the server: a request from one of them that says
     /// `X-Forwarded-Proto: https` came over TLS, and the sign-in cookie it gets is `Secure`.
     public var tlsProxies: [NetworkRange] = []

@@ -374,6 +374,19 @@ public final class PostgresStore: Store {
         return try await all(PostgresQuery(unsafeSQL: sql, binds: binds), SampleRow.self).map(Self.storedSample)
     }
 
+    public func samplesByMeasuredTime(machineName: String, sensorNo: String, within range: ClosedRange<Double>, limit: Int)
+        async throws -> [StoredSample]
+    {
+        guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return [] }
+        return try await all(
+            """
+            SELECT \(unescaped: Self.sampleColumns) FROM vibration_data
+            WHERE sensor_id = \(sensor) AND measured_time BETWEEN \(range.lowerBound) AND \(range.upperBound)
+            ORDER BY measured_time, collected_at, id LIMIT \(limit)
+            """, SampleRow.self
+        ).map(Self.storedSample)
+    }
+
     public func series(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int
     ) async throws -> (times: [Int64], values: [Double])? {

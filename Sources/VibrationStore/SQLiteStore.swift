@@ -266,6 +266,22 @@ public final class SQLiteStore: Store {
         try await quickRead(short: limit <= 1_000) { db in try Self.samples(db, matching: filter, after: cursor, limit: limit) }
     }
 
+    public func samplesByMeasuredTime(machineName: String, sensorNo: String, within range: ClosedRange<Double>, limit: Int)
+        async throws -> [StoredSample]
+    {
+        try await pool.read { db in
+            guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return [] }
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.sampleColumns) FROM vibration_samples v JOIN sensors s ON s.id = v.sensor_id
+                    WHERE v.sensor_id = ? AND v.measured_time BETWEEN ? AND ?
+                    ORDER BY v.measured_time, v.collected_at, v.id LIMIT ?
+                    """, arguments: [sensor, range.lowerBound, range.upperBound, limit]
+            ).map(Self.storedSample)
+        }
+    }
+
     /// Each sensor's samples are in time order in the identity index; a list across sensors merges
     /// those runs, reading only as many rows from each as the page needs.
     static func samples(_ db: Database, matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) throws

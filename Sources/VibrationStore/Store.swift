@@ -25,6 +25,10 @@ public protocol Store: Sendable {
     func ingestAtomically(_ batches: [SampleBatch]) async throws -> IngestCounts
     /// Samples in (collected_at, measured_time, id) order, starting after the cursor.
     func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample]
+    /// A sensor's samples with `measured_time` in the range, the `limit` first by measured_time (then
+    /// collected_at and id): what the original system's `grouped-range` answered per sensor.
+    func samplesByMeasuredTime(machineName: String, sensorNo: String, within range: ClosedRange<Double>, limit: Int)
+        async throws -> [StoredSample]
 
     func insert(_ diagnosis: Diagnosis) async throws -> StoredDiagnosis
     /// Stores the diagnoses in one transaction; returns how many.

@@ -46,6 +46,23 @@ struct Serve: AsyncParsableCommand {
     var requireAuthForReads = false
 
     @Option(
+        help: """
+            'original': GET /vibration-data and GET /vibration-diagnosis answer the original system's plain \
+            arrays (every row, streamed), for a plant whose dashboards and scripts read them. \
+            [env: HIMMES_COMPAT] (default: current)
+            """)
+    var compat: String?
+
+    @Option(
+        name: .customLong("trust-network"),
+        help: """
+            Network (CIDR, or one address) whose writes need no API key while none is presented, for a plant's \
+            uploaders that cannot send one; repeat for several. A key that is sent is still checked. \
+            [env: HIMMES_TRUST_NETWORKS, comma-separated]
+            """)
+    var trustNetworks: [String] = []
+
+    @Option(
         name: .customLong("tls-proxy"),
         help: """
             Address or network (CIDR) of a reverse proxy that ends TLS in front of the server; repeat for several. \
@@ -112,12 +129,21 @@ struct Serve: AsyncParsableCommand {
             logLevel: try logging.level(), automaticDiagnosis: !noAutoDiagnose, diagnosis: diagnosis,
             alarmWebhook: webhook,
             assetsDirectory: assetsDir ?? ProcessInfo.processInfo.environment["HIMMES_ASSETS_DIR"].flatMap { $0.isEmpty ? nil : $0 })
-        config.tlsProxies = try Environment.list(flag: tlsProxies, variable: "HIMMES_TLS_PROXIES").map { text in
-            guard let range = NetworkRange(text) else {
-                throw ValidationError("--tls-proxy must be an IP address or a network in CIDR notation (10.0.0.0/8), got '\(text)'")
+        func networks(_ flag: [String], _ variable: String, _ name: String) throws -> [NetworkRange] {
+            try Environment.list(flag: flag, variable: variable).map { text in
+                guard let range = NetworkRange(text) else {
+                    throw ValidationError("\(name) must be an IP address or a network in CIDR notation (10.0.0.0/8), got '\(text)'")
+                }
+                return range
             }
-            return range
         }
+        let compatText = compat ?? Environment.value(flag: nil, variable: "HIMMES_COMPAT", default: "current")
+        guard let compatibility = APICompatibility(rawValue: compatText) else {
+            throw ValidationError("--compat must be current or original, got '\(compatText)'")
+        }
+        config.compatibility = compatibility
+        config.tlsProxies = try networks(tlsProxies, "HIMMES_TLS_PROXIES", "--tls-proxy")
+        config.trustedNetworks = try networks(trustNetworks, "HIMMES_TRUST_NETWORKS", "--trust-network")
         config.requireAuthForReads = Environment.flag(requireAuthForReads, variable: "HIMMES_REQUIRE_AUTH_FOR_READS")
         config.maximumJSONBytes = try Environment.integer(
             flag: maxJsonBytes, variable: "HIMMES_MAX_JSON_BYTES", default: config.maximumJSONBytes, minimum: 1024, name: "--max-json-bytes")
@@ -178,6 +204,14 @@ struct Serve: AsyncParsableCommand {
             logger.warning(
                 "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
             )
+        }
+        if config.compatibility == .original {
+            logger.notice("GET /vibration-data and GET /vibration-diagnosis answer the original system's plain arrays (--compat original)")
+        }
+        if !config.trustedNetworks.isEmpty {
+            logger.warning(
+                "writes from these networks need no API key while none is presented (--trust-network)",
+                metadata: ["networks": "\(config.trustedNetworks)"])
         }
         if !config.tlsProxies.isEmpty {
             logger.notice("sign-in cookies are Secure for requests from these TLS proxies", metadata: ["proxies": "\(config.tlsProxies)"])

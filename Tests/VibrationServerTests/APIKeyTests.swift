@@ -82,6 +82,30 @@ struct APIKeyTests {
         #expect(decide(try SocketAddress(ipAddress: "2001:db8::1", port: 5000)) != .allow)
     }
 
+    @Test("--trust-network: keyless writes from those networks only, while no key is presented; a sent key is checked")
+    func trustedNetworks() throws {
+        let plant = [NetworkRange("192.168.10.0/24")!, NetworkRange("fd00::/8")!]
+        func decide(_ ip: String, presented: Bool = false, key: APIKey? = nil) throws -> WritePolicy.Decision {
+            WritePolicy.decide(
+                method: .post, remote: try SocketAddress(ipAddress: ip, port: 5000), presented: presented, key: key, keysExist: true,
+                trusted: plant)
+        }
+        #expect(try decide("192.168.10.77") == .allow)
+        #expect(try decide("::ffff:192.168.10.77") == .allow)
+        #expect(try decide("fd12:3456::1") == .allow)
+        #expect(try decide("192.168.11.77") != .allow)
+        #expect(try decide("10.0.0.1") != .allow)
+        // A key that is sent is checked, from anywhere.
+        #expect(try decide("192.168.10.77", presented: true, key: nil) != .allow)
+        let reader = APIKey(id: 1, name: "r", readOnly: true, createdAt: .now, revokedAt: nil)
+        #expect(try decide("192.168.10.77", presented: true, key: reader) == .forbidden("The API key 'r' is read-only."))
+        // Ranges read as operators write them.
+        #expect(NetworkRange("10.0.0.0/8")?.contains(try SocketAddress(ipAddress: "10.255.1.2", port: 1)) == true)
+        #expect(NetworkRange("10.0.0.0/33") == nil && NetworkRange("not-an-address") == nil && NetworkRange("10.0.0.1/x") == nil)
+        #expect(NetworkRange("192.168.1.5")?.contains(try SocketAddress(ipAddress: "192.168.1.6", port: 1)) == false)
+        #expect(NetworkRange("0.0.0.0/0")?.contains(try SocketAddress(ipAddress: "203.0.113.9", port: 1)) == true)
+    }
+
     @Test("--require-auth-for-reads: reads need a key (read-only will do), browsers sign in, the cookie opens reads only")
     func readsNeedKeys() async throws {
         try await withApp(configure: { $0.requireAuthForReads = true }) { client, store in

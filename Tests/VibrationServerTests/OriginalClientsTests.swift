@@ -1,0 +1,142 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VibrationCore
+
+@testable import VibrationServer
+@testable import VibrationStore
+
+/// The original system's clients, replayed request by request as their code sends them: the
+/// uploader's 200-row JSON batches of the original data set's files with the upload's wall clock
+/// in every row, the diagnosis uploader's 1,000-row batches and its count, the Streamlit apps'
+/// reads into tables by column name, and the Next.js pages' grouped reads.
+@Suite("The original system's clients")
+struct OriginalClientsTests {
+    /// A naive local time as Python's `datetime.now().isoformat()` writes it.
+    static func pythonNow(_ seconds: Double) -> String {
+        let t = Timestamp(secondsSince1970: seconds).csv.replacingOccurrences(of: " ", with: "T")
+        return t.contains(".") ? t : t + ".000000"
+    }
+
+    /// Rows of an original-layout file (`time, normal, type1, type2, type3`): a recording at 1.4 kHz.
+    static func originalFile(rows: Int) -> [[Double]] {
+        (0..<rows).map { i in
+            let t = Double(i) / 1_400
+            return [t, 0.01 * sin(2 * .pi * 30 * t), 0.2 * sin(2 * .pi * 30 * t), 0.05 * sin(2 * .pi * 60 * t), 0.2 * sin(2 * .pi * 30 * t)]
+        }
+    }
+
+    /// What `upload_sensor_data.py` sends for one file: 200-row batches, each row stamped with the
+    /// wall clock as the loop reaches it.
+    static func uploadLikeTheOriginal(
+        _ client: some TestClientProtocol, machine: String, sensor: String, rows: [[Double]], clockStart: Double
+    ) async throws -> Int {
+        var inserted = 0
+        var batch: [String] = []
+        func send() async throws {
+            let reply = try await client.call(.post, "/vibration-data/bulk", json: "[" + batch.joined(separator: ",") + "]")
+            #expect(reply.status == .ok)
+            inserted += reply["inserted"] as? Int ?? 0
+            batch.removeAll()
+        }
+        for (i, row) in rows.enumerated() {
+            batch.append(
+                #"{"machine_name": "\#(machine)", "sensor_no": "\#(sensor)", "measured_time": \#(row[0]), "collected_at": "\#(pythonNow(clockStart + Double(i) * 0.0003))", "normal": \#(row[1]), "unbalance": \#(row[2]), "looseness": \#(row[3]), "unbalance_looseness": \#(row[4])}"#
+            )
+            if batch.count >= 200 { try await send() }
+        }
+        if !batch.isEmpty { try await send() }
+        return inserted
+    }
+
+    @Test("the uploader's batches are all taken, and the Streamlit reads get plain arrays by column under --compat original", arguments: Backend.available)
+    func uploaderAndStreamlit(backend: Backend) async throws {
+        try await withApp(backend: backend, configure: { $0.compatibility = .original }) { client, store in
+            // Nothing stored yet: the original answered 404, which its scripts' raise_for_status reports.
+            #expect(try await client.call(.get, "/vibration-data").status == .notFound)
+            let rows = Self.originalFile(rows: 1_400 * 9)
+            let inserted = try await Self.uploadLikeTheOriginal(client, machine: "g1", sensor: "sensor1", rows: rows, clockStart: 1_745_900_000)
+            #expect(inserted == rows.count)
+            _ = try await Self.uploadLikeTheOriginal(client, machine: "g2", sensor: "sensor2", rows: Array(rows.prefix(500)), clockStart: 1_745_900_100)
+            #expect(try await store.sampleCount() == rows.count + 500)
+
+            // vibration_timeseries_dashboard.py: GET with sensor_no and limit, a table by column.
+            let bySensor = try await client.call(.get, "/vibration-data?sensor_no=sensor2&limit=1000")
+            let table = try #require(bySensor.json as? [[String: Any]], "a plain array: \(bySensor.text.prefix(200))")
+            #expect(table.count == 500)
+            for column in ["collected_at", "machine_name", "sensor_no", "measured_time", "normal", "unbalance", "looseness", "unbalance_looseness", "id"] {
+                #expect(table.allSatisfy { $0[column] != nil }, "column \(column)")
+            }
+            // vibration_by_measured_time.py: everything, streamed page after page, ordered by machine.
+            let all = try #require(try await client.call(.get, "/vibration-data").json as? [[String: Any]])
+            #expect(all.count == rows.count + 500)
+            let machines = all.map { $0["machine_name"] as? String ?? "" }
+            #expect(machines == machines.sorted())
+            #expect(Set(all.compactMap { $0["id"] as? Int }).count == all.count)
+            #expect(all.allSatisfy { ($0["measured_time"] as? Double ?? 999) <= 140 })
+        }
+    }
+
+    @Test("the diagnosis uploader's 1000-row batches, its count and the pages' grouped reads", arguments: Backend.available)
+    func diagnosisUploaderAndNextPages(backend: Backend) async throws {
+        try await withApp(backend: backend, configure: { $0.compatibility = .original }) { client, _ in
+            // insert_dummy_diagnosis_data.py and periodic_sensor_upload.py: naive local times in
+            // time order, an extra field the server does not keep, 1000 rows a request.
+            var rng = SplitMix64(seed: 7)
+            let start = Timestamp(parsing: "2025-04-22T12:00:00Z")!.secondsSince1970
+            let rows = (0..<3_000).map { _ -> (String, Double, Int) in
+                ("g\(1 + Int(rng.next() % 5))", start + Double(rng.next() % (7 * 86_400)), Int(rng.next() % 4))
+            }.sorted { $0.1 < $1.1 }
+            for offset in stride(from: 0, to: rows.count, by: 1_000) {
+                let batch = rows[offset..<min(rows.count, offset + 1_000)].map {
+                    #"{"machine_name": "\#($0.0)", "detected_at": "\#(Self.pythonNow($0.1))", "fault_type": \#($0.2), "sensor_data": "{\"sequence\": [[0.1, 0.2]]}"}"#
+                }
+                let reply = try await client.call(.post, "/vibration-diagnosis/bulk", json: "[" + batch.joined(separator: ",") + "]")
+                #expect(reply.status == .ok && reply["inserted"] as? Int == batch.count, "\(reply.text.prefix(300))")
+            }
+            // check_total_count(): len(res.json()).
+            let all = try #require(try await client.call(.get, "/vibration-diagnosis").json as? [[String: Any]])
+            #expect(all.count == rows.count)
+            #expect(all.allSatisfy { $0["detected_at"] is String && $0["machine_name"] is String && $0["fault_type"] is Int })
+
+            // The Next.js pages: grouped-recent without a limit (1000 per machine), newest first
+            // within each machine, machines in order.
+            let recent = try #require(try await client.call(.get, "/vibration-diagnosis/grouped-recent").json as? [[String: Any]])
+            let perMachine = Dictionary(grouping: rows, by: \.0)
+            #expect(recent.count == perMachine.values.map { min($0.count, 1_000) }.reduce(0, +))
+            let names = recent.map { $0["machine_name"] as! String }
+            #expect(names == names.sorted())
+            for (machine, group) in Dictionary(grouping: recent, by: { $0["machine_name"] as! String }) {
+                let times = group.map { Timestamp(parsing: $0["detected_at"] as! String)! }
+                #expect(times == times.sorted(by: >), "\(machine)")
+                let newest = perMachine[machine]!.map(\.1).sorted(by: >).prefix(1_000)
+                #expect(times.map(\.secondsSince1970) == Array(newest))
+            }
+            let three = try #require(try await client.call(.get, "/vibration-diagnosis/grouped-recent?per_group_limit=3").json as? [[String: Any]])
+            #expect(three.count == 15)
+            #expect(try await client.call(.get, "/vibration-diagnosis/grouped-recent?per_group_limit=0").status == .unprocessableContent)
+        }
+    }
+
+    @Test("grouped-range gives each sensor's first samples by measured_time within 0-140 s; lists keep their pages without the switch", arguments: Backend.available)
+    func groupedRange(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, _ in
+            var csv = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+            // Two recordings of s1 (measured_time restarts) and one of s2, some past 140 s.
+            for (sensor, start) in [("s1", "2025-01-01 00:00:00"), ("s1", "2025-01-01 01:00:00"), ("s2", "2025-01-01 00:00:00")] {
+                for i in 0..<30 { csv += "m,\(sensor),\(start),\(Double(i) * 7),\(i),0,0,0\n" }
+            }
+            #expect(try await client.call(.post, "/vibration-data/bulk", json: csv, contentType: "text/csv")["inserted"] as? Int == 90)
+            let grouped = try #require(try await client.call(.get, "/vibration-data/grouped-range?per_group_limit=5").json as? [[String: Any]])
+            #expect(grouped.map { $0["sensor_no"] as! String } == Array(repeating: "s1", count: 5) + Array(repeating: "s2", count: 5))
+            #expect(grouped.prefix(5).map { $0["measured_time"] as! Double } == [0, 0, 7, 7, 14])
+            let everything = try #require(try await client.call(.get, "/vibration-data/grouped-range").json as? [[String: Any]])
+            #expect(everything.count == 3 * 21 && everything.allSatisfy { ($0["measured_time"] as! Double) <= 140 })
+            // Without --compat original the lists answer their pages as before.
+            let page = try await client.call(.get, "/vibration-data?limit=10")
+            #expect(page.items.count == 10 && page.object.keys.contains("next_cursor"))
+        }
+    }
+}
