@@ -501,6 +501,19 @@ public final class PostgresStore: Store {
         ORDER BY d.machine_name
         """
 
+    public func faultTypeCounts(machineName: String?, from: Timestamp?, to: Timestamp?) async throws
+        -> [(machineName: String, faultType: FaultType, count: Int)]
+    {
+        try await all(
+            """
+            SELECT machine_name, fault_type::int, count(*)::bigint FROM vibration_diagnosis
+            WHERE (\(machineName)::text IS NULL OR machine_name = \(machineName))
+              AND detected_at BETWEEN \(from ?? .earliest) AND \(to ?? .latest)
+            GROUP BY machine_name, fault_type ORDER BY machine_name, fault_type
+            """, (String, Int, Int64).self
+        ).compactMap { name, code, count in FaultType(rawValue: code).map { (machineName: name, faultType: $0, count: Int(count)) } }
+    }
+
     public func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis] {
         let query: PostgresQuery =
             if let machineName {

@@ -496,6 +496,26 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func faultTypeCounts(machineName: String?, from: Timestamp?, to: Timestamp?) async throws
+        -> [(machineName: String, faultType: FaultType, count: Int)]
+    {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT machine_name, fault_type, count(*) FROM vibration_diagnosis
+                    WHERE (? IS NULL OR machine_name = ?) AND detected_at BETWEEN ? AND ?
+                    GROUP BY machine_name, fault_type ORDER BY machine_name, fault_type
+                    """,
+                arguments: [
+                    machineName, machineName, (from ?? .earliest).microseconds, (to ?? .latest).microseconds,
+                ]
+            ).compactMap { row in
+                FaultType(rawValue: row[1]).map { (machineName: row[0], faultType: $0, count: row[2]) }
+            }
+        }
+    }
+
     // MARK: Machines
 
     public func machines() async throws -> [MachineSummary] {

@@ -39,6 +39,10 @@ public protocol Store: Sendable {
         -> [StoredDiagnosis]
     /// The newest diagnosis of each machine (highest id among equal times), ordered by machine name.
     func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis]
+    /// How many diagnoses of each fault type each machine has in the range (all of a machine, or
+    /// every machine), ordered by machine and fault type: the diagnosis page's distribution.
+    func faultTypeCounts(machineName: String?, from: Timestamp?, to: Timestamp?) async throws
+        -> [(machineName: String, faultType: FaultType, count: Int)]
 
     /// The verdicts of each machine over a range (inclusive) as bands for a timeline, ordered by
     /// machine name and time. The range is cut into `slots` equal parts; each part takes the most

@@ -139,4 +139,35 @@ struct OriginalClientsTests {
             #expect(page.items.count == 10 && page.object.keys.contains("next_cursor"))
         }
     }
+
+    @Test("the original dashboard's addresses lead to their pages; the diagnosis page shows each machine's fault types", arguments: Backend.available)
+    func dashboardAddresses(backend: Backend) async throws {
+        try await withApp(backend: backend) { client, store in
+            for (old, new) in [("/vibration-table?x=1", "/data?x=1"), ("/diagnosis-dashboard", "/diagnosis"), ("/machine-fault-timeline", "/timeline")] {
+                let reply = try await client.call(.get, old)
+                #expect(reply.status == .permanentRedirect || reply.status == .movedPermanently, "\(old): \(reply.status)")
+                #expect(reply.headers[.location] == new)
+            }
+            let day = Timestamp(parsing: "2025-04-26T00:00:00Z")!
+            var rows: [Diagnosis] = []
+            for (machine, types) in [("g1", [0, 0, 0, 1]), ("g2", [2, 2, 3]), ("g3", [0])] {
+                for (i, type) in types.enumerated() {
+                    rows.append(Diagnosis(machineName: machine, detectedAt: day.adding(seconds: Double(i) * 60), faultType: FaultType(rawValue: type)!))
+                }
+            }
+            // Outside the range asked for below: not counted.
+            rows.append(Diagnosis(machineName: "g1", detectedAt: day.adding(seconds: -86_400), faultType: .supportLooseness))
+            _ = try await store.insert(rows)
+            let counts = try await store.faultTypeCounts(machineName: nil, from: day, to: day.adding(seconds: 86_399))
+            #expect(counts.map { "\($0.machineName) \($0.faultType.rawValue) \($0.count)" } == ["g1 0 3", "g1 1 1", "g2 2 2", "g2 3 1", "g3 0 1"])
+            let page = try await client.call(.get, "/diagnosis?from=2025-04-26&to=2025-04-26&fault_type=2")
+            #expect(page.status == .ok)
+            // Every fault type is counted whatever the fault type filter; each bar's segments add up.
+            #expect(page.text.contains("class=\"dist-row\""))
+            #expect(page.text.contains("data-count=\"3\"") && page.text.contains("style=\"width:75.000%\""))
+            #expect(page.text.contains("style=\"width:66.667%\"") && page.text.contains("style=\"width:100.000%\""))
+            let one = try await client.call(.get, "/diagnosis?machine_name=g2&from=2025-04-26&to=2025-04-26")
+            #expect(one.text.components(separatedBy: "class=\"dist-row\"").count == 2)
+        }
+    }
 }

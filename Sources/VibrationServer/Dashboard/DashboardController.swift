@@ -35,6 +35,12 @@ struct DashboardController<S: Store> {
         router.get("/data") { request, _ in try await data(request) }
         router.get("/diagnosis") { request, _ in try await diagnoses(request) }
         router.get("/timeline") { request, _ in try await timeline(request) }
+        // The original dashboard's addresses, so that bookmarks and links keep working.
+        for (old, new) in [("/vibration-table", "/data"), ("/diagnosis-dashboard", "/diagnosis"), ("/machine-fault-timeline", "/timeline")] {
+            router.get(RouterPath(old)) { request, _ -> Response in
+                Response.redirect(to: new + (request.uri.query.map { "?" + $0 } ?? ""), type: .permanent)
+            }
+        }
         // GET /machines/{name} is also the API's JSON; browsers, which ask for HTML, get the page.
         router.add(middleware: MachinePageMiddleware { request, name in try await machinePage(request, name: name) })
         router.get("/assets/app.css") { _, _ in Self.asset(PackageResources.app_css, type: "text/css; charset=utf-8") }
@@ -230,7 +236,10 @@ struct DashboardController<S: Store> {
                 order: query.order
             ).validated()
             let cursor = try query.cursor.map { token throws(ValidationError) in try DiagnosisCursor(token: token) }
+            async let counts = store.faultTypeCounts(machineName: filter.machineName, from: from, to: to)
             let rows = try await store.diagnoses(matching: filter, after: cursor, limit: 101)
+            let distribution = try await counts
+            if !distribution.isEmpty { context["distribution"] = HTMLRows.distribution(distribution, text: text) }
             if !rows.isEmpty { context["rows"] = HTMLRows.diagnoses(rows.prefix(100), text: text, icon: Self.icon) }
             if rows.count > 100 { context["next"] = query.with(cursor: DiagnosisCursor(after: rows[99]).token) }
         } catch let error as ValidationError {

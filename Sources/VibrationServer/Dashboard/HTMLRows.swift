@@ -72,6 +72,27 @@ enum HTMLRows {
         return html
     }
 
+    /// The fault types of each machine as one stacked bar: a segment per type, as wide as its share,
+    /// with its count and share in words for tooltips and screen readers.
+    static func distribution(_ counts: [(machineName: String, faultType: FaultType, count: Int)], text: DashboardText) -> String {
+        var html = ""
+        var names: [String] = []
+        for row in counts where names.last != row.machineName { names.append(row.machineName) }
+        for name in names {
+            let rows = counts.filter { $0.machineName == name }
+            let total = rows.reduce(0) { $0 + $1.count }
+            html += "<div class=\"dist-row\"><a class=\"dist-name\" href=\"/diagnosis?machine_name=\(escape(urlComponent(name)))\">\(escape(name))</a>"
+            html += "<div class=\"dist-bar\" role=\"img\" aria-label=\"\(escape(name))\">"
+            for row in rows {
+                let share = Double(row.count) / Double(max(total, 1)) * 100
+                let label = escape("\(text.faultName(row.faultType)): \(row.count) (\(String(format: "%.1f", share))%)")
+                html += "<span class=\"s\(row.faultType.rawValue)\" style=\"width:\(String(format: "%.3f", share))%\" title=\"\(label)\" data-count=\"\(row.count)\">\(share >= 8 ? String(row.count) : "")</span>"
+            }
+            html += "</div><span class=\"dist-total\">\(total)</span></div>\n"
+        }
+        return html
+    }
+
     /// A machine's card on the status board.
     struct Card {
         var name: String
