@@ -19,20 +19,20 @@ public struct DiagnosisRows: Sendable {
 /// are small beside samples', so the whole body is read at once and Foundation's parsers serve.
 public enum DiagnosisReader {
     /// A JSON array of objects; malformed JSON refuses the whole body.
-    public static func jsonArray(_ data: Data, now: Timestamp) throws(JSONFormatError) -> DiagnosisRows {
+    public static func jsonArray(_ data: Data, now: Timestamp, zone: PlantTimeZone = .utc) throws(JSONFormatError) -> DiagnosisRows {
         guard JSONSyntax.isWellFormed(data), let array = try? JSONDecoder().decode([JSONValue].self, from: data) else {
             throw JSONFormatError(element: 0, message: "the body is not a JSON array of diagnoses")
         }
         var result = DiagnosisRows()
         for (index, element) in array.enumerated() {
             result.received += 1
-            read(element, line: index + 1, now: now, into: &result)
+            read(element, line: index + 1, now: now, zone: zone, into: &result)
         }
         return result
     }
 
     /// One JSON object per line; a line that is not one is a refused row.
-    public static func ndjson(_ data: Data, now: Timestamp) -> DiagnosisRows {
+    public static func ndjson(_ data: Data, now: Timestamp, zone: PlantTimeZone = .utc) -> DiagnosisRows {
         var result = DiagnosisRows()
         for (index, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
@@ -42,14 +42,14 @@ public enum DiagnosisReader {
                 result.rejected.append(RowError(line: index + 1, column: "", message: "not a JSON object"))
                 continue
             }
-            read(object, line: index + 1, now: now, into: &result)
+            read(object, line: index + 1, now: now, zone: zone, into: &result)
         }
         return result
     }
 
     /// CSV with a header naming `machine_name`, `fault_type` and optionally `detected_at` (`id` and
     /// `fault_name` are ignored); without `detected_at`, or with an empty cell, the time is now.
-    public static func csv(_ data: Data, now: Timestamp) throws(CSVFormatError) -> DiagnosisRows {
+    public static func csv(_ data: Data, now: Timestamp, zone: PlantTimeZone = .utc) throws(CSVFormatError) -> DiagnosisRows {
         var result = DiagnosisRows()
         var columns: [String: Int]?
         var width = 0
@@ -109,13 +109,13 @@ public enum DiagnosisReader {
             if let i = map["detected_at"], !fields[i].trimmingSpaces().isEmpty {
                 object["detected_at"] = .string(fields[i].trimmingSpaces())
             }
-            read(.object(object), line: number, now: now, into: &result)
+            read(.object(object), line: number, now: now, zone: zone, into: &result)
         }
         guard columns != nil else { throw CSVFormatError(line: 1, message: "the input is empty: expected a header line") }
         return result
     }
 
-    static func read(_ element: JSONValue, line: Int, now: Timestamp, into result: inout DiagnosisRows) {
+    static func read(_ element: JSONValue, line: Int, now: Timestamp, zone: PlantTimeZone, into result: inout DiagnosisRows) {
         guard case .object(let object) = element else {
             result.rejected.append(RowError(line: line, column: "", message: "expected an object with machine_name and fault_type"))
             return
@@ -142,7 +142,7 @@ public enum DiagnosisReader {
         switch object["detected_at"] {
         case nil, .null?: break
         case .string(let text)?:
-            guard let parsed = Timestamp(parsing: text) else {
+            guard let parsed = Timestamp(parsing: text, zone: zone) else {
                 result.rejected.append(RowError(line: line, column: "detected_at", message: "'\(text.prefix(40))' is not an RFC 3339 time"))
                 return
             }

@@ -76,10 +76,16 @@ public struct SampleCSVParser: Sendable {
     private var fieldEnds: [Int] = []
     private var unquoted: [UInt8] = []
 
-    /// - Parameter now: the time given to rows without `collected_at`.
-    public init(layout: Layout = .detect(original: nil), now: Timestamp) {
+    /// Reads times written without an offset as the plant's local times.
+    private var localTimes: PlantTimeZone.Reader
+
+    /// - Parameters:
+    ///   - now: the time given to rows without `collected_at`.
+    ///   - zone: the zone of times written without an offset.
+    public init(layout: Layout = .detect(original: nil), now: Timestamp, zone: PlantTimeZone = .utc) {
         self.layout = layout
         self.now = now
+        self.localTimes = PlantTimeZone.Reader(zone)
         fieldStarts.reserveCapacity(16)
         fieldEnds.reserveCapacity(16)
     }
@@ -296,12 +302,14 @@ public struct SampleCSVParser: Sendable {
             case .sensor: sensor = i
             case .ignored: continue
             case .collectedAt:
+                var reader = localTimes
                 let ok = withField(p, i) { f, len -> Bool in
                     if len == 0 { return true }
-                    guard let t = Timestamp.parse(UnsafeBufferPointer(start: f, count: len)) else { return false }
+                    guard let t = Timestamp.parse(UnsafeBufferPointer(start: f, count: len), localTimes: &reader) else { return false }
                     collectedAt = t.microseconds
                     return true
                 }
+                localTimes = reader
                 if !ok {
                     reject(p, i, column: "collected_at", reason: "is not a time like 2025-01-01 00:00:00 or 2025-01-01T00:00:00Z", into: &batch)
                     return

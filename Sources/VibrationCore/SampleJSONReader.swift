@@ -26,8 +26,15 @@ public struct SampleJSONReader: Sendable {
     private var pending: [UInt8] = []
     private var pendingOverflow = false
 
-    public init(now: Timestamp) {
+    /// Reads times written without an offset as the plant's local times.
+    private var localTimes: PlantTimeZone.Reader
+
+    /// - Parameters:
+    ///   - now: the time given to rows without `collected_at`.
+    ///   - zone: the zone of times written without an offset.
+    public init(now: Timestamp, zone: PlantTimeZone = .utc) {
         self.now = now
+        self.localTimes = PlantTimeZone.Reader(zone)
     }
 
     // MARK: Array
@@ -194,7 +201,9 @@ public struct SampleJSONReader: Sendable {
                 case .collectedAt?:
                     if c.peek == UInt8(ascii: "\"") {
                         guard let bytes = c.string() else { throw JSONFormatError(element: element, message: "malformed string") }
-                        let parsed = bytes.withUnsafeBufferPointer { Timestamp.parse($0) }
+                        var reader = localTimes
+                        let parsed = bytes.withUnsafeBufferPointer { Timestamp.parse($0, localTimes: &reader) }
+                        localTimes = reader
                         if let parsed {
                             collectedAt = parsed.microseconds
                         } else {

@@ -68,9 +68,48 @@ extension Timestamp {
         self.init(microseconds: upper ? start + 86_400_000_000 - 1 : start)
     }
 
+    /// Reads a time as `init(parsing:)` does; a time without an offset is the zone's local time.
+    public init?(parsing text: some StringProtocol, zone: PlantTimeZone) {
+        var copy = String(text)
+        var reader = PlantTimeZone.Reader(zone)
+        guard let value = copy.withUTF8({ Timestamp.parse($0, localTimes: &reader) }) else { return nil }
+        self = value
+    }
+
+    /// Reads a range bound as `init(parsingBound:upper:)` does; a time or date without an offset
+    /// is the zone's local time (a bare date is the zone's local day).
+    public init?(parsingBound text: some StringProtocol, upper: Bool, zone: PlantTimeZone) {
+        if let exact = Timestamp(parsing: text, zone: zone) {
+            self = exact
+            return
+        }
+        guard let day = Timestamp(parsingBound: text, upper: upper) else { return nil }
+        let local = zone.utc(fromLocal: day.microseconds)
+        guard local >= Timestamp.earliest.microseconds, local <= Timestamp.latest.microseconds else { return nil }
+        self.init(microseconds: local)
+    }
+
+    /// `parse(_:)`, reading a time without an offset as a local time of the reader's zone.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, localTimes: inout PlantTimeZone.Reader) -> Timestamp? {
+        guard let parts = parts(bytes) else { return nil }
+        let utc = parts.offsetSeconds.map { parts.local - Int64($0) * 1_000_000 } ?? localTimes.utc(fromLocal: parts.local)
+        let value = Timestamp(microseconds: utc)
+        guard value >= .earliest, value <= .latest else { return nil }
+        return value
+    }
+
     /// The parser behind `init(parsing:)`, on raw UTF-8 so that the CSV reader can call it
     /// without making a String per field.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        guard let parts = parts(bytes) else { return nil }
+        let value = Timestamp(microseconds: parts.local - Int64(parts.offsetSeconds ?? 0) * 1_000_000)
+        guard value >= .earliest, value <= .latest else { return nil }
+        return value
+    }
+
+    /// The wall-clock time as microseconds (as if it were UTC) and the offset it was written with,
+    /// nil when it had none.
+    static func parts(_ bytes: UnsafeBufferPointer<UInt8>) -> (local: Int64, offsetSeconds: Int?)? {
         let n = bytes.count
         guard n >= 19 else { return nil }
         @inline(__always) func digits(_ start: Int, _ count: Int) -> Int? {
@@ -108,10 +147,11 @@ extension Timestamp {
             guard i > start else { return nil }
         }
 
-        var offsetSeconds = 0
+        var offsetSeconds: Int?
         if i < n {
             let sign = bytes[i]
             if sign == UInt8(ascii: "Z") || sign == UInt8(ascii: "z") {
+                offsetSeconds = 0
                 i += 1
             } else if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
                 i += 1
@@ -135,9 +175,7 @@ extension Timestamp {
         let local =
             CivilCalendar.microseconds(year: year, month: month, day: day)
             + Int64(hour * 3600 + minute * 60 + second) * 1_000_000 + Int64(fraction)
-        let value = Timestamp(microseconds: local - Int64(offsetSeconds) * 1_000_000)
-        guard value >= .earliest, value <= .latest else { return nil }
-        return value
+        return (local, offsetSeconds)
     }
 
     /// RFC 3339 in UTC: `2025-01-01T00:00:00Z`, with as many fractional digits as needed (at most six).

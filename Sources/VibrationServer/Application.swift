@@ -79,7 +79,8 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     router.add(middleware: JSONBodyMiddleware(maximumBytes: config.maximumJSONBytes))
     DocsController().addRoutes(to: router)
     let dashboard = DashboardController(
-        store: store, assets: DashboardAssets(directory: config.assetsDirectory), windowSeconds: config.diagnosis.windowSeconds)
+        store: store, assets: DashboardAssets(directory: config.assetsDirectory), windowSeconds: config.diagnosis.windowSeconds,
+        zone: config.timeZone)
     dashboard.addRoutes(to: router)
     LoginController(store: store, tlsProxies: config.tlsProxies, render: dashboard.page).addRoutes(to: router)
     LiveEventsController(hub: changes.events, lifetime: config.eventStreamLifetime).addRoutes(to: router)
@@ -92,12 +93,12 @@ func buildRouter(store: some Store, config: ServerConfig, changes: Changes) thro
     }
     let api = VibrationAPI(
         store: store, maximumBodyBytes: config.maximumJSONBytes, changes: changes, diagnosis: config.diagnosis,
-        maximumJSONRows: config.maximumJSONRows)
+        maximumJSONRows: config.maximumJSONRows, zone: config.timeZone)
     var middlewares: [any ServerMiddleware] = [
         ResponseCache(operations: ["listLatestDiagnoses": .diagnosis], events: changes.events),
         ImportLimitMiddleware(slots: imports),
     ]
-    if config.compatibility == .original { middlewares.append(OriginalListsMiddleware(store: store)) }
+    if config.compatibility == .original { middlewares.append(OriginalListsMiddleware(store: store, zone: config.timeZone)) }
     middlewares += [BulkJSONFastPath(upload: api.bulk, maximumBytes: config.maximumJSONBytes), WaveformFastPath(api: api)]
     try api.registerHandlers(
         on: router, serverURL: try Servers.Server1.url(),

@@ -13,18 +13,18 @@ struct InvalidTimestamp: Error, CustomStringConvertible {
 
 extension Timestamp {
     /// A time field of a request, or a 422 naming the field.
-    static func field(_ name: String, _ text: String?) throws(ValidationError) -> Timestamp? {
+    static func field(_ name: String, _ text: String?, zone: PlantTimeZone) throws(ValidationError) -> Timestamp? {
         guard let text else { return nil }
-        guard let value = Timestamp(parsing: text) else {
+        guard let value = Timestamp(parsing: text, zone: zone) else {
             throw ValidationError(field: name, message: InvalidTimestamp(text: text).description)
         }
         return value
     }
 
     /// A `from` or `to` query parameter: a time, or a date meaning its whole day.
-    static func bound(_ name: String, _ text: String?, upper: Bool) throws(ValidationError) -> Timestamp? {
+    static func bound(_ name: String, _ text: String?, upper: Bool, zone: PlantTimeZone) throws(ValidationError) -> Timestamp? {
         guard let text else { return nil }
-        guard let value = Timestamp(parsingBound: text, upper: upper) else {
+        guard let value = Timestamp(parsingBound: text, upper: upper, zone: zone) else {
             throw ValidationError(
                 field: name,
                 message: "'\(text)' is neither an RFC 3339 time (2025-01-01T00:00:00Z) nor a date (2025-01-01)")

@@ -69,6 +69,8 @@ extension VibrationAPI {
 /// `sensor_no` narrow it (the original ignored every parameter; its clients filtered what came).
 struct OriginalListsMiddleware: ServerMiddleware {
     let store: any Store
+    /// The original wrote the plant's local times; these carry its offset too.
+    let zone: PlantTimeZone
     static let pageRows = 5_000
 
     func intercept(
@@ -80,9 +82,9 @@ struct OriginalListsMiddleware: ServerMiddleware {
         let chunks: OriginalArray
         switch operationID {
         case "listVibrationData":
-            chunks = OriginalArray(store: store, kind: .samples(sensorNo: query["sensor_no"].flatMap { $0.isEmpty ? nil : $0 }), machine: machine)
+            chunks = OriginalArray(store: store, kind: .samples(sensorNo: query["sensor_no"].flatMap { $0.isEmpty ? nil : $0 }), machine: machine, zone: zone)
         case "listDiagnoses":
-            chunks = OriginalArray(store: store, kind: .diagnoses, machine: machine)
+            chunks = OriginalArray(store: store, kind: .diagnoses, machine: machine, zone: zone)
         default:
             return try await next(request, body, metadata)
         }
@@ -120,6 +122,7 @@ struct OriginalArray: AsyncSequence, Sendable {
     let store: any Store
     let kind: Kind
     let machine: String?
+    let zone: PlantTimeZone
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let array: OriginalArray
@@ -166,7 +169,7 @@ struct OriginalArray: AsyncSequence, Sendable {
                     matching: SampleFilter(machineName: machine, sensorNo: sensorNo), after: sampleCursor, limit: limit)
                 for row in rows where row.sample.measuredTime <= OriginalGroups.measuredTimes.upperBound {
                     separator(&out, &rowsWritten)
-                    OriginalJSON.append(row, to: &out)
+                    OriginalJSON.append(row, zone: array.zone, to: &out)
                 }
                 sampleCursor = rows.last.map(SampleCursor.init(after:))
                 return (out, rows.count < limit)
@@ -175,7 +178,7 @@ struct OriginalArray: AsyncSequence, Sendable {
                     matching: DiagnosisFilter(machineName: machine), after: diagnosisCursor, limit: limit)
                 for row in rows {
                     separator(&out, &rowsWritten)
-                    OriginalJSON.append(row, to: &out)
+                    OriginalJSON.append(row, zone: array.zone, to: &out)
                 }
                 diagnosisCursor = rows.last.map(DiagnosisCursor.init(after:))
                 return (out, rows.count < limit)
@@ -219,10 +222,10 @@ struct StartedArray: AsyncSequence, Sendable {
 /// Rows as the API's JSON objects (the members of `VibrationData` and `Diagnosis`, keys sorted),
 /// written straight into bytes: a compatible list may hold millions of them.
 enum OriginalJSON {
-    static func append(_ row: StoredSample, to out: inout [UInt8]) {
+    static func append(_ row: StoredSample, zone: PlantTimeZone, to out: inout [UInt8]) {
         let s = row.sample
         out += #"{"collected_at":""#.utf8
-        out += s.collectedAt.rfc3339.utf8
+        out += zone.rfc3339(s.collectedAt).utf8
         out += #"","id":"#.utf8
         out += String(row.id).utf8
         out += #","looseness":"#.utf8
@@ -242,10 +245,10 @@ enum OriginalJSON {
         out.append(UInt8(ascii: "}"))
     }
 
-    static func append(_ row: StoredDiagnosis, to out: inout [UInt8]) {
+    static func append(_ row: StoredDiagnosis, zone: PlantTimeZone, to out: inout [UInt8]) {
         let d = row.diagnosis
         out += #"{"detected_at":""#.utf8
-        out += d.detectedAt.rfc3339.utf8
+        out += zone.rfc3339(d.detectedAt).utf8
         out += #"","fault_name":"#.utf8
         WaveformJSON.appendString(d.faultType.name, to: &out)
         out += #","fault_type":"#.utf8

@@ -1,4 +1,5 @@
 import Logging
+import VibrationCore
 
 /// Everything `himmes serve` can be told; the command line fills it from flags, then `HIMMES_*`
 /// variables, then these defaults.
@@ -25,6 +26,8 @@ public struct ServerConfig: Sendable {
     public var eventStreamLifetime: Duration = .seconds(300)
     /// Whether reads need an API key too (any key, read-only is enough); the dashboard then asks for one at `/login`.
     public var requireAuthForReads = false
+    /// Times sent without an offset are this zone's local times (`--time-zone`); storage stays UTC.
+    public var timeZone = PlantTimeZone.utc
     /// `.original`: the list routes answer the original system's plain arrays (`--compat original`).
     public var compatibility = APICompatibility.current
     /// The most rows one JSON array upload may hold (413 beyond it); CSV and NDJSON stream and have no such limit.

@@ -15,14 +15,17 @@ struct VibrationAPI<S: Store>: APIProtocol {
     let changes: Changes
     /// The engine's settings, used when a window is diagnosed on request.
     let diagnosis: DiagnosisService.Options
+    /// The plant's zone: times sent without an offset are its local times.
+    let zone: PlantTimeZone
 
     init(
         store: S, maximumBodyBytes: Int, changes: Changes, diagnosis: DiagnosisService.Options = .init(),
-        maximumJSONRows: Int = 100_000
+        maximumJSONRows: Int = 100_000, zone: PlantTimeZone = .utc
     ) {
         self.store = store
         self.diagnosis = diagnosis
-        self.bulk = BulkUpload(store: store, changes: changes, maximumJSONRows: maximumJSONRows)
+        self.zone = zone
+        self.bulk = BulkUpload(store: store, changes: changes, maximumJSONRows: maximumJSONRows, zone: zone)
         self.maximumBodyBytes = maximumBodyBytes
         self.changes = changes
     }
@@ -58,7 +61,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         -> Operations.ListVibrationData.Output
     {
         let query = input.query
-        var filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to))
+        var filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to), zone: zone)
         filter.order = query.order == .desc ? .newestFirst : .oldestFirst
         let limit = try Page.limit(query.limit)
         let cursor = try query.cursor.map { token throws(ValidationError) in try SampleCursor(token: token) }
@@ -74,7 +77,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
         var violations: [FieldViolation] = []
         let collectedAt = Self.collect(&violations) { () throws(ValidationError) in
-            try Timestamp.field("collected_at", body.collectedAt)
+            try Timestamp.field("collected_at", body.collectedAt, zone: zone)
         }
         let sample = VibrationSample(
             machineName: body.machineName, sensorNo: body.sensorNo, collectedAt: collectedAt ?? .now,
@@ -98,10 +101,10 @@ struct VibrationAPI<S: Store>: APIProtocol {
         case .csv(let body):
             report = try await bulk.run(
                 MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip),
-                decoder: SampleCSVParser(layout: .product, now: .now), atomic: atomic)
+                decoder: SampleCSVParser(layout: .product, now: .now, zone: zone), atomic: atomic)
         case .applicationXNdjson(let body):
             report = try await bulk.run(
-                MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip), decoder: SampleJSONReader(now: .now),
+                MaybeGunzipped(base: BodyChunks(body: body), gzip: gzip), decoder: SampleJSONReader(now: .now, zone: zone),
                 atomic: atomic)
         case .json(let rows):
             // Only reached without the JSON fast path (see BulkJSONFastPath): the rows arrive decoded.
@@ -114,7 +117,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         -> Operations.ExportVibrationData.Output
     {
         let query = input.query
-        let filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to))
+        let filter = try SampleFilter(query: (query.machineName, query.sensorNo, query.from, query.to), zone: zone)
         let chunks = SampleCSVExport(store: store, filter: filter).map { $0[...] }
         return .ok(.init(body: .csv(HTTPBody(chunks, length: .unknown, iterationBehavior: .single))))
     }
@@ -135,8 +138,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
         let filter = try DiagnosisFilter(
             machineName: query.machineName,
             faultType: query.faultType.map { code throws(ValidationError) in try Validation.faultType(code) },
-            from: try Timestamp.bound("from", query.from, upper: false),
-            to: try Timestamp.bound("to", query.to, upper: true),
+            from: try Timestamp.bound("from", query.from, upper: false, zone: zone),
+            to: try Timestamp.bound("to", query.to, upper: true, zone: zone),
             order: query.order == .desc ? .newestFirst : .oldestFirst
         ).validated()
         let limit = try Page.limit(query.limit)
@@ -151,7 +154,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
         var violations: [FieldViolation] = []
         let detectedAt = Self.collect(&violations) { () throws(ValidationError) in
-            try Timestamp.field("detected_at", body.detectedAt)
+            try Timestamp.field("detected_at", body.detectedAt, zone: zone)
         }
         let faultType = Self.collect(&violations) { () throws(ValidationError) in
             try Validation.faultType(body.faultType)
@@ -311,8 +314,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
 
     func learnBaseline(_ input: Operations.LearnBaseline.Input) async throws -> Operations.LearnBaseline.Output {
         guard case .json(let body) = input.body else { throw Problem(status: .unsupportedMediaType) }
-        let from = try Timestamp.bound("from", body.from, upper: false)!
-        let to = try Timestamp.bound("to", body.to, upper: true)!
+        let from = try Timestamp.bound("from", body.from, upper: false, zone: zone)!
+        let to = try Timestamp.bound("to", body.to, upper: true, zone: zone)!
         _ = try SampleFilter(from: from, to: to).validated()
         guard try await store.machineStatus(named: input.path.name) != nil else {
             throw Problem(status: .notFound, detail: "No machine is named '\(input.path.name)'.")
@@ -340,8 +343,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
         points: Int?
     ) async throws -> (channel: SignalChannel, reduced: Downsampling.Reduced) {
         var violations: [FieldViolation] = []
-        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", fromText, upper: false) }
-        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", toText, upper: true) }
+        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", fromText, upper: false, zone: zone) }
+        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", toText, upper: true, zone: zone) }
         let points = points ?? 2_000
         if !(10...4_000).contains(points) {
             violations.append(FieldViolation(field: "points", message: "must be between 10 and 4000, got \(points)"))
@@ -364,7 +367,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
     func getSpectrum(_ input: Operations.GetSpectrum.Input) async throws -> Operations.GetSpectrum.Output {
         let q = input.query
         var violations: [FieldViolation] = []
-        let start = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.field("at", q.at) }
+        let start = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.field("at", q.at, zone: zone) }
         let seconds = q.seconds ?? diagnosis.windowSeconds
         if !(0.05...60).contains(seconds) {
             violations.append(FieldViolation(field: "seconds", message: "must be between 0.05 and 60, got \(seconds)"))
@@ -430,8 +433,8 @@ struct VibrationAPI<S: Store>: APIProtocol {
     func getFeatureTrend(_ input: Operations.GetFeatureTrend.Input) async throws -> Operations.GetFeatureTrend.Output {
         let q = input.query
         var violations: [FieldViolation] = []
-        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", q.from, upper: false) }
-        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", q.to, upper: true) }
+        let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", q.from, upper: false, zone: zone) }
+        let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", q.to, upper: true, zone: zone) }
         let limit = q.limit ?? 1_000
         if !(1...4_000).contains(limit) {
             violations.append(FieldViolation(field: "limit", message: "must be between 1 and 4000, got \(limit)"))
@@ -490,11 +493,11 @@ struct VibrationAPI<S: Store>: APIProtocol {
 
 extension SampleFilter {
     /// The filters of a sample list or export as the query gives them: `from` and `to` as times or dates.
-    init(query: (machineName: String?, sensorNo: String?, from: String?, to: String?)) throws(ValidationError) {
+    init(query: (machineName: String?, sensorNo: String?, from: String?, to: String?), zone: PlantTimeZone) throws(ValidationError) {
         self = try SampleFilter(
             machineName: query.machineName, sensorNo: query.sensorNo,
-            from: try Timestamp.bound("from", query.from, upper: false),
-            to: try Timestamp.bound("to", query.to, upper: true)
+            from: try Timestamp.bound("from", query.from, upper: false, zone: zone),
+            to: try Timestamp.bound("to", query.to, upper: true, zone: zone)
         ).validated()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VibrationCore
 import VibrationStore
 
 @main
@@ -63,6 +64,15 @@ struct LoggingOptions: ParsableArguments {
 
 /// Flags first, then the `HIMMES_*` environment, then the default.
 enum Environment {
+    /// The plant's zone from the flag, else `HIMMES_TIME_ZONE`, else UTC.
+    static func timeZone(flag: String?) throws -> PlantTimeZone {
+        let text = value(flag: flag, variable: "HIMMES_TIME_ZONE", default: "UTC")
+        guard let zone = PlantTimeZone(identifier: text) else {
+            throw ValidationError("--time-zone must be an IANA zone name such as Asia/Seoul or Europe/Berlin (or UTC), got '\(text)'")
+        }
+        return zone
+    }
+
     static func value(flag: String?, variable: String, default fallback: String) -> String {
         if let flag { return flag }
         if let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty { return env }

@@ -29,6 +29,12 @@ struct Import: AsyncParsableCommand {
     var sensor: String?
     @Option(help: "Start of the recording in original-layout files (default: the file's modification time).")
     var start: String?
+    @Option(
+        help: """
+            IANA time zone of times written without an offset (collected_at, --start), e.g. Asia/Seoul; \
+            stored times stay UTC. [env: HIMMES_TIME_ZONE] (default: UTC)
+            """)
+    var timeZone: String?
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Write every rejected row (line, column, reason) to this file.") var errorsOut: String?
     @Flag(help: "No progress line.") var quiet = false
@@ -38,7 +44,8 @@ struct Import: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if let start, Timestamp(parsing: start) == nil {
+        let zone = try Environment.timeZone(flag: timeZone)
+        if let start, Timestamp(parsing: start, zone: zone) == nil {
             throw ValidationError("--start '\(start)' is not an RFC 3339 time")
         }
     }
@@ -48,6 +55,7 @@ struct Import: AsyncParsableCommand {
         let files = try ImportInput.expand(inputs)
         let store = try await database.open(logger: logger)
         let importer = SampleImporter(store: store)
+        let zone = try Environment.timeZone(flag: timeZone)
         let errorsFile = try errorsOut.map { try OutputSink(path: $0) }
         let errorLines = ErrorLines(sink: errorsFile)
         let progress = SampleImporter.Progress()
@@ -60,7 +68,7 @@ struct Import: AsyncParsableCommand {
         let started = clock.now
         var failure: (file: String, error: any Error)?
         for file in files {
-            let layout = SampleCSVParser.Layout.detect(original: file.originalSource(machine: machine, sensor: sensor, start: start.flatMap { Timestamp(parsing: $0) }))
+            let layout = SampleCSVParser.Layout.detect(original: file.originalSource(machine: machine, sensor: sensor, start: start.flatMap { Timestamp(parsing: $0, zone: zone) }))
             do {
                 let handle = file.path == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: file.path))
                 defer { if file.path != "-" { try? handle.close() } }
@@ -68,9 +76,9 @@ struct Import: AsyncParsableCommand {
                 let report: IngestReport
                 let name = file.path
                 if file.gzip {
-                    report = try await importer.importCSV(GunzippedChunks(chunks), layout: layout, progress: progress) { errorLines.write($0, file: name) }
+                    report = try await importer.importCSV(GunzippedChunks(chunks), layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
                 } else {
-                    report = try await importer.importCSV(chunks, layout: layout, progress: progress) { errorLines.write($0, file: name) }
+                    report = try await importer.importCSV(chunks, layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
                 }
                 total.received += report.received
                 total.inserted += report.inserted

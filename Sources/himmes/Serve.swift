@@ -54,6 +54,13 @@ struct Serve: AsyncParsableCommand {
     var compat: String?
 
     @Option(
+        help: """
+            IANA time zone of the plant (Asia/Seoul, Europe/Berlin): times sent without an offset are its local \
+            times, as the original system's clients send them; storage stays UTC. [env: HIMMES_TIME_ZONE] (default: UTC)
+            """)
+    var timeZone: String?
+
+    @Option(
         name: .customLong("trust-network"),
         help: """
             Network (CIDR, or one address) whose writes need no API key while none is presented, for a plant's \
@@ -142,6 +149,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--compat must be current or original, got '\(compatText)'")
         }
         config.compatibility = compatibility
+        config.timeZone = try Environment.timeZone(flag: timeZone)
         config.tlsProxies = try networks(tlsProxies, "HIMMES_TLS_PROXIES", "--tls-proxy")
         config.trustedNetworks = try networks(trustNetworks, "HIMMES_TRUST_NETWORKS", "--trust-network")
         config.requireAuthForReads = Environment.flag(requireAuthForReads, variable: "HIMMES_REQUIRE_AUTH_FOR_READS")
@@ -205,6 +213,7 @@ struct Serve: AsyncParsableCommand {
                 "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
             )
         }
+        logger.notice("times without an offset are read as local times of \(config.timeZone)", metadata: ["time_zone": "\(config.timeZone)"])
         if config.compatibility == .original {
             logger.notice("GET /vibration-data and GET /vibration-diagnosis answer the original system's plain arrays (--compat original)")
         }

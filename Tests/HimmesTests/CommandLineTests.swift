@@ -350,6 +350,21 @@ struct ServeCommandTests {
         }
     }
 
+    @Test("import --time-zone (or HIMMES_TIME_ZONE) reads naive times as the plant's; an unknown zone is refused")
+    func importTimeZone() throws {
+        let dir = try TemporaryDirectory.make().path
+        let file = "\(dir)/local.csv"
+        try (SampleCSVWriter.header + "g1,s1,2025-04-29 09:00:00,0,1,2,3,4\ng1,s1,2025-04-29T09:00:00Z,0,1,2,3,4\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let db = "\(dir)/tz.sqlite"
+        let loaded = try Himmes.run(["import", file, "--db", db, "--time-zone", "Asia/Seoul", "--quiet", "--no-diagnose"])
+        #expect(loaded.status == 0, "\(loaded.err)")
+        let exported = try Himmes.run(["export", "--db", db, "--out", "-"]).out
+        #expect(exported.contains("g1,s1,2025-04-29 00:00:00,0,") && exported.contains("g1,s1,2025-04-29 09:00:00,0,"), "\(exported)")
+        let refused = try Himmes.run(["import", file, "--db", db, "--time-zone", "Korea/Nowhere"])
+        #expect(refused.status != 0 && refused.err.contains("IANA"))
+    }
+
     @Test("the fuzz targets run without findings (HIMMES_FUZZ_SECONDS each; .ci/run sets it)")
     func fuzzTargets() throws {
         guard let seconds = ProcessInfo.processInfo.environment["HIMMES_FUZZ_SECONDS"], Int(seconds) != nil else {

@@ -170,4 +170,36 @@ struct OriginalClientsTests {
             #expect(one.text.components(separatedBy: "class=\"dist-row\"").count == 2)
         }
     }
+
+    @Test("--time-zone: naive times from the original's clients are the plant's local times; the original's answers carry its offset", arguments: Backend.available)
+    func plantTimeZone(backend: Backend) async throws {
+        let seoul = PlantTimeZone(identifier: "Asia/Seoul")!
+        try await withApp(backend: backend, configure: { $0.timeZone = seoul; $0.compatibility = .original }) { client, store in
+            let rows = [
+                #"{"machine_name": "g1", "sensor_no": "s1", "collected_at": "2025-04-29T08:00:00.250000", "measured_time": 0.25, "normal": 0, "unbalance": 0, "looseness": 0, "unbalance_looseness": 0}"#,
+                #"{"machine_name": "g1", "sensor_no": "s1", "collected_at": "2025-04-29T08:00:00Z", "measured_time": 0.5, "normal": 0, "unbalance": 0, "looseness": 0, "unbalance_looseness": 0}"#,
+            ]
+            #expect(try await client.call(.post, "/vibration-data/bulk", json: "[" + rows.joined(separator: ",") + "]")["inserted"] as? Int == 2)
+            let csv = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\ng1,s1,2025-04-29 09:00:00,0,0,0,0,0\n"
+            #expect(try await client.call(.post, "/vibration-data/bulk", json: csv, contentType: "text/csv")["inserted"] as? Int == 1)
+            let diagnosis = try await client.call(.post, "/vibration-diagnosis", json: #"{"machine_name": "g1", "fault_type": 1, "detected_at": "2025-04-29T08:30:00"}"#)
+            #expect(diagnosis.status == .created)
+            // Stored in UTC: 08:00 in Seoul is 23:00 the day before.
+            let stored = try await store.samples(matching: SampleFilter(), after: nil, limit: 10).map(\.sample.collectedAt)
+            #expect(stored == ["2025-04-28T23:00:00.25Z", "2025-04-29T00:00:00Z", "2025-04-29T08:00:00Z"].map { Timestamp(parsing: $0)! })
+            // A date or time asked for is the plant's local one: all three rows are on the 29th in
+            // Seoul, and only the one sent in UTC is after noon there.
+            let day = try await client.call(.get, "/vibration-data.csv?from=2025-04-29&to=2025-04-29")
+            #expect(day.text.split(separator: "\n").count == 4, "\(day.text)")
+            let afternoon = try await client.call(.get, "/vibration-data.csv?from=2025-04-29T12:00:00&to=2025-04-29")
+            #expect(afternoon.text.split(separator: "\n").count == 2, "\(afternoon.text)")
+            let dayBefore = try await client.call(.get, "/vibration-data.csv?from=2025-04-28&to=2025-04-28")
+            #expect(dayBefore.text.split(separator: "\n").count == 1, "\(dayBefore.text)")
+            // The original's plain arrays write the plant's local time with its offset.
+            let all = try #require(try await client.call(.get, "/vibration-data").json as? [[String: Any]])
+            #expect(all.map { $0["collected_at"] as! String } == ["2025-04-29T08:00:00.25+09:00", "2025-04-29T09:00:00+09:00", "2025-04-29T17:00:00+09:00"])
+            let diagnoses = try #require(try await client.call(.get, "/vibration-diagnosis").json as? [[String: Any]])
+            #expect(diagnoses.first?["detected_at"] as? String == "2025-04-29T08:30:00+09:00")
+        }
+    }
 }

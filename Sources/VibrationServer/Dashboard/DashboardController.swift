@@ -13,6 +13,8 @@ struct DashboardController<S: Store> {
     let assets: DashboardAssets
     /// The engine's window, the default length of a spectrum on the machine page.
     let windowSeconds: Double
+    /// The plant's zone: a date or time typed without an offset is its local time.
+    var zone: PlantTimeZone = .utc
     static var library: MustacheLibrary {
         var library = MustacheLibrary()
         for (name, bytes) in [
@@ -183,9 +185,9 @@ struct DashboardController<S: Store> {
             ]
         }
 
-        func bounds() throws(ValidationError) -> (Timestamp?, Timestamp?) {
-            (try Timestamp.bound("from", from.isEmpty ? nil : from, upper: false),
-             try Timestamp.bound("to", to.isEmpty ? nil : to, upper: true))
+        func bounds(zone: PlantTimeZone) throws(ValidationError) -> (Timestamp?, Timestamp?) {
+            (try Timestamp.bound("from", from.isEmpty ? nil : from, upper: false, zone: zone),
+             try Timestamp.bound("to", to.isEmpty ? nil : to, upper: true, zone: zone))
         }
     }
 
@@ -200,7 +202,7 @@ struct DashboardController<S: Store> {
             "query": query.encoded, "sort": query.sortContext(text),
         ]
         do {
-            let (from, to) = try query.bounds()
+            let (from, to) = try query.bounds(zone: zone)
             let filter = try SampleFilter(
                 machineName: query.machine.isEmpty ? nil : query.machine, sensorNo: query.sensor.isEmpty ? nil : query.sensor,
                 from: from, to: to, order: query.order
@@ -230,7 +232,7 @@ struct DashboardController<S: Store> {
             "sort": query.sortContext(text),
         ]
         do {
-            let (from, to) = try query.bounds()
+            let (from, to) = try query.bounds(zone: zone)
             let filter = try DiagnosisFilter(
                 machineName: query.machine.isEmpty ? nil : query.machine, faultType: query.faultType, from: from, to: to,
                 order: query.order

@@ -25,8 +25,8 @@ extension DashboardController {
             ["value": $0, "selected": $0 == line]
         }
         do {
-            var from = try Timestamp.bound("from", value("from").isEmpty ? nil : value("from"), upper: false)
-            var to = try Timestamp.bound("to", value("to").isEmpty ? nil : value("to"), upper: true)
+            var from = try Timestamp.bound("from", value("from").isEmpty ? nil : value("from"), upper: false, zone: zone)
+            var to = try Timestamp.bound("to", value("to").isEmpty ? nil : value("to"), upper: true, zone: zone)
             if to == nil {
                 let newest = try await store.latestDiagnoses(machineName: nil).map(\.diagnosis.detectedAt).max()
                 to = from.map { Timestamp(microseconds: $0.microseconds + span.seconds * 1_000_000) } ?? newest ?? .now

@@ -13,11 +13,14 @@ struct BulkUpload: Sendable {
     let maximumJSONRows: Int
     /// The most rows an atomic upload may hold: it is parsed whole before anything is stored.
     static let maximumAtomicRows = 1_000_000
+    /// The zone of times sent without an offset.
+    let zone: PlantTimeZone
 
-    init(store: any Store, changes: Changes, maximumJSONRows: Int = 100_000) {
+    init(store: any Store, changes: Changes, maximumJSONRows: Int = 100_000, zone: PlantTimeZone = .utc) {
         importer = SampleImporter(store: store)
         self.changes = changes
         self.maximumJSONRows = maximumJSONRows
+        self.zone = zone
     }
 
     /// The 413 of a JSON array with more rows than allowed; nothing of it is stored.
@@ -106,9 +109,9 @@ struct BulkUpload: Sendable {
         let read: DiagnosisRows
         do {
             switch format {
-            case .json: read = try DiagnosisReader.jsonArray(data, now: .now)
-            case .ndjson: read = DiagnosisReader.ndjson(data, now: .now)
-            case .csv: read = try DiagnosisReader.csv(data, now: .now)
+            case .json: read = try DiagnosisReader.jsonArray(data, now: .now, zone: zone)
+            case .ndjson: read = DiagnosisReader.ndjson(data, now: .now, zone: zone)
+            case .csv: read = try DiagnosisReader.csv(data, now: .now, zone: zone)
             }
         } catch let error as JSONFormatError {
             throw Problem(status: .badRequest, title: "Malformed request", detail: "The body is not a JSON array of diagnoses: \(error.message).")
@@ -159,7 +162,7 @@ struct BulkUpload: Sendable {
         defer { changes.samplesStored() }
         let clock = ContinuousClock()
         let started = clock.now
-        var reader = SampleJSONReader(now: .now)
+        var reader = SampleJSONReader(now: .now, zone: zone)
         var batch = SampleBatch()
         do {
             try body.withUnsafeReadableBytes { raw throws(JSONFormatError) in try reader.parseArray(raw, into: &batch) }
@@ -185,7 +188,7 @@ extension BulkUpload {
             batch.rowsRead += 1
             var collectedAt = now
             if let text = row.collectedAt {
-                guard let parsed = Timestamp(parsing: text) else {
+                guard let parsed = Timestamp(parsing: text, zone: zone) else {
                     batch.rejected.append(RowError(line: element, column: "collected_at", message: "'\(text)' is not an RFC 3339 time"))
                     continue
                 }

@@ -45,11 +45,11 @@ public struct SampleImporter: Sendable {
     /// the report lists the first hundred. A `CSVFormatError` (no usable header) stops the import
     /// before anything is stored.
     public func importCSV<Chunks: AsyncSequence & Sendable>(
-        _ chunks: Chunks, layout: SampleCSVParser.Layout, now: Timestamp = .now, progress: Progress = Progress(),
-        rejected: @escaping @Sendable ([RowError]) -> Void = { _ in }
+        _ chunks: Chunks, layout: SampleCSVParser.Layout, now: Timestamp = .now, zone: PlantTimeZone = .utc,
+        progress: Progress = Progress(), rejected: @escaping @Sendable ([RowError]) -> Void = { _ in }
     ) async throws -> IngestReport where Chunks.Element == ByteBuffer {
         try await importSamples(
-            chunks, decoder: SampleCSVParser(layout: layout, now: now), progress: progress, rejected: rejected)
+            chunks, decoder: SampleCSVParser(layout: layout, now: now, zone: zone), progress: progress, rejected: rejected)
     }
 
     /// Parses and stores a stream of any format a `SampleChunkDecoder` reads.
