@@ -41,13 +41,7 @@ func decode<D: SampleChunkDecoder>(_ bytes: [UInt8], _ decoder: D, chunk: Int) -
     var batch = SampleBatch()
     var outcome = Outcome()
     do {
-        var start = 0
-        while start < bytes.count {
-            let end = min(bytes.count, start + chunk)
-            try bytes[start..<end].withUnsafeBytes { try decoder.decode($0, into: &batch) }
-            start = end
-        }
-        try decoder.finish(into: &batch)
+        try decoder.decodeAll(bytes, chunk: chunk, into: &batch)
     } catch {
         check("\(error)".contains("line") || "\(error)".contains("element"), "an error that names no place: \(error)")
         outcome.failed = true

@@ -119,6 +119,20 @@ public protocol SampleChunkDecoder: Sendable {
     mutating func finish(into batch: inout SampleBatch) throws
 }
 
+extension SampleChunkDecoder {
+    /// Reads the whole input cut into chunks of `chunk` bytes, then finishes: what a stream that
+    /// arrives in pieces of that size gives (the tests and fuzz targets compare chunkings with it).
+    public mutating func decodeAll(_ bytes: [UInt8], chunk: Int, into batch: inout SampleBatch) throws {
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + max(1, chunk))
+            try bytes[start..<end].withUnsafeBytes { try decode($0, into: &batch) }
+            start = end
+        }
+        try finish(into: &batch)
+    }
+}
+
 extension SampleCSVParser: SampleChunkDecoder {
     public mutating func decode(_ chunk: UnsafeRawBufferPointer, into batch: inout SampleBatch) throws {
         try parse(chunk, into: &batch)

@@ -39,13 +39,7 @@ struct ParserFuzzTests {
         var batch = SampleBatch()
         var outcome = Outcome()
         do {
-            var start = 0
-            while start < bytes.count {
-                let end = min(bytes.count, start + chunk)
-                try bytes[start..<end].withUnsafeBytes { try decoder.decode($0, into: &batch) }
-                start = end
-            }
-            try decoder.finish(into: &batch)
+            try decoder.decodeAll(bytes, chunk: chunk, into: &batch)
         } catch {
             outcome.failure = "\(error)"
             return outcome

@@ -407,16 +407,8 @@ struct HostileInputTests {
     /// Opens a connection and sends `head` then `body`, a few bytes at a time with `pause` between;
     /// returns how long the server kept the connection open, or nil when it outlasted `limit`.
     static func trickle(port: Int, head: String, body: String, pause: Duration, limit: Duration) async throws -> Duration? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try loopbackConnection(port: port)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         var flags: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &flags, socklen_t(MemoryLayout<Int32>.size))
         signal(SIGPIPE, SIG_IGN)
