@@ -53,6 +53,8 @@ public enum DiagnosisReader {
         var result = DiagnosisRows()
         var columns: [String: Int]?
         var width = 0
+        // `,`, or a tab for a `mysql --batch` export (told by the header).
+        var delimiter: Character = ","
         var number = 0
         for bytes in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             number += 1
@@ -74,7 +76,8 @@ public enum DiagnosisReader {
             if line.hasSuffix("\r") { line = line.dropLast() }
             if number == 1, line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            guard let fields = CSVLine.fields(line) else {
+            if columns == nil, line.contains("\t"), !line.contains(",") { delimiter = "\t" }
+            guard let fields = CSVLine.fields(line, delimiter: delimiter) else {
                 if columns == nil { throw CSVFormatError(line: number, message: "the header is not valid CSV") }
                 result.received += 1
                 result.rejected.append(RowError(line: number, column: "", message: "an unclosed quote"))
@@ -184,7 +187,7 @@ public enum JSONValue: Decodable, Sendable, Hashable {
 
 /// Splits one CSV line into its fields (RFC 4180 quotes); nil for an unclosed quote.
 public enum CSVLine {
-    public static func fields(_ line: Substring) -> [String]? {
+    public static func fields(_ line: Substring, delimiter: Character = ",") -> [String]? {
         var fields: [String] = []
         var current = ""
         var quoted = false
@@ -204,7 +207,7 @@ public enum CSVLine {
                 } else {
                     current.append(c)
                 }
-            } else if c == "," {
+            } else if c == delimiter {
                 fields.append(current)
                 current = ""
                 atFieldStart = true

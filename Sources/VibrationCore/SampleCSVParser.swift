@@ -72,6 +72,8 @@ public struct SampleCSVParser: Sendable {
     private var pending: [UInt8] = []
     private var pendingOverflow = false
     private var lastStream: (machine: [UInt8], sensor: [UInt8], index: Int32)?
+    /// `,`, or a tab for the tab-separated files `mysql --batch` writes (told by their header line).
+    private var delimiter = UInt8(ascii: ",")
     private var fieldStarts: [Int] = []
     private var fieldEnds: [Int] = []
     private var unquoted: [UInt8] = []
@@ -197,6 +199,9 @@ public struct SampleCSVParser: Sendable {
         throws(CSVFormatError)
     {
         if case .product = layout, n > Self.maximumLineBytes { throw Self.headerTooLong(line: lineNumber) }
+        // A header of tab-separated names and no comma is a MySQL batch export (`mysql --batch`).
+        let bytes = UnsafeBufferPointer(start: p, count: n)
+        if bytes.contains(0x09), !bytes.contains(UInt8(ascii: ",")) { delimiter = 0x09 }
         guard let count = splitFields(p, n) else {
             throw CSVFormatError(line: lineNumber, message: "the first line is not valid CSV (an unclosed quote)")
         }
@@ -424,12 +429,16 @@ public struct SampleCSVParser: Sendable {
         }
         let machine = fieldBytes(p, machineField)
         let sensor = fieldBytes(p, sensorField)
-        // Names an export marked against spreadsheet formulas read back as they were stored.
-        guard let machineName = String(validating: SpreadsheetText.unescaped(machine), as: UTF8.self) else {
+        // Names an export marked against spreadsheet formulas read back as they were stored; a MySQL
+        // batch export writes a backslash in a name as two.
+        let tsv = delimiter == 0x09
+        guard let machineName = String(validating: SpreadsheetText.unescaped(tsv ? Self.mysqlUnescaped(machine) : machine), as: UTF8.self)
+        else {
             batch.rejected.append(RowError(line: lineNumber, column: "machine_name", message: "is not valid UTF-8"))
             return nil
         }
-        guard let sensorNo = String(validating: SpreadsheetText.unescaped(sensor), as: UTF8.self) else {
+        guard let sensorNo = String(validating: SpreadsheetText.unescaped(tsv ? Self.mysqlUnescaped(sensor) : sensor), as: UTF8.self)
+        else {
             batch.rejected.append(RowError(line: lineNumber, column: "sensor_no", message: "is not valid UTF-8"))
             return nil
         }
@@ -444,6 +453,30 @@ public struct SampleCSVParser: Sendable {
             batch.rejected.append(RowError(line: lineNumber, column: first.field, message: message))
             return nil
         }
+    }
+
+    /// A field of `mysql --batch` output as it was stored: `\\`, `\t`, `\n` and `\0` are a backslash,
+    /// a tab, a line feed and a NUL.
+    static func mysqlUnescaped(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.contains(UInt8(ascii: "\\")) else { return bytes }
+        var out: [UInt8] = []
+        var escaped = false
+        for byte in bytes {
+            if escaped {
+                switch byte {
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "0"): out.append(0)
+                default: out.append(byte)
+                }
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else {
+                out.append(byte)
+            }
+        }
+        return out
     }
 
     /// Whether an unquoted field is exactly these bytes (quoted fields take the slow path).
@@ -480,9 +513,9 @@ public struct SampleCSVParser: Sendable {
                     }
                     i += 1
                 }
-                while i < n, p[i] != UInt8(ascii: ",") { i += 1 }
+                while i < n, p[i] != delimiter { i += 1 }
             } else {
-                while i < n, p[i] != UInt8(ascii: ",") { i += 1 }
+                while i < n, p[i] != delimiter { i += 1 }
             }
             fieldEnds.append(i)
             if i >= n { break }

@@ -10,8 +10,9 @@ struct Import: AsyncParsableCommand {
         commandName: "import",
         abstract: "Load CSV files of vibration samples, skipping samples already stored.",
         discussion: """
-            Reads .csv and .csv.gz files, folders of them, or '-' for standard input, as streams with \
-            constant memory. The product's layout has a header naming its columns; the original data \
+            Reads .csv and .csv.gz files (and .tsv, as `mysql --batch` writes them), folders of them, or '-' \
+            for standard input, as streams with constant memory. A file whose header names detected_at and \
+            fault_type (the original system's vibration_diagnosis table, exported) loads as diagnoses. The product's layout has a header naming its columns; the original data \
             set's headerless five-column files (time, normal, type1, type2, type3) take their machine and \
             sensor from a name like g1_sensor1.csv (or --machine and --sensor) and their start time from \
             --start (else the file's modification time). Rejected rows are listed with line, column and \
@@ -75,7 +76,9 @@ struct Import: AsyncParsableCommand {
                 let chunks = FileChunks(handle: handle)
                 let report: IngestReport
                 let name = file.path
-                if file.gzip {
+                if file.path != "-", try await file.holdsDiagnoses() {
+                    report = try await Self.importDiagnoses(file, into: store, zone: zone) { errorLines.write($0, file: name) }
+                } else if file.gzip {
                     report = try await importer.importCSV(GunzippedChunks(chunks), layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
                 } else {
                     report = try await importer.importCSV(chunks, layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
@@ -109,6 +112,26 @@ struct Import: AsyncParsableCommand {
     }
 }
 
+extension Import {
+    /// A diagnosis table export (CSV or `mysql --batch` TSV), read whole: diagnoses are few beside
+    /// samples. The table has no identity key, so loading the same export twice stores it twice.
+    static func importDiagnoses(
+        _ file: ImportInput, into store: any Store, zone: PlantTimeZone, rejected: ([RowError]) -> Void
+    ) async throws -> IngestReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let data = try await file.contents(limit: 1 << 30)
+        let read = try DiagnosisReader.csv(data, now: .now, zone: zone)
+        var report = IngestReport()
+        report.received = read.received
+        report.record(read.rejected)
+        rejected(read.rejected)
+        report.inserted = try await store.insert(read.rows)
+        report.elapsedSeconds = (clock.now - started).inSeconds
+        return report
+    }
+}
+
 /// One input of `himmes import`, with what its name says about it.
 struct ImportInput {
     var path: String
@@ -117,7 +140,43 @@ struct ImportInput {
 
     var gzip: Bool { path.hasSuffix(".gz") }
 
-    /// Files as given; folders become their .csv and .csv.gz files in name order.
+    /// The file's bytes, inflated when gzip, up to `limit`.
+    func contents(limit: Int) async throws -> Data {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var data = Data()
+        func add(_ chunk: ByteBuffer) throws {
+            guard data.count + chunk.readableBytes <= limit else { throw ValidationError("\(path): larger than \(limit) bytes") }
+            data.append(contentsOf: chunk.readableBytesView)
+        }
+        if gzip {
+            for try await chunk in GunzippedChunks(FileChunks(handle: handle)) { try add(chunk) }
+        } else {
+            for try await chunk in FileChunks(handle: handle) { try add(chunk) }
+        }
+        return data
+    }
+
+    /// Whether the first line names the columns of the diagnosis table (detected_at and fault_type).
+    func holdsDiagnoses() async throws -> Bool {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var first: ByteBuffer?
+        if gzip {
+            var chunks = GunzippedChunks(FileChunks(handle: handle, chunkSize: 1 << 16)).makeAsyncIterator()
+            first = try await chunks.next()
+        } else {
+            var chunks = FileChunks(handle: handle, chunkSize: 1 << 16).makeAsyncIterator()
+            first = try await chunks.next()
+        }
+        guard let first else { return false }
+        let line = first.readableBytesView.prefix { $0 != 0x0A }
+        let names = String(decoding: line, as: UTF8.self).lowercased()
+            .split(whereSeparator: { $0 == "," || $0 == "\t" }).map { $0.trimmingCharacters(in: .whitespacesAndNewlines.union(["\""])) }
+        return names.contains("detected_at") && names.contains("fault_type")
+    }
+
+    /// Files as given; folders become their .csv and .tsv files (gzip too) in name order.
     static func expand(_ inputs: [String]) throws -> [ImportInput] {
         var files: [ImportInput] = []
         let manager = FileManager.default
@@ -132,7 +191,7 @@ struct ImportInput {
             }
             if isDirectory.boolValue {
                 let names = try manager.contentsOfDirectory(atPath: input)
-                    .filter { $0.hasSuffix(".csv") || $0.hasSuffix(".csv.gz") }.sorted()
+                    .filter { [".csv", ".csv.gz", ".tsv", ".tsv.gz"].contains(where: $0.hasSuffix) }.sorted()
                 files += try names.map { try file((input as NSString).appendingPathComponent($0)) }
             } else {
                 files.append(try file(input))
@@ -181,9 +240,12 @@ final class ErrorLines: Sendable {
         lock.withLock { try? sink.write(Array(out.utf8)) }
     }
 
+    /// A cell of the errors file: marked when a spreadsheet would run it (the messages quote what
+    /// the rejected rows held), quoted when it must be.
     func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
-            ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        let marked = String(decoding: SpreadsheetText.escaped(Array(text.utf8)), as: UTF8.self)
+        return marked.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + marked.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : marked
     }
 }
 

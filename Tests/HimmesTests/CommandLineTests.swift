@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VibrationCore
 import StoreTestSupport
+import VibrationStore
 
 /// Runs the built `himmes` executable, as a user would.
 struct Himmes {
@@ -363,6 +364,40 @@ struct ServeCommandTests {
         #expect(exported.contains("g1,s1,2025-04-29 00:00:00,0,") && exported.contains("g1,s1,2025-04-29 09:00:00,0,"), "\(exported)")
         let refused = try Himmes.run(["import", file, "--db", db, "--time-zone", "Korea/Nowhere"])
         #expect(refused.status != 0 && refused.err.contains("IANA"))
+    }
+
+    @Test("import takes the original MySQL tables as exported: mysql --batch TSV and CSV, with ids, DATETIME, both tables")
+    func mysqlExports() async throws {
+        let dir = try TemporaryDirectory.make().path
+        let db = "\(dir)/plant.sqlite"
+        // mysql --batch -e 'SELECT * FROM vibration_data' > data.tsv: a header, tabs, DATETIME, a
+        // backslash in a name written twice.
+        let tsv = "id\tmachine_name\tsensor_no\tcollected_at\tmeasured_time\tnormal\tunbalance\tlooseness\tunbalance_looseness\n"
+            + "1\tg1\tsensor1\t2025-04-29 12:34:56\t0\t0.01\t0.2\t-0.05\t0.19\n"
+            + "2\tg\\\\1\tsensor1\t2025-04-29 12:34:57\t0.5\t0.01\t0.2\t-0.05\t0.19\n"
+        try tsv.write(toFile: "\(dir)/data.tsv", atomically: true, encoding: .utf8)
+        // A workbench CSV export of the same table: quoted header, ids.
+        let csv = "\"id\",\"machine_name\",\"sensor_no\",\"collected_at\",\"measured_time\",\"normal\",\"unbalance\",\"looseness\",\"unbalance_looseness\"\n"
+            + "3,\"g2\",\"sensor2\",\"2025-04-29 12:00:00\",1.25,0,0,0,0\n"
+        try csv.write(toFile: "\(dir)/data.csv", atomically: true, encoding: .utf8)
+        let diagnoses = "id\tmachine_name\tdetected_at\tfault_type\n1\tg1\t2025-04-29 12:45:00\t2\n2\tg2\t2025-04-29 13:00:00\t0\n3\tg3\tnot a time\t1\n"
+        try diagnoses.write(toFile: "\(dir)/diagnosis.tsv", atomically: true, encoding: .utf8)
+        let run = try Himmes.run(["import", dir, "--db", db, "--time-zone", "Asia/Seoul", "--quiet", "--no-diagnose", "--errors-out", "\(dir)/rejected.out"])
+        // One diagnosis row has a bad time: exit status 1, the rest stored.
+        #expect(run.status == 1, "\(run.out) \(run.err)")
+        let exported = try Himmes.run(["export", "--db", db, "--out", "-"]).out
+        #expect(exported.contains("g1,sensor1,2025-04-29 03:34:56,0,0.01,0.2,-0.05,0.19"), "\(exported)")
+        #expect(exported.contains("g\\1,sensor1,2025-04-29 03:34:57,0.5,"))
+        #expect(exported.contains("g2,sensor2,2025-04-29 03:00:00,1.25,"))
+        let store = try SQLiteStore(path: db)
+        defer { store.close() }
+        let stored = try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 10).map(\.diagnosis)
+        #expect(stored == [
+            Diagnosis(machineName: "g1", detectedAt: Timestamp(parsing: "2025-04-29T03:45:00Z")!, faultType: .supportLooseness),
+            Diagnosis(machineName: "g2", detectedAt: Timestamp(parsing: "2025-04-29T04:00:00Z")!, faultType: .normal),
+        ])
+        let rejected = try String(contentsOfFile: "\(dir)/rejected.out", encoding: .utf8)
+        #expect(rejected.contains("diagnosis.tsv,4,detected_at,"))
     }
 
     @Test("the fuzz targets run without findings (HIMMES_FUZZ_SECONDS each; .ci/run sets it)")
