@@ -222,41 +222,37 @@ struct StartedArray: AsyncSequence, Sendable {
 /// Rows as the API's JSON objects (the members of `VibrationData` and `Diagnosis`, keys sorted),
 /// written straight into bytes: a compatible list may hold millions of them.
 enum OriginalJSON {
+    /// One member after the first: `,"key":` and the value as the closure writes it.
+    private static func member(_ key: String, _ out: inout [UInt8], _ value: (inout [UInt8]) -> Void) {
+        out += #",""#.utf8
+        out += key.utf8
+        out += #"":"#.utf8
+        value(&out)
+    }
+
     static func append(_ row: StoredSample, zone: PlantTimeZone, to out: inout [UInt8]) {
         let s = row.sample
-        out += #"{"collected_at":""#.utf8
-        out += zone.rfc3339(s.collectedAt).utf8
-        out += #"","id":"#.utf8
-        out += String(row.id).utf8
-        out += #","looseness":"#.utf8
-        WaveformJSON.appendNumber(s.looseness, to: &out)
-        out += #","machine_name":"#.utf8
-        WaveformJSON.appendString(s.machineName, to: &out)
-        out += #","measured_time":"#.utf8
-        WaveformJSON.appendNumber(s.measuredTime, to: &out)
-        out += #","normal":"#.utf8
-        WaveformJSON.appendNumber(s.normal, to: &out)
-        out += #","sensor_no":"#.utf8
-        WaveformJSON.appendString(s.sensorNo, to: &out)
-        out += #","unbalance":"#.utf8
-        WaveformJSON.appendNumber(s.unbalance, to: &out)
-        out += #","unbalance_looseness":"#.utf8
-        WaveformJSON.appendNumber(s.unbalanceLooseness, to: &out)
+        out += #"{"collected_at":"#.utf8
+        WaveformJSON.appendString(zone.rfc3339(s.collectedAt), to: &out)
+        member("id", &out) { $0 += String(row.id).utf8 }
+        member("looseness", &out) { WaveformJSON.appendNumber(s.looseness, to: &$0) }
+        member("machine_name", &out) { WaveformJSON.appendString(s.machineName, to: &$0) }
+        member("measured_time", &out) { WaveformJSON.appendNumber(s.measuredTime, to: &$0) }
+        member("normal", &out) { WaveformJSON.appendNumber(s.normal, to: &$0) }
+        member("sensor_no", &out) { WaveformJSON.appendString(s.sensorNo, to: &$0) }
+        member("unbalance", &out) { WaveformJSON.appendNumber(s.unbalance, to: &$0) }
+        member("unbalance_looseness", &out) { WaveformJSON.appendNumber(s.unbalanceLooseness, to: &$0) }
         out.append(UInt8(ascii: "}"))
     }
 
     static func append(_ row: StoredDiagnosis, zone: PlantTimeZone, to out: inout [UInt8]) {
         let d = row.diagnosis
-        out += #"{"detected_at":""#.utf8
-        out += zone.rfc3339(d.detectedAt).utf8
-        out += #"","fault_name":"#.utf8
-        WaveformJSON.appendString(d.faultType.name, to: &out)
-        out += #","fault_type":"#.utf8
-        out += String(d.faultType.rawValue).utf8
-        out += #","id":"#.utf8
-        out += String(row.id).utf8
-        out += #","machine_name":"#.utf8
-        WaveformJSON.appendString(d.machineName, to: &out)
+        out += #"{"detected_at":"#.utf8
+        WaveformJSON.appendString(zone.rfc3339(d.detectedAt), to: &out)
+        member("fault_name", &out) { WaveformJSON.appendString(d.faultType.name, to: &$0) }
+        member("fault_type", &out) { $0 += String(d.faultType.rawValue).utf8 }
+        member("id", &out) { $0 += String(row.id).utf8 }
+        member("machine_name", &out) { WaveformJSON.appendString(d.machineName, to: &$0) }
         out.append(UInt8(ascii: "}"))
     }
 }
