@@ -13,22 +13,8 @@ struct Himmes {
 
     @discardableResult
     static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        let (status, out, err) = try ChildProcess.run(path, arguments, stdin: Data((stdin ?? "").utf8))
+        return (status, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
     static func report(_ output: String) throws -> IngestReport {
@@ -163,11 +149,7 @@ struct CommandLineTests {
     func gzipAndStdin() throws {
         let dir = try temporaryFolder()
         try Himmes.run(["generate", "--rows", "5000", "--out", "\(dir)/p.csv"])
-        let gzip = Process()
-        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        gzip.arguments = ["-k", "\(dir)/p.csv"]
-        try gzip.run()
-        gzip.waitUntilExit()
+        #expect(try ChildProcess.run("/bin/gzip", ["-k", "\(dir)/p.csv"]).status == 0)
         let fromGzip = try Himmes.report(try Himmes.run(["import", "\(dir)/p.csv.gz", "--db", "\(dir)/g.sqlite", "--json"]).out)
         #expect(fromGzip.inserted == 5_000)
         let text = try String(contentsOfFile: "\(dir)/p.csv", encoding: .utf8)
@@ -306,15 +288,8 @@ struct ServeCommandTests {
 
     /// The body of a GET, or nil when the server does not answer 200.
     static func get(_ url: String) -> Data? {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sf", url]
-        let out = Pipe()
-        curl.standardOutput = out
-        guard (try? curl.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        return curl.terminationStatus == 0 ? data : nil
+        guard let run = try? ChildProcess.run("/usr/bin/env", ["curl", "-sf", url]), run.status == 0 else { return nil }
+        return run.out
     }
 
     @Test("keys: create prints the key once, list never does, revoke takes it out of use; a taken name is refused")
@@ -407,18 +382,10 @@ struct ServeCommandTests {
             return
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [root.appendingPathComponent("scripts/fuzz.sh").path, seconds]
-        process.currentDirectoryURL = root
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let run = try ChildProcess.run("/bin/bash", ["-c", "cd \"$0\" && exec bash scripts/fuzz.sh \"$1\"", root.path, seconds])
+        let text = String(decoding: run.out + run.err, as: UTF8.self)
         print(text)
-        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(run.status == 0, "\(text)")
         #expect(text.contains("fuzzing: no findings"))
     }
 }
