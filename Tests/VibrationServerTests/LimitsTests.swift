@@ -41,7 +41,14 @@ struct LimitsTests {
 
     @Test("beyond the cap on uploads at once, a client gets 429 with Retry-After, and the slot frees when the upload ends")
     func concurrentImports() async throws {
-        try await withApp(configure: { $0.maximumConcurrentImports = 1 }, mode: .live) { client, store in
+        // The first upload holds its slot with a body that stops: no deadline may cut it meanwhile.
+        try await withApp(
+            configure: {
+                $0.maximumConcurrentImports = 1
+                $0.deadlines.bodyGrace = .seconds(600)
+                $0.deadlines.bodyStall = .seconds(600)
+            }, mode: .live
+        ) { client, store in
             let base = "http://127.0.0.1:\(try #require(client.port))"
             func upload(_ body: HTTPClientRequest.Body) -> HTTPClientRequest {
                 var request = HTTPClientRequest(url: base + "/vibration-data/bulk")
