@@ -375,7 +375,7 @@ struct ServeCommandTests {
         #expect(rejected.contains("diagnosis.tsv,4,detected_at,"))
     }
 
-    @Test("the fuzz targets run without findings (HIMMES_FUZZ_SECONDS each; .ci/run sets it)")
+    @Test("the fuzz targets run without findings (HIMMES_FUZZ_SECONDS each; .ci/run runs scripts/fuzz.sh before the suite)")
     func fuzzTargets() throws {
         guard let seconds = ProcessInfo.processInfo.environment["HIMMES_FUZZ_SECONDS"], Int(seconds) != nil else {
             print("skipped: set HIMMES_FUZZ_SECONDS to build and run the libFuzzer targets (scripts/fuzz.sh)")
