@@ -9,9 +9,9 @@ import VibrationCore
 /// takes the runs of the id range it scans; every id of that range no run covers (rows another
 /// process or connection wrote, rows committed before the engine started, runs dropped because
 /// the buffer was full) is read from the database as before, and those rows make their sensor
-/// "foreign" up to their collected_at. A window is served from memory only when it starts after
-/// its sensor's highest foreign collected_at: then every row the database holds for it came
-/// through here. Anything else is read from the database, so memory is a shortcut, never a source
+/// "foreign" up to their collected_at. A window is served from memory only when its rows'
+/// collected_at all lie above its sensor's highest foreign collected_at: then every row the database
+/// holds for it came through here. Anything else is read from the database, so memory is a shortcut, never a source
 /// of different answers.
 final class FreshSamples: Sendable {
     /// The rows one commit stored from a batch: its rows from `start` on, minus those in `skipped`
@@ -71,6 +71,8 @@ final class FreshSamples: Sendable {
         var channel: SignalChannel
         var times: [Double] = []
         var values: [Double] = []
+        /// The highest collected_at among them.
+        var newest = Int64.min
     }
 
     /// Rows held for the engine at most; runs beyond are dropped (and read from the database).
@@ -90,7 +92,7 @@ final class FreshSamples: Sendable {
         /// The last scan reached the newest row: a window it found complete has all its rows here
         /// (or its sensor is foreign). Behind, completeness may rest on rows not scanned yet.
         var caughtUp = false
-        var windows: [SQLiteStore.WindowKey: WindowRows] = [:]
+        var windows: [WindowKey: WindowRows] = [:]
         /// Per sensor, the highest collected_at of a row that did not come through here.
         var foreign: [Int64: Int64] = [:]
         var servedFromMemory = 0
@@ -179,21 +181,22 @@ final class FreshSamples: Sendable {
         }
     }
 
-    /// Files the runs' rows under their windows and returns the windows they fall in. Rows of
-    /// sensors `channelOf` does not know are not kept: their sensors become foreign.
-    func absorb(_ runs: [Run], seconds: Double, channelOf: (Int64) -> SignalChannel?) -> Set<SQLiteStore.WindowKey> {
-        var keys = Set<SQLiteStore.WindowKey>()
+    /// Files the runs' rows under their windows (placed by `scan`, which sees them in id order) and
+    /// returns the windows they fall in. Rows of sensors `channelOf` does not know are not kept:
+    /// their sensors become foreign.
+    func absorb(_ runs: [Run], scan: inout WindowScan, channelOf: (Int64) -> SignalChannel?) -> Set<WindowKey> {
+        var keys = Set<WindowKey>()
         engine.withLock { state in
             // Rows of one window mostly follow each other: they are gathered here and filed once per
             // stretch, not looked up one by one.
-            var key: SQLiteStore.WindowKey?
+            var key: WindowKey?
             var channel: SignalChannel?
             var times: [Double] = []
             var values: [Double] = []
             var newest = Int64.min
             func file() {
                 guard let key, !times.isEmpty else { return }
-                let filed = channel.map { state.windows[key, default: WindowRows(channel: $0)].append(times, values, on: $0) } ?? false
+                let filed = channel.map { state.windows[key, default: WindowRows(channel: $0)].append(times, values, newest, on: $0) } ?? false
                 if !filed {
                     // An unmonitored sensor, or rows of one window on two channels (the monitored one
                     // changed): the database decides.
@@ -210,8 +213,7 @@ final class FreshSamples: Sendable {
                     guard t >= 0 else { return }
                     let sensor = run.sensorIDs[Int(batch.stream[i])]
                     let collected = batch.collectedAt[i]
-                    let rowKey = SQLiteStore.WindowKey(
-                        sensor: sensor, recording: collected - Int64((t * 1_000_000).rounded()), index: Int(t / seconds))
+                    let rowKey = scan.add(sensor: sensor, collectedAt: collected, measuredTime: t)
                     if rowKey != key {
                         file()
                         key = rowKey
@@ -237,53 +239,43 @@ final class FreshSamples: Sendable {
     /// Lets go of the rows of windows the engine no longer looks at (diagnosed, or given up on);
     /// their sensors become foreign up to them, should such a window come back.
     func keepOnly(_ windows: [AnalysisWindow]) {
-        var wanted = Set<SQLiteStore.WindowKey>()
+        var wanted = Set<WindowKey>()
         for window in windows {
             for key in Self.neighbourhood(of: window) { wanted.insert(key) }
         }
         engine.withLock { state in
             for (key, rows) in state.windows where !wanted.contains(key) {
-                if let t = rows.times.max() {
-                    let newest = key.recording + Int64((t * 1_000_000).rounded())
-                    state.foreign[key.sensor] = max(state.foreign[key.sensor] ?? .min, newest)
-                }
+                state.foreign[key.sensor] = max(state.foreign[key.sensor] ?? .min, rows.newest)
                 state.windows[key] = nil
             }
         }
     }
 
-    /// The window's samples as the database would return them (ordered by collected_at, then
-    /// measured_time), or nil when memory cannot vouch for having all of them.
+    /// The window's samples in measured_time order, or nil when memory cannot vouch for having all
+    /// of them.
     func samples(of window: AnalysisWindow) -> (times: [Double], values: [Double])? {
         engine.withLock { state in
-            let start = window.start.microseconds
-            guard state.caughtUp, state.seconds == window.seconds, (state.foreign[window.sensorID] ?? .min) < start else {
+            guard state.caughtUp, state.seconds == window.seconds, (state.foreign[window.sensorID] ?? .min) < window.rowSpan.lowerBound else {
                 state.readFromDatabase += 1
                 return nil
             }
-            // The rows the database read would keep: collected_at in [start, end + 1) and held by the
-            // window, which allows a microsecond either way in the recording's start (and so in the key).
-            let end = window.end.microseconds + 1
-            var rows: [(collected: Int64, t: Double, value: Double)] = []
+            var rows: [(t: Double, value: Double)] = []
             for key in Self.neighbourhood(of: window) {
                 guard let held = state.windows[key] else { continue }
                 guard held.channel == window.channel else {
                     state.readFromDatabase += 1
                     return nil
                 }
-                for (t, value) in zip(held.times, held.values) {
-                    let collected = key.recording + Int64((t * 1_000_000).rounded())
-                    if collected >= start, collected < end, window.holds(collectedAt: collected, measuredTime: t) {
-                        rows.append((collected, t, value))
-                    }
+                for (t, value) in zip(held.times, held.values) where window.holds(measuredTime: t) {
+                    rows.append((t, value))
                 }
             }
             guard !rows.isEmpty else {
                 state.readFromDatabase += 1
                 return nil
             }
-            if !zip(rows, rows.dropFirst()).allSatisfy({ ($0.collected, $0.t) <= ($1.collected, $1.t) }) {
-                rows.sort { ($0.collected, $0.t) < ($1.collected, $1.t) }
+            if !zip(rows, rows.dropFirst()).allSatisfy({ $0.t <= $1.t }) {
+                rows.sort { $0.t < $1.t }
             }
             state.servedFromMemory += 1
             return (rows.map(\.t), rows.map(\.value))
@@ -293,25 +285,21 @@ final class FreshSamples: Sendable {
     /// Windows served from memory and windows left to the database, so far.
     var counts: (memory: Int, database: Int) { engine.withLock { ($0.servedFromMemory, $0.readFromDatabase) } }
 
-    /// The keys whose rows a window may hold: its own and those a microsecond off in recording start,
-    /// and the neighbouring indices (t / seconds and k · seconds can round apart at a boundary).
-    static func neighbourhood(of window: AnalysisWindow) -> [SQLiteStore.WindowKey] {
-        var keys: [SQLiteStore.WindowKey] = []
-        keys.reserveCapacity(9)
-        for recording in (window.recordingStart.microseconds - 1)...(window.recordingStart.microseconds + 1) {
-            for index in (window.index - 1)...(window.index + 1) {
-                keys.append(SQLiteStore.WindowKey(sensor: window.sensorID, recording: recording, index: index))
-            }
+    /// The keys whose rows a window may hold: its own and the neighbouring indices (t / seconds and
+    /// k · seconds can round apart at a boundary).
+    static func neighbourhood(of window: AnalysisWindow) -> [WindowKey] {
+        (window.index - 1...window.index + 1).map {
+            WindowKey(sensor: window.sensorID, recording: window.recordingStart.microseconds, index: $0)
         }
-        return keys
     }
 }
 
 extension FreshSamples.WindowRows {
-    mutating func append(_ t: [Double], _ v: [Double], on channel: SignalChannel) -> Bool {
+    mutating func append(_ t: [Double], _ v: [Double], _ newest: Int64, on channel: SignalChannel) -> Bool {
         guard channel == self.channel else { return false }
         times += t
         values += v
+        self.newest = max(self.newest, newest)
         return true
     }
 }

@@ -17,6 +17,7 @@ enum PostgresSchema {
         ("0004 api keys", migration0004),
         ("0005 bulk loads without per-row triggers or key checks", migration0005),
         ("0006 block-range index on sample ids", migration0006),
+        ("0007 recordings found from the samples", recordingsMigration),
     ]
 
     /// Serialises schema changes, partition creation and sample writes between sessions, processes
@@ -341,4 +342,21 @@ enum PostgresSchema {
             )
             """
     }
+
+    /// The engine's recordings (see `RecordingTracker`), as on SQLite.
+    static let recordingsMigration = """
+        CREATE TABLE diagnosis_recordings (
+            sensor_id bigint NOT NULL REFERENCES sensors(id),
+            recording_start bigint NOT NULL,
+            sequence bigint NOT NULL,
+            spacing double precision,
+            covered text NOT NULL,
+            first_collected bigint NOT NULL,
+            last_collected bigint NOT NULL,
+            last_time double precision NOT NULL,
+            PRIMARY KEY (sensor_id, sequence)
+        );
+        ALTER TABLE diagnosis_open_windows ADD COLUMN collected_from bigint;
+        ALTER TABLE diagnosis_open_windows ADD COLUMN collected_through bigint;
+        """
 }

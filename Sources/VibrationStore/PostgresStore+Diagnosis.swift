@@ -81,66 +81,89 @@ extension PostgresStore {
         let upto = min(newest, marker + PendingWindows.scanRows)
         var candidates: [AnalysisWindow] = []
         // Windows left open by earlier calls.
-        for (sensor, machine, sensorNo, channel, recording, index, width) in try await all(
+        for (sensor, machine, sensorNo, channel, recording, index, width, from, through) in try await all(
             """
-            SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds
+            SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds,
+                   o.collected_from, o.collected_through
             FROM diagnosis_open_windows o JOIN sensors s ON s.id = o.sensor_id
-            """, (Int64, String, String, String, Int64, Int, Double).self)
+            """, (Int64, String, String, String, Int64, Int, Double, Int64?, Int64?).self)
         {
             candidates.append(
                 AnalysisWindow(
                     machineName: machine, sensorNo: sensorNo, sensorID: sensor, channel: SignalChannel(rawValue: channel) ?? .normal,
-                    recordingStart: Timestamp(microseconds: recording), index: index, seconds: width))
+                    recordingStart: Timestamp(microseconds: recording), index: index, seconds: width,
+                    collectedSpan: from.flatMap { f in through.map { f...max(f, $0) } }))
         }
-        // The windows the new rows fall in: (sensor, recording start, window index), grouped on the
-        // sensor's id before its names and channel are joined (half the time of grouping by the names).
+        var recordings: [Int64: [RecordingTracker.Recording]] = [:]
+        for (sensor, start, sequence, spacing, covered, firstCollected, lastCollected, lastTime) in try await all(
+            """
+            SELECT sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time
+            FROM diagnosis_recordings ORDER BY sensor_id, sequence
+            """, (Int64, Int64, Int64, Double?, String, Int64, Int64, Double).self)
+        {
+            recordings[sensor, default: []].append(
+                RecordingTracker.Recording(
+                    start: start, spacing: spacing ?? .infinity, flatCovered: RecordingText.decode(covered), sequence: sequence,
+                    firstCollected: firstCollected, lastCollected: lastCollected, lastTime: lastTime))
+        }
+        var scan = WindowScan(tracker: RecordingTracker(sensors: recordings), seconds: seconds)
+        // The new rows in id order, each placed in its recording and window.
         if upto > marker {
-            for (sensor, machine, sensorNo, channel, recording, index) in try await allByID(
+            var keys = Set<WindowKey>()
+            for (sensor, collected, t) in try await allByID(
                 """
-                WITH w AS (
-                    SELECT sensor_id,
-                           round(date_part('epoch', collected_at) * 1000000)::bigint - round(measured_time * 1000000)::bigint AS recording,
-                           floor(measured_time / \(seconds))::bigint AS k
-                    FROM vibration_data
-                    WHERE id > \(marker) AND id <= \(upto) AND measured_time >= 0
-                    GROUP BY 1, 2, 3)
-                SELECT w.sensor_id, s.machine_name, s.sensor_no, m.channel, w.recording, w.k
-                FROM w JOIN sensors s ON s.id = w.sensor_id JOIN machines m ON m.machine_name = s.machine_name
-                """, (Int64, String, String, String, Int64, Int64).self)
+                SELECT sensor_id, round(date_part('epoch', collected_at) * 1000000)::bigint, measured_time
+                FROM vibration_data
+                WHERE id > \(marker) AND id <= \(upto) AND measured_time >= 0
+                ORDER BY id
+                """, (Int64, Int64, Double).self)
             {
-                for channel in channels ?? [SignalChannel(rawValue: channel) ?? .normal] {
-                    candidates.append(
-                        AnalysisWindow(
-                            machineName: machine, sensorNo: sensorNo, sensorID: sensor, channel: channel,
-                            recordingStart: Timestamp(microseconds: recording), index: Int(index), seconds: seconds))
+                keys.insert(scan.add(sensor: sensor, collectedAt: collected, measuredTime: t))
+            }
+            let (spans, _) = scan.finish()
+            if !keys.isEmpty {
+                var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
+                for (id, machine, sensorNo, channel) in try await all(
+                    """
+                    SELECT s.id, s.machine_name, s.sensor_no, m.channel
+                    FROM sensors s JOIN machines m ON m.machine_name = s.machine_name
+                    WHERE s.id = ANY(\(Array(Set(keys.map(\.sensor))))::bigint[])
+                    """, (Int64, String, String, String).self)
+                {
+                    monitored[id] = (machine, sensorNo, SignalChannel(rawValue: channel) ?? .normal)
+                }
+                for key in keys.sorted() {
+                    guard let sensor = monitored[key.sensor] else { continue }
+                    for channel in channels ?? [sensor.channel] {
+                        candidates.append(
+                            AnalysisWindow(
+                                machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
+                                recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
+                                collectedSpan: spans[key]))
+                    }
                 }
             }
         }
-        var seen = Set<AnalysisWindow>()
-        candidates = candidates.filter { seen.insert($0).inserted }
+        let (_, placed) = scan.finish()
         guard !candidates.isEmpty else {
-            return PendingWindows.split(ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto))
+            return PendingWindows.split(
+                ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
         }
-        // Whether each was diagnosed already, and whether its sensor has data at or past its end
-        // (then it is complete): one statement for all of them. "Has data past the end" is asked as
-        // the sensor's newest time, which PostgreSQL always reads from the end of the key; asked as
-        // EXISTS it may scan the samples, as it does when a bulk load has left no statistics yet.
-        let states = try await all(
+        // Which were diagnosed already: one statement for all of them.
+        var done = Set<AnalysisWindow>()
+        for (i, recorded) in try await all(
             """
-            SELECT c.i,
-                   \(unescaped: Self.recorded("c")),
-                   coalesce((SELECT max(collected_at) FROM vibration_data v WHERE v.sensor_id = c.sensor) >= c.finish, false)
+            SELECT c.i, \(unescaped: Self.recorded("c"))
             FROM unnest(\(Array(candidates.indices))::bigint[], \(candidates.map(\.sensorID))::bigint[], \(candidates.map(\.start))::timestamptz[],
-                        \(candidates.map(\.channel.rawValue))::text[], \(candidates.map(\.machineName))::text[],
-                        \(candidates.map(\.sensorNo))::text[], \(candidates.map(\.end))::timestamptz[])
-                 AS c(i, sensor, start, channel, machine, sensor_no, finish)
-            """, (Int, Bool, Bool).self)
-        var ready: [AnalysisWindow] = []
-        var open: [AnalysisWindow] = []
-        for (i, done, complete) in states.sorted(by: { $0.0 < $1.0 }) where !done {
-            if complete { ready.append(candidates[i]) } else { open.append(candidates[i]) }
+                        \(candidates.map(\.channel.rawValue))::text[])
+                 AS c(i, sensor, start, channel)
+            """, (Int, Bool).self) where recorded
+        {
+            done.insert(candidates[i])
         }
-        return PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+        let (ready, open) = PendingWindows.sort(candidates, tracker: scan.tracker) { done.contains($0) }
+        return PendingWindows.split(
+            ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
     }
 
     /// The highest sample id given out, read holding the write lock: every sample write before it
@@ -178,16 +201,20 @@ extension PostgresStore {
             var result: [(times: [Double], values: [Double])] = []
             for window in windows {
                 // The channel names a column; it comes from the enum, never from a request.
+                let span = window.rowSpan
+                let low = Double(window.index) * window.seconds
                 let rows = try await connection.query(
                     """
-                    SELECT collected_at, measured_time, \(unescaped: window.channel.rawValue) FROM vibration_data
-                    WHERE sensor_id = \(window.sensorID) AND collected_at >= \(window.start) AND collected_at <= \(window.end)
-                    ORDER BY collected_at, measured_time
+                    SELECT measured_time, \(unescaped: window.channel.rawValue) FROM vibration_data
+                    WHERE sensor_id = \(window.sensorID) AND collected_at >= \(Timestamp(microseconds: span.lowerBound))
+                      AND collected_at <= \(Timestamp(microseconds: span.upperBound))
+                      AND measured_time >= \(low) AND measured_time <= \(low + window.seconds)
+                    ORDER BY measured_time
                     """, logger: logger)
                 var times: [Double] = []
                 var values: [Double] = []
-                for try await (collected, t, value) in rows.decode((Timestamp, Double, Double).self) {
-                    guard window.holds(collectedAt: collected.microseconds, measuredTime: t) else { continue }
+                for try await (t, value) in rows.decode((Double, Double).self) {
+                    guard window.holds(measuredTime: t) else { continue }
                     times.append(t)
                     values.append(value)
                 }
@@ -310,15 +337,37 @@ extension PostgresStore {
             if !open.isEmpty {
                 try await connection.query(
                     """
-                    INSERT INTO diagnosis_open_windows (sensor_id, channel, recording_start, window_index, window_seconds)
-                    SELECT o.sensor_id, o.channel, o.recording_start, o.window_index, o.window_seconds
+                    INSERT INTO diagnosis_open_windows
+                        (sensor_id, channel, recording_start, window_index, window_seconds, collected_from, collected_through)
+                    SELECT o.sensor_id, o.channel, o.recording_start, o.window_index, o.window_seconds,
+                           nullif(o.collected_from, \(Int64.min)), nullif(o.collected_through, \(Int64.min))
                     FROM unnest(\(open.map(\.sensorID))::bigint[], \(open.map(\.channel.rawValue))::text[],
                                 \(open.map(\.recordingStart.microseconds))::bigint[], \(open.map(\.index))::bigint[],
-                                \(open.map(\.seconds))::float8[], \(open.map(\.machineName))::text[])
-                         AS o(sensor_id, channel, recording_start, window_index, window_seconds, machine)
+                                \(open.map(\.seconds))::float8[], \(open.map(\.machineName))::text[],
+                                \(open.map { $0.collectedSpan?.lowerBound ?? .min })::bigint[],
+                                \(open.map { $0.collectedSpan?.upperBound ?? .min })::bigint[])
+                         AS o(sensor_id, channel, recording_start, window_index, window_seconds, machine, collected_from, collected_through)
                     WHERE EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = o.machine AND m.channel = o.channel)
                     ON CONFLICT DO NOTHING
                     """, logger: logger)
+            }
+            if let recordings = progress.recordings {
+                try await connection.query("DELETE FROM diagnosis_recordings", logger: logger)
+                let rows = recordings.flatMap { sensor, open in open.map { (sensor, $0) } }
+                if !rows.isEmpty {
+                    try await connection.query(
+                        """
+                        INSERT INTO diagnosis_recordings
+                            (sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
+                        SELECT sensor_id, recording_start, sequence, nullif(spacing, 'Infinity'), covered, first_collected,
+                               last_collected, last_time
+                        FROM unnest(\(rows.map(\.0))::bigint[], \(rows.map(\.1.start))::bigint[], \(rows.map(\.1.sequence))::bigint[],
+                                    \(rows.map(\.1.spacing))::float8[], \(rows.map { RecordingText.encode($0.1.flatCovered) })::text[],
+                                    \(rows.map(\.1.firstCollected))::bigint[], \(rows.map(\.1.lastCollected))::bigint[],
+                                    \(rows.map(\.1.lastTime))::float8[])
+                             AS r(sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
+                        """, logger: logger)
+                }
             }
             return opened
         }
@@ -376,7 +425,11 @@ extension PostgresStore {
     }
 
     public func restartScan() async throws {
-        try await query("DELETE FROM diagnosis_progress")
+        try await client.withTransaction(logger: logger) { connection in
+            for table in ["diagnosis_progress", "diagnosis_open_windows", "diagnosis_recordings"] {
+                try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"), logger: logger)
+            }
+        }
     }
 
     public func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int {
@@ -396,6 +449,7 @@ extension PostgresStore {
             // Look at every sample again; windows still diagnosed are skipped.
             try await connection.query("DELETE FROM diagnosis_progress", logger: logger)
             try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)
+            try await connection.query("DELETE FROM diagnosis_recordings", logger: logger)
             return removed
         }
     }

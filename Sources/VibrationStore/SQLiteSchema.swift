@@ -25,6 +25,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0005 api keys") { db in
             try db.execute(sql: migration0005)
         }
+        migrator.registerMigration("0006 recordings found from the samples") { db in
+            try db.execute(sql: recordingsMigration)
+        }
         return migrator
     }
 
@@ -194,5 +197,24 @@ enum SQLiteSchema {
             created_at INTEGER NOT NULL,
             revoked_at INTEGER
         );
+        """
+
+    /// The engine's recordings (see `RecordingTracker`): each sensor's open ones, kept with the scan's
+    /// progress; and where each open window's rows' collected_at lie (NULL: at the window's instants,
+    /// as windows found before this migration were).
+    static let recordingsMigration = """
+        CREATE TABLE diagnosis_recordings (
+            sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+            recording_start INTEGER NOT NULL,
+            sequence INTEGER NOT NULL,
+            spacing REAL,
+            covered TEXT NOT NULL,
+            first_collected INTEGER NOT NULL,
+            last_collected INTEGER NOT NULL,
+            last_time REAL NOT NULL,
+            PRIMARY KEY (sensor_id, sequence)
+        );
+        ALTER TABLE diagnosis_open_windows ADD COLUMN collected_from INTEGER;
+        ALTER TABLE diagnosis_open_windows ADD COLUMN collected_through INTEGER;
         """
 }

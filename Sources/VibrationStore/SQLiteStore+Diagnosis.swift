@@ -120,15 +120,20 @@ extension SQLiteStore {
             for row in try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds
+                        SELECT o.sensor_id, s.machine_name, s.sensor_no, o.channel, o.recording_start, o.window_index, o.window_seconds,
+                               o.collected_from, o.collected_through
                         FROM diagnosis_open_windows o JOIN sensors s ON s.id = o.sensor_id
                         """))
             {
+                let from: Int64? = row[7]
+                let through: Int64? = row[8]
                 candidates.append(
                     AnalysisWindow(
                         machineName: row[1], sensorNo: row[2], sensorID: row[0], channel: SignalChannel(rawValue: row[3]) ?? .normal,
-                        recordingStart: Timestamp(microseconds: row[4]), index: row[5], seconds: row[6]))
+                        recordingStart: Timestamp(microseconds: row[4]), index: row[5], seconds: row[6],
+                        collectedSpan: from.flatMap { f in through.map { f...max(f, $0) } }))
             }
+            var scan = WindowScan(tracker: RecordingTracker(sensors: try Self.recordings(db)), seconds: seconds)
             if upto > marker {
                 var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
                 for row in try Row.fetchAll(
@@ -140,48 +145,63 @@ extension SQLiteStore {
                 {
                     monitored[row[0]] = (row[1], row[2], SignalChannel(rawValue: row[3]) ?? .normal)
                 }
-                // The windows the new rows fall in: those handed over in memory, and, for the ids
-                // between them, read from the database.
+                // The new rows in id order: those handed over in memory, and, for the ids between
+                // them, read from the database.
                 let runs = fresh.take(after: marker, through: upto)
                 var keys = Set<WindowKey>()
                 var scanned = marker
-                for (gapEnd, runEnd) in runs.map({ ($0.firstID - 1, $0.lastID) }) + [(upto, upto)] {
+                for (run, gapEnd, runEnd) in runs.map({ (Optional($0), $0.firstID - 1, $0.lastID) }) + [(nil, upto, upto)] {
                     if gapEnd > scanned {
-                        let (found, newestBySensor) = try Self.windowKeys(db, after: scanned, through: gapEnd, seconds: seconds)
+                        let (found, newestBySensor) = try Self.windowKeys(db, after: scanned, through: gapEnd, scan: &scan)
                         keys.formUnion(found)
                         fresh.markForeign(newestBySensor)
                     }
+                    if let run {
+                        keys.formUnion(fresh.absorb([run], scan: &scan) { monitored[$0]?.channel })
+                    }
                     scanned = max(scanned, runEnd)
                 }
-                keys.formUnion(fresh.absorb(runs, seconds: seconds) { monitored[$0]?.channel })
+                let (spans, _) = scan.finish()
                 for key in keys.sorted() {
                     guard let sensor = monitored[key.sensor] else { continue }
                     for channel in channels ?? [sensor.channel] {
                         candidates.append(
                             AnalysisWindow(
                                 machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
-                                recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds))
+                                recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
+                                collectedSpan: spans[key]))
                     }
                 }
             }
-            var ready: [AnalysisWindow] = []
-            var open: [AnalysisWindow] = []
-            var seen = Set<AnalysisWindow>()
-            for window in candidates where seen.insert(window).inserted {
-                let done = try Bool.fetchOne(
+            let (_, recordings) = scan.finish()
+            let (ready, open) = try PendingWindows.sort(candidates, tracker: scan.tracker) { window in
+                try Bool.fetchOne(
                     db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)"),
                     arguments: [window.sensorID, window.start.microseconds, window.channel.rawValue]) ?? false
-                if done { continue }
-                // Complete once the sensor has data at or past the window's end.
-                let complete = try Bool.fetchOne(
-                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM vibration_samples WHERE sensor_id = ? AND collected_at >= ?)"),
-                    arguments: [window.sensorID, window.end.microseconds]) ?? false
-                if complete { ready.append(window) } else { open.append(window) }
             }
-            let pending = PendingWindows.split(ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto))
+            let pending = PendingWindows.split(
+                ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: recordings)
             fresh.keepOnly(pending.windows + pending.open)
             return pending
         }
+    }
+
+    /// Each sensor's open recordings, as the engine left them.
+    static func recordings(_ db: Database) throws -> [Int64: [RecordingTracker.Recording]] {
+        var sensors: [Int64: [RecordingTracker.Recording]] = [:]
+        for row in try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time
+                    FROM diagnosis_recordings ORDER BY sensor_id, sequence
+                    """))
+        {
+            sensors[row[0], default: []].append(
+                RecordingTracker.Recording(
+                    start: row[1], spacing: (row[3] as Double?) ?? .infinity, flatCovered: RecordingText.decode(row[4]), sequence: row[2],
+                    firstCollected: row[5], lastCollected: row[6], lastTime: row[7]))
+        }
+        return sensors
     }
 
     public func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double]) {
@@ -205,13 +225,13 @@ extension SQLiteStore {
         return newest
     }
 
-    /// Which window each sample with an id in (after, through] falls in, once per window, and the
-    /// newest collected_at of each sensor among those samples.
-    static func windowKeys(_ db: Database, after: Int64, through: Int64, seconds: Double) throws -> (Set<WindowKey>, [Int64: Int64]) {
+    /// Places each sample with an id in (after, through] (in id order) and returns the windows they
+    /// fall in, and the newest collected_at of each sensor among those samples.
+    static func windowKeys(_ db: Database, after: Int64, through: Int64, scan: inout WindowScan) throws -> (Set<WindowKey>, [Int64: Int64]) {
         let statement = try db.cachedStatement(
             sql: """
                 SELECT sensor_id, collected_at, measured_time FROM vibration_samples
-                WHERE id > ? AND id <= ? AND measured_time >= 0
+                WHERE id > ? AND id <= ? AND measured_time >= 0 ORDER BY id
                 """)
         var keys = Set<WindowKey>()
         var newest: [Int64: Int64] = [:]
@@ -220,8 +240,7 @@ extension SQLiteStore {
         try forEachRow(of: statement, db, arguments: [after, through]) { stmt in
             let t = sqlite3_column_double(stmt, 2)
             let collected = sqlite3_column_int64(stmt, 1)
-            let key = WindowKey(
-                sensor: sqlite3_column_int64(stmt, 0), recording: collected - Int64((t * 1_000_000).rounded()), index: Int(t / seconds))
+            let key = scan.add(sensor: sqlite3_column_int64(stmt, 0), collectedAt: collected, measuredTime: t)
             if key != last {
                 if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, lastNewest) }
                 keys.insert(key)
@@ -234,30 +253,26 @@ extension SQLiteStore {
         return (keys, newest)
     }
 
-    struct WindowKey: Hashable, Comparable {
-        var sensor: Int64
-        var recording: Int64
-        var index: Int
-
-        static func < (a: WindowKey, b: WindowKey) -> Bool { (a.sensor, a.recording, a.index) < (b.sensor, b.recording, b.index) }
-    }
-
+    /// The window's rows in measured_time order: those of its sensor whose collected_at lies in the
+    /// window's span and whose measured_time falls in it.
     static func samples(_ db: Database, of window: AnalysisWindow) throws -> (times: [Double], values: [Double]) {
         // The channel names a column; it comes from the enum, never from a request. Stepped through the
         // C API: the engine reads back every sample stored.
         let statement = try db.cachedStatement(
             sql: """
-                SELECT collected_at, measured_time, \(window.channel.rawValue) FROM vibration_samples
-                WHERE sensor_id = ? AND collected_at >= ? AND collected_at < ?
-                ORDER BY collected_at, measured_time
+                SELECT measured_time, \(window.channel.rawValue) FROM vibration_samples
+                WHERE sensor_id = ? AND collected_at >= ? AND collected_at <= ? AND measured_time >= ? AND measured_time <= ?
+                ORDER BY measured_time
                 """)
         var times: [Double] = []
         var values: [Double] = []
-        try forEachRow(of: statement, db, arguments: [window.sensorID, window.start.microseconds, window.end.microseconds + 1]) { stmt in
-            let t = sqlite3_column_double(stmt, 1)
-            guard window.holds(collectedAt: sqlite3_column_int64(stmt, 0), measuredTime: t) else { return }
+        let span = window.rowSpan
+        let low = Double(window.index) * window.seconds
+        try forEachRow(of: statement, db, arguments: [window.sensorID, span.lowerBound, span.upperBound, low, low + window.seconds]) { stmt in
+            let t = sqlite3_column_double(stmt, 0)
+            guard window.holds(measuredTime: t) else { return }
             times.append(t)
-            values.append(sqlite3_column_double(stmt, 2))
+            values.append(sqlite3_column_double(stmt, 1))
         }
         return (times, values)
     }
@@ -342,16 +357,36 @@ extension SQLiteStore {
             for w in progress.open {
                 try db.cachedStatement(
                     sql: """
-                        INSERT INTO diagnosis_open_windows (sensor_id, channel, recording_start, window_index, window_seconds)
-                        SELECT ?, ?, ?, ?, ? WHERE EXISTS (
+                        INSERT INTO diagnosis_open_windows
+                            (sensor_id, channel, recording_start, window_index, window_seconds, collected_from, collected_through)
+                        SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (
                             SELECT 1 FROM machines WHERE machine_name = ? AND channel = ?)
                         ON CONFLICT DO NOTHING
                         """
                 ).execute(
                     arguments: [
-                        w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds, w.machineName,
-                        w.channel.rawValue,
+                        w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds,
+                        w.collectedSpan?.lowerBound, w.collectedSpan?.upperBound, w.machineName, w.channel.rawValue,
                     ])
+            }
+            if let recordings = progress.recordings {
+                try db.cachedStatement(sql: "DELETE FROM diagnosis_recordings").execute()
+                for (sensor, open) in recordings {
+                    for recording in open {
+                        try db.cachedStatement(
+                            sql: """
+                                INSERT INTO diagnosis_recordings
+                                    (sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                """
+                        ).execute(
+                            arguments: [
+                                sensor, recording.start, recording.sequence, recording.spacing.isFinite ? recording.spacing : nil,
+                                RecordingText.encode(recording.flatCovered), recording.firstCollected, recording.lastCollected,
+                                recording.lastTime,
+                            ])
+                    }
+                }
             }
             return opened
         }
@@ -424,6 +459,8 @@ extension SQLiteStore {
     public func restartScan() async throws {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM diagnosis_progress")
+            try db.execute(sql: "DELETE FROM diagnosis_open_windows")
+            try db.execute(sql: "DELETE FROM diagnosis_recordings")
         }
     }
 
@@ -448,6 +485,7 @@ extension SQLiteStore {
             // Look at every sample again; windows still diagnosed are skipped.
             try db.execute(sql: "DELETE FROM diagnosis_progress")
             try db.execute(sql: "DELETE FROM diagnosis_open_windows")
+            try db.execute(sql: "DELETE FROM diagnosis_recordings")
             return removed
         }
     }

@@ -158,12 +158,18 @@ public struct PendingWindows: Sendable {
     public var open: [AnalysisWindow]
     /// Incomplete windows given up on because more were open than a store keeps (the oldest go first).
     public var abandoned: Int
+    /// Each sensor's open recordings after the scan, to keep with the progress (nil: unchanged).
+    public var recordings: [Int64: [RecordingTracker.Recording]]?
 
-    public init(windows: [AnalysisWindow], scannedThrough: Int64, open: [AnalysisWindow], abandoned: Int = 0) {
+    public init(
+        windows: [AnalysisWindow], scannedThrough: Int64, open: [AnalysisWindow], abandoned: Int = 0,
+        recordings: [Int64: [RecordingTracker.Recording]]? = nil
+    ) {
         self.windows = windows
         self.scannedThrough = scannedThrough
         self.open = open
         self.abandoned = abandoned
+        self.recordings = recordings
     }
 }
 

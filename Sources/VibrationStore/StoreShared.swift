@@ -107,10 +107,12 @@ extension PendingWindows {
     static let maximumOpenWindows = 10_000
 
     /// The complete windows up to `limit`, oldest first; the rest and the incomplete ones stay open.
-    /// Windows that never complete (a client stamping every sample with the same collected_at makes
-    /// each sample a recording of its own) must not pile up, as every round looks at each open window
+    /// Windows that never complete must not pile up, as every round looks at each open window
     /// again: beyond the cap the oldest are given up.
-    static func split(ready: [AnalysisWindow], incomplete: [AnalysisWindow], limit: Int, scannedThrough: Int64) -> PendingWindows {
+    static func split(
+        ready: [AnalysisWindow], incomplete: [AnalysisWindow], limit: Int, scannedThrough: Int64,
+        recordings: [Int64: [RecordingTracker.Recording]]?
+    ) -> PendingWindows {
         let ready = ready.sorted { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
         var open = incomplete
         var abandoned = 0
@@ -121,18 +123,91 @@ extension PendingWindows {
         }
         return PendingWindows(
             windows: Array(ready.prefix(limit)), scannedThrough: scannedThrough, open: open + ready.dropFirst(limit),
-            abandoned: abandoned)
+            abandoned: abandoned, recordings: recordings)
     }
 }
 
-extension AnalysisWindow {
-    /// Whether a sample of the window's sensor read between its start and end belongs to it: to its
-    /// recording (collected_at - measured_time is the recording's start, to the microsecond) and to
-    /// its span of measured_time.
+/// A window of one sensor's recording, as the engine's scan files rows under it.
+struct WindowKey: Hashable, Comparable {
+    var sensor: Int64
+    var recording: Int64
+    var index: Int
+
+    static func < (a: WindowKey, b: WindowKey) -> Bool { (a.sensor, a.recording, a.index) < (b.sensor, b.recording, b.index) }
+}
+
+/// The engine's scan of new rows, in id (arrival) order: each row is placed in its sensor's
+/// recording (`RecordingTracker`) and filed under its window, whose rows' collected_at span grows.
+struct WindowScan {
+    var tracker: RecordingTracker
+    let seconds: Double
+    private(set) var spans: [WindowKey: ClosedRange<Int64>] = [:]
+    private var last: (key: WindowKey, low: Int64, high: Int64)?
+
+    init(tracker: RecordingTracker, seconds: Double) {
+        self.tracker = tracker
+        self.seconds = seconds
+    }
+
+    /// Files one row (measured_time >= 0) and returns its window.
     @inline(__always)
-    func holds(collectedAt collected: Int64, measuredTime t: Double) -> Bool {
-        t >= Double(index) * seconds && t < Double(index + 1) * seconds
-            && abs(collected - Int64((t * 1_000_000).rounded()) - recordingStart.microseconds) <= 1
+    mutating func add(sensor: Int64, collectedAt: Int64, measuredTime t: Double) -> WindowKey {
+        let start = tracker.place(sensor: sensor, low: t, high: t, collectedAt: collectedAt)
+        let key = WindowKey(sensor: sensor, recording: start, index: Int(t / seconds))
+        if let current = last, current.key == key {
+            last = (key, min(current.low, collectedAt), max(current.high, collectedAt))
+        } else {
+            flush()
+            last = (key, collectedAt, collectedAt)
+        }
+        return key
+    }
+
+    private mutating func flush() {
+        guard let (key, low, high) = last else { return }
+        if let span = spans[key] {
+            spans[key] = min(span.lowerBound, low)...max(span.upperBound, high)
+        } else {
+            spans[key] = low...high
+        }
+        last = nil
+    }
+
+    /// The windows the rows fell in, with their rows' collected_at spans, and the recordings.
+    mutating func finish() -> (spans: [WindowKey: ClosedRange<Int64>], recordings: [Int64: [RecordingTracker.Recording]]) {
+        flush()
+        tracker.settle()
+        return (spans, tracker.sensors)
+    }
+}
+
+extension PendingWindows {
+    /// Sorts candidate windows (from the open list and the scan, the same window possibly in both
+    /// with its rows' spans merged) into ready and open ones by the recordings' state, leaving out
+    /// those `recorded` says were diagnosed.
+    static func sort(
+        _ candidates: [AnalysisWindow], tracker: RecordingTracker, recorded: (AnalysisWindow) throws -> Bool
+    ) rethrows -> (ready: [AnalysisWindow], open: [AnalysisWindow]) {
+        var merged: [AnalysisWindow: Int] = [:]
+        var unique: [AnalysisWindow] = []
+        for window in candidates {
+            if let i = merged[window] {
+                unique[i] = unique[i].widened(by: window.collectedSpan)
+            } else {
+                merged[window] = unique.count
+                unique.append(window)
+            }
+        }
+        var ready: [AnalysisWindow] = []
+        var open: [AnalysisWindow] = []
+        for window in unique where try !recorded(window) {
+            if tracker.isComplete(sensor: window.sensorID, start: window.recordingStart.microseconds, index: window.index, seconds: window.seconds) {
+                ready.append(window)
+            } else {
+                open.append(window)
+            }
+        }
+        return (ready, open)
     }
 }
 
@@ -200,6 +275,18 @@ enum EvidenceText {
 
     static func decode(_ text: String) -> [Evidence] {
         (try? JSONDecoder().decode([Evidence].self, from: Data(text.utf8))) ?? []
+    }
+}
+
+/// A recording's covered spans as SQLite keeps them: the numbers as text, separated by spaces
+/// (each written so that it reads back as the same Double).
+enum RecordingText {
+    static func encode(_ numbers: [Double]) -> String {
+        numbers.map { "\($0)" }.joined(separator: " ")
+    }
+
+    static func decode(_ text: String) -> [Double] {
+        text.split(separator: " ").compactMap { Double($0) }
     }
 }
 

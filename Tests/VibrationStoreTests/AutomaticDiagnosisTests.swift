@@ -115,17 +115,17 @@ struct AutomaticDiagnosisTests {
     @Test("windows that can never complete do not pile up: beyond the cap the oldest are given up", arguments: Backend.available)
     func openWindowsAreCapped(backend: Backend) async throws {
         let store = try await backend.makeStore()
-        // Every sample stamped with the same collected_at: each is a recording of its own, whose
-        // window would need data after it that never comes.
+        // One sample on each of many sensors: each opens a window that would need data after it, which
+        // never comes.
         var batch = SampleBatch()
         var streams = StreamTable()
-        guard case .success(let stream) = streams.index(of: StreamKey(machineName: "stuck", sensorNo: "s1"), into: &batch) else {
-            Issue.record("no stream")
-            return
-        }
         let cap = PendingWindows.maximumOpenWindows
         for i in 0..<(cap + 50) {
-            batch.append(stream: stream, collectedAt: 1_700_000_000_000_000, measuredTime: Double(i) / 10_000, 0, 0, 0, 0, line: i + 2)
+            guard case .success(let stream) = streams.index(of: StreamKey(machineName: "stuck", sensorNo: "s\(i)"), into: &batch) else {
+                Issue.record("no stream")
+                return
+            }
+            batch.append(stream: stream, collectedAt: 1_700_000_000_000_000 + Int64(i) * 1_000_000, measuredTime: 0, 0, 0, 0, 0, line: i + 2)
         }
         _ = try await store.ingestAtomically([batch])
         let first = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)

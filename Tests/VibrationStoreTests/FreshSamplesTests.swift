@@ -118,8 +118,9 @@ struct FreshSamplesTests {
             index: 0, seconds: 1)
         #expect(fresh.beginScan(seconds: 1, caughtUp: true))
         fresh.setFloor([:])
-        let keys = fresh.absorb([.init(firstID: 1, count: 200, batch: Self.batch(Array(0..<200)), sensorIDs: [1])], seconds: 1) { _ in .normal }
-        #expect(keys == [SQLiteStore.WindowKey(sensor: 1, recording: Self.recording, index: 0)])
+        var scan = WindowScan(tracker: RecordingTracker(), seconds: 1)
+        let keys = fresh.absorb([.init(firstID: 1, count: 200, batch: Self.batch(Array(0..<200)), sensorIDs: [1])], scan: &scan) { _ in .normal }
+        #expect(keys == [WindowKey(sensor: 1, recording: Self.recording, index: 0)])
         #expect(fresh.samples(of: window)?.values.count == 200)
         var other = window
         other.channel = .looseness

@@ -1,18 +1,27 @@
 /// One window of one sensor's recording that the engine has not diagnosed yet.
+///
+/// Its identity is (sensor, channel, recording start, index): window k covers the recording's
+/// measured_time in [k·seconds, (k+1)·seconds), and its instants are the recording's start plus
+/// measured_time. `collectedSpan` is where its rows' stored `collected_at` lie (which may be anything
+/// the sender had: see `RecordingTracker`); it tells a store where to read them, and is not part of
+/// the identity.
 public struct AnalysisWindow: Sendable, Hashable {
     public var machineName: String
     public var sensorNo: String
     public var sensorID: Int64
     public var channel: SignalChannel
-    /// collected_at of the recording's first instant (collected_at - measured_time).
+    /// The recording's start (see `RecordingTracker`).
     public var recordingStart: Timestamp
     /// Window k covers measured_time in [k·seconds, (k+1)·seconds).
     public var index: Int
     public var seconds: Double
+    /// The lowest and highest collected_at (µs) of the window's rows seen so far; nil means the
+    /// rows' collected_at is their instant (start ... end).
+    public var collectedSpan: ClosedRange<Int64>?
 
     public init(
         machineName: String, sensorNo: String, sensorID: Int64, channel: SignalChannel, recordingStart: Timestamp,
-        index: Int, seconds: Double
+        index: Int, seconds: Double, collectedSpan: ClosedRange<Int64>? = nil
     ) {
         self.machineName = machineName
         self.sensorNo = sensorNo
@@ -21,10 +30,40 @@ public struct AnalysisWindow: Sendable, Hashable {
         self.recordingStart = recordingStart
         self.index = index
         self.seconds = seconds
+        self.collectedSpan = collectedSpan
     }
 
     public var start: Timestamp { recordingStart.adding(seconds: Double(index) * seconds) }
     public var end: Timestamp { recordingStart.adding(seconds: Double(index + 1) * seconds) }
+
+    /// Where the window's rows' collected_at lie.
+    public var rowSpan: ClosedRange<Int64> { collectedSpan ?? start.microseconds...end.microseconds }
+
+    /// Whether a sample's measured_time falls in the window.
+    @inline(__always)
+    public func holds(measuredTime t: Double) -> Bool {
+        t >= Double(index) * seconds && t < Double(index + 1) * seconds
+    }
+
+    /// The same window with `other`'s rows' span added.
+    public func widened(by other: ClosedRange<Int64>?) -> AnalysisWindow {
+        guard let other else { return self }
+        var copy = self
+        copy.collectedSpan = collectedSpan.map { min($0.lowerBound, other.lowerBound)...max($0.upperBound, other.upperBound) } ?? other
+        return copy
+    }
+
+    public static func == (a: AnalysisWindow, b: AnalysisWindow) -> Bool {
+        a.sensorID == b.sensorID && a.channel == b.channel && a.recordingStart == b.recordingStart && a.index == b.index
+            && a.seconds == b.seconds && a.machineName == b.machineName && a.sensorNo == b.sensorNo
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(sensorID)
+        hasher.combine(channel)
+        hasher.combine(recordingStart)
+        hasher.combine(index)
+    }
 }
 
 /// The engine's verdict on a window, ready to be stored.

@@ -1,0 +1,240 @@
+/// Finds each sensor's recordings from the samples themselves, whatever their `collected_at` holds.
+///
+/// `measured_time` is the clock inside a recording; `collected_at` is whatever the sender had: the
+/// sample's instant (collected_at - measured_time is the recording's start), the recording's start
+/// (the same for every sample), whole seconds of either, or the upload's wall clock. Within one
+/// recording a `measured_time` never repeats. Samples are taken in arrival order; each joins an open
+/// recording of its sensor that does not hold its `measured_time` yet and that it fits:
+///
+/// 1. by clock: its collected_at - measured_time lies within a second of the recording's start, or
+///    its collected_at within a second of the recording's first one (exact, start and whole-second
+///    stamps, in any order);
+/// 2. else by continuing it: its measured_time follows the recording's last sample within 1.5 sample
+///    steps and its collected_at does not go back (an upload's wall clock, in order).
+///
+/// Among several, the nearest by clock wins. When none fits (the clock fell back, or a new
+/// recording began), a new recording starts. So rows arriving out of order, in batches of any size,
+/// or split over several uploads land in their recording, and a recording sent again under a new
+/// `collected_at` is a recording of its own. What this cannot separate: two recordings of one sensor
+/// stamped with the upload's wall clock and arriving interleaved.
+///
+/// A recording's start is collected_at - measured_time of its first sample to arrive, fixed from
+/// then on: a sample's instant is start + measured_time, and a window's identity (its start) never
+/// moves. Each sensor keeps its `maximumOpen` newest recordings open; an older one is closed.
+public struct RecordingTracker: Sendable {
+    /// A stretch of `measured_time` a recording holds samples at.
+    public struct Span: Sendable, Equatable {
+        public var low: Double
+        public var high: Double
+
+        public init(low: Double, high: Double) {
+            self.low = low
+            self.high = high
+        }
+    }
+
+    public struct Recording: Sendable, Equatable {
+        /// collected_at - measured_time of the first sample to arrive, in microseconds.
+        public var start: Int64
+        /// The smallest step between neighbouring samples seen (infinity until two are seen).
+        public var spacing: Double
+        /// Covered stretches, ascending and apart by more than 1.5 spacings.
+        public var covered: [Span]
+        /// Creation order among the sensor's recordings.
+        public var sequence: Int64
+        /// collected_at of the first sample to arrive, and of the last (µs).
+        public var firstCollected: Int64
+        public var lastCollected: Int64
+        /// measured_time of the last sample to arrive.
+        public var lastTime: Double
+
+        public init(
+            start: Int64, spacing: Double, covered: [Span], sequence: Int64, firstCollected: Int64, lastCollected: Int64,
+            lastTime: Double
+        ) {
+            self.start = start
+            self.spacing = spacing
+            self.covered = covered
+            self.sequence = sequence
+            self.firstCollected = firstCollected
+            self.lastCollected = lastCollected
+            self.lastTime = lastTime
+        }
+
+        /// How far the sample's stamps lie from the recording's clock: by its start (instants) or its
+        /// first collected_at (recording-start stamps), in µs.
+        func clockDistance(collectedAt: Int64, low: Double) -> Int64 {
+            let implied = collectedAt &- Int64((low * 1_000_000).rounded())
+            return min(abs(implied &- start), abs(collectedAt &- firstCollected))
+        }
+
+        /// Whether the sample continues the recording's last one in arrival order.
+        func continues(low: Double, collectedAt: Int64) -> Bool {
+            low > lastTime && low - lastTime <= 1.5 * spacing && collectedAt >= lastCollected
+        }
+
+        public var highest: Double { covered.last?.high ?? -.infinity }
+
+        /// Whether the recording holds a sample with a measured_time in [low, high].
+        func covers(_ low: Double, _ high: Double) -> Bool {
+            let i = lastIndex(atOrBelow: high)
+            return i >= 0 && covered[i].high >= low
+        }
+
+        /// The last span whose low is <= t, or -1.
+        func lastIndex(atOrBelow t: Double) -> Int {
+            if let last = covered.last, last.low <= t { return covered.count - 1 }
+            var lo = 0
+            var hi = covered.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if covered[mid].low <= t { lo = mid + 1 } else { hi = mid }
+            }
+            return lo - 1
+        }
+
+        /// Adds [low, high] (not covered), `step` the piece's own spacing when it holds several samples.
+        mutating func add(_ low: Double, _ high: Double, step: Double?) {
+            if let step, step > 0 { spacing = min(spacing, step) }
+            let i = lastIndex(atOrBelow: low)
+            let joinsBelow = i >= 0 && joins(covered[i].high, low)
+            let joinsAbove = i + 1 < covered.count && joins(high, covered[i + 1].low)
+            switch (joinsBelow, joinsAbove) {
+            case (true, true):
+                covered[i].high = covered[i + 1].high
+                covered.remove(at: i + 1)
+            case (true, false):
+                covered[i].high = high
+            case (false, true):
+                covered[i + 1].low = low
+            case (false, false):
+                covered.insert(Span(low: low, high: high), at: i + 1)
+            }
+        }
+
+        /// Whether samples at a and b (a < b) are neighbours: the first gap seen sets the spacing.
+        private mutating func joins(_ a: Double, _ b: Double) -> Bool {
+            let gap = b - a
+            if spacing == .infinity {
+                spacing = gap
+                return true
+            }
+            if gap < spacing, gap > 0 { spacing = gap }
+            return gap <= 1.5 * spacing
+        }
+    }
+
+    /// Open recordings kept per sensor.
+    public static let maximumOpen = 4
+
+    /// Each sensor's open recordings, oldest first.
+    public private(set) var sensors: [Int64: [Recording]]
+
+    public init(sensors: [Int64: [Recording]] = [:]) {
+        self.sensors = sensors
+    }
+
+    // The sensor being fed and its recordings, kept out of the dictionary while its rows follow
+    // each other (most do): one dictionary write per change of sensor, not per row.
+    private var activeSensor: Int64?
+    private var active: [Recording] = []
+    private var current = 0
+
+    /// Places a run of `count` samples of one sensor whose measured_time rises from `low` to `high`
+    /// (one sample: low == high), the first collected at `collectedAt` (µs); returns the start of
+    /// the recording they belong to.
+    public mutating func place(sensor: Int64, low: Double, high: Double, count: Int = 1, collectedAt: Int64) -> Int64 {
+        if activeSensor != sensor { activate(sensor) }
+        let step = count > 1 ? (high - low) / Double(count - 1) : nil
+        // The usual case: the current recording's last sample is continued, by its clock too.
+        if current >= 0, current < active.count, active[current].continues(low: low, collectedAt: collectedAt),
+            active[current].clockDistance(collectedAt: collectedAt, low: low) <= Self.clockTolerance
+        {
+            return extend(current, low, high, step: step, collectedAt: collectedAt)
+        }
+        var best: Int?
+        var bestDistance = Int64.max
+        for (i, recording) in active.enumerated() where !recording.covers(low, high) {
+            let d = recording.clockDistance(collectedAt: collectedAt, low: low)
+            if d <= Self.clockTolerance, d < bestDistance || (d == bestDistance && i == current) {
+                best = i
+                bestDistance = d
+            }
+        }
+        if best == nil, current >= 0, current < active.count, !active[current].covers(low, high),
+            active[current].continues(low: low, collectedAt: collectedAt)
+        {
+            best = current
+        }
+        if let best {
+            current = best
+            return extend(best, low, high, step: step, collectedAt: collectedAt)
+        }
+        let sequence = (active.map(\.sequence).max() ?? -1) + 1
+        let start = collectedAt &- Int64((low * 1_000_000).rounded())
+        active.append(
+            Recording(
+                start: start, spacing: step ?? .infinity, covered: [Span(low: low, high: high)], sequence: sequence,
+                firstCollected: collectedAt, lastCollected: collectedAt, lastTime: high))
+        if active.count > Self.maximumOpen { active.removeFirst(active.count - Self.maximumOpen) }
+        current = active.count - 1
+        return start
+    }
+
+    /// How far a sample's stamps may lie from a recording's clock and still be its (µs): whole-second
+    /// stamps are off by up to a second.
+    static let clockTolerance: Int64 = 1_000_000
+
+    private mutating func extend(_ i: Int, _ low: Double, _ high: Double, step: Double?, collectedAt: Int64) -> Int64 {
+        active[i].add(low, high, step: step)
+        active[i].lastTime = high
+        active[i].lastCollected = collectedAt
+        return active[i].start
+    }
+
+    private mutating func activate(_ sensor: Int64) {
+        if let previous = activeSensor { sensors[previous] = active }
+        activeSensor = sensor
+        active = sensors[sensor] ?? []
+        current = active.count - 1
+    }
+
+    /// Writes the active sensor back; call before reading `sensors`.
+    public mutating func settle() {
+        if let previous = activeSensor { sensors[previous] = active }
+        activeSensor = nil
+        active = []
+    }
+
+    /// Whether window `index` (of `seconds`) of the recording starting at `start` is complete: its
+    /// recording holds samples at or past the window's end, or a newer recording of the sensor began,
+    /// or the recording is no longer open.
+    public func isComplete(sensor: Int64, start: Int64, index: Int, seconds: Double) -> Bool {
+        let open = activeSensor == sensor ? active : (sensors[sensor] ?? [])
+        guard let i = open.firstIndex(where: { $0.start == start }) else { return true }
+        if open[i].sequence != open.map(\.sequence).max() { return true }
+        // Its last sample is within a step of the end, or a later one is there.
+        let step = open[i].spacing.isFinite ? 1.5 * open[i].spacing : 0
+        return open[i].highest + step >= Double(index + 1) * seconds
+    }
+}
+
+extension RecordingTracker.Recording {
+    /// The covered spans as a flat list (low, high, low, high, …), as stores keep them.
+    public var flatCovered: [Double] { covered.flatMap { [$0.low, $0.high] } }
+
+    public init(
+        start: Int64, spacing: Double, flatCovered: [Double], sequence: Int64, firstCollected: Int64, lastCollected: Int64,
+        lastTime: Double
+    ) {
+        var spans: [RecordingTracker.Span] = []
+        var i = 0
+        while i + 1 < flatCovered.count {
+            spans.append(RecordingTracker.Span(low: flatCovered[i], high: flatCovered[i + 1]))
+            i += 2
+        }
+        self.init(
+            start: start, spacing: spacing, covered: spans, sequence: sequence, firstCollected: firstCollected,
+            lastCollected: lastCollected, lastTime: lastTime)
+    }
+}
