@@ -93,6 +93,21 @@ struct BenchIngest: AsyncParsableCommand {
         let diagnosed = try Measured.run(himmes, ["diagnose", "--db", db])
         table.append(("himmes diagnose (the loaded data)", diagnosed.seconds, rows, diagnosed.output.trimmingCharacters(in: .whitespacesAndNewlines)))
 
+        // The whole import (load and engine) against the load alone, for collected_at as the original
+        // system's data has it: whole seconds (a MySQL DATETIME export) and the uploader's wall clock.
+        for shape in CollectedShape.allCases {
+            let shaped = "\(folder)/plant-\(shape.fileSuffix).csv"
+            try shape.rewrite(csv, to: shaped)
+            let loadOnly = try Measured.run(himmes, ["import", shaped, "--db", databases.fresh("load-\(shape.fileSuffix)"), "--quiet", "--no-diagnose"])
+            let whole = try Measured.run(himmes, ["import", shaped, "--db", databases.fresh("whole-\(shape.fileSuffix)"), "--quiet"])
+            guard loadOnly.status == 0, whole.status == 0 else { throw ValidationError("import of \(shaped) failed: \(whole.output)") }
+            table.append(("himmes import, \(shape.rawValue), load only", loadOnly.seconds, rows, ""))
+            table.append(
+                ("himmes import, \(shape.rawValue), with engine", whole.seconds, rows,
+                 String(format: "%.2f x the load; ", whole.seconds / loadOnly.seconds) + whole.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+            try? fm.removeItem(atPath: shaped)
+        }
+
         // 3. Over HTTP, to a server in its own process.
         let serverDB = databases.fresh("http")
         let server = try ServerProcess(executable: himmes, database: serverDB, port: port)
@@ -335,5 +350,68 @@ struct BenchDiagnose: ParsableCommand {
         let elapsed = Date().timeIntervalSince(started)
         print(String(format: "speed: %@ windows of 4,096 samples per second on one core (%.1f µs each)", Int(Double(count) / elapsed).grouped, elapsed / Double(count) * 1e6))
         if faults < 0 { print(faults) }
+    }
+}
+
+/// collected_at as senders other than himmes put it, for `bench ingest`.
+enum CollectedShape: String, CaseIterable {
+    case wholeSeconds = "whole-second collected_at"
+    case wallClock = "upload wall clock per row"
+
+    var fileSuffix: String { self == .wholeSeconds ? "seconds" : "wallclock" }
+
+    /// Copies the generated file with its collected_at column rewritten: cut to the whole second, or
+    /// replaced by an uploader's clock (a few microseconds a row, 20 ms between 200-row requests,
+    /// without an offset as Python's isoformat writes it).
+    func rewrite(_ source: String, to target: String) throws {
+        guard let input = FileHandle(forReadingAtPath: source) else { throw ValidationError("cannot read \(source)") }
+        defer { try? input.close() }
+        FileManager.default.createFile(atPath: target, contents: nil)
+        guard let output = FileHandle(forWritingAtPath: target) else { throw ValidationError("cannot write \(target)") }
+        defer { try? output.close() }
+        var pending: [UInt8] = []
+        var out: [UInt8] = []
+        var row = -1
+        let clockStart = Timestamp(microseconds: 1_767_225_600_000_000)
+        func rewriteLine(_ line: ArraySlice<UInt8>) {
+            defer { row += 1 }
+            guard row >= 0 else {
+                out += line
+                return
+            }
+            // machine_name,sensor_no,collected_at,…: the third field.
+            var commas: [Int] = []
+            for i in line.indices where line[i] == UInt8(ascii: ",") {
+                commas.append(i)
+                if commas.count == 3 { break }
+            }
+            guard commas.count == 3 else {
+                out += line
+                return
+            }
+            out += line[line.startIndex...commas[1]]
+            let field = line[(commas[1] + 1)..<commas[2]]
+            switch self {
+            case .wholeSeconds:
+                out += field.prefix { $0 != UInt8(ascii: ".") }
+            case .wallClock:
+                let at = clockStart.adding(seconds: Double(row) * 0.000_003 + Double(row / 200) * 0.02)
+                out += Array(at.rfc3339.utf8.dropLast())
+            }
+            out += line[commas[2]...]
+        }
+        while let chunk = try input.read(upToCount: 4 << 20), !chunk.isEmpty {
+            pending += chunk
+            var lineStart = 0
+            for i in pending.indices where pending[i] == UInt8(ascii: "\n") {
+                rewriteLine(pending[lineStart...i])
+                lineStart = i + 1
+            }
+            pending.removeFirst(lineStart)
+            try output.write(contentsOf: out)
+            out.removeAll(keepingCapacity: true)
+        }
+        if !pending.isEmpty { rewriteLine(pending[...]) }
+        try output.write(contentsOf: out)
     }
 }

@@ -62,9 +62,9 @@ struct MachineAPITests {
             #expect(ack["acknowledged_by"] as? String == "operator 7")
             #expect(ack["acknowledged_at"] is String)
             #expect(try await client.call(.post, "/alarms/99999/ack", json: "{}").status == .notFound)
-            // Seven complete windows; the eighth waits for data past its end.
+            // Eight complete windows: the last one's last sample is a step before its end.
             let verdicts = try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 100)
-            #expect(verdicts.count == 7)
+            #expect(verdicts.count == 8)
             let detail = try await client.call(.get, "/vibration-diagnosis/\(verdicts[0].id)")
             let engine = try #require(detail["engine"] as? [String: Any])
             #expect(engine["channel"] as? String == "unbalance_looseness")

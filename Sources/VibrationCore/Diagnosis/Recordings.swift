@@ -6,13 +6,14 @@
 /// recording a `measured_time` never repeats. Samples are taken in arrival order; each joins an open
 /// recording of its sensor that does not hold its `measured_time` yet and that it fits:
 ///
-/// 1. by clock: its collected_at - measured_time lies within a second of the recording's start, or
-///    its collected_at within a second of the recording's first one (exact, start and whole-second
-///    stamps, in any order);
-/// 2. else by continuing it: its measured_time follows the recording's last sample within 1.5 sample
-///    steps and its collected_at does not go back (an upload's wall clock, in order).
+/// 1. by continuing its last sample: its measured_time follows within 1.5 sample steps, and
+///    collected_at - measured_time moved by at most a second (an upload's wall clock, in order,
+///    drifts against measured_time but does not jump);
+/// 2. else by clock: its collected_at - measured_time lies within a second of the recording's start,
+///    or its collected_at within a second of the recording's first one (exact, start and
+///    whole-second stamps, in any order).
 ///
-/// Among several, the nearest by clock wins. When none fits (the clock fell back, or a new
+/// Among several fitting by clock, the nearest wins. When none fits (the clock fell back, or a new
 /// recording began), a new recording starts. So rows arriving out of order, in batches of any size,
 /// or split over several uploads land in their recording, and a recording sent again under a new
 /// `collected_at` is a recording of its own. What this cannot separate: two recordings of one sensor
@@ -68,9 +69,14 @@ public struct RecordingTracker: Sendable {
             return min(abs(implied &- start), abs(collectedAt &- firstCollected))
         }
 
-        /// Whether the sample continues the recording's last one in arrival order.
+        /// Whether the sample continues the recording's last one in arrival order: its measured_time
+        /// follows within 1.5 steps, and collected_at - measured_time moved by at most a second (an
+        /// upload's wall clock drifts against measured_time, but not in jumps).
         func continues(low: Double, collectedAt: Int64) -> Bool {
-            low > lastTime && low - lastTime <= 1.5 * spacing && collectedAt >= lastCollected
+            guard low > lastTime, low - lastTime <= 1.5 * spacing, lastTime >= highest || !covers(low, low) else { return false }
+            let implied = collectedAt &- Int64((low * 1_000_000).rounded())
+            let lastImplied = lastCollected &- Int64((lastTime * 1_000_000).rounded())
+            return abs(implied &- lastImplied) <= RecordingTracker.clockTolerance
         }
 
         public var highest: Double { covered.last?.high ?? -.infinity }
@@ -146,10 +152,8 @@ public struct RecordingTracker: Sendable {
     public mutating func place(sensor: Int64, low: Double, high: Double, count: Int = 1, collectedAt: Int64) -> Int64 {
         if activeSensor != sensor { activate(sensor) }
         let step = count > 1 ? (high - low) / Double(count - 1) : nil
-        // The usual case: the current recording's last sample is continued, by its clock too.
-        if current >= 0, current < active.count, active[current].continues(low: low, collectedAt: collectedAt),
-            active[current].clockDistance(collectedAt: collectedAt, low: low) <= Self.clockTolerance
-        {
+        // The usual case: the current recording's last sample is continued.
+        if current >= 0, current < active.count, active[current].continues(low: low, collectedAt: collectedAt) {
             return extend(current, low, high, step: step, collectedAt: collectedAt)
         }
         var best: Int?
@@ -160,11 +164,6 @@ public struct RecordingTracker: Sendable {
                 best = i
                 bestDistance = d
             }
-        }
-        if best == nil, current >= 0, current < active.count, !active[current].covers(low, high),
-            active[current].continues(low: low, collectedAt: collectedAt)
-        {
-            best = current
         }
         if let best {
             current = best
