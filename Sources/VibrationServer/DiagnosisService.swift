@@ -27,6 +27,17 @@ public actor DiagnosisService {
         public var unanalysable = 0
         public var alarmsOpened: [Alarm] = []
         public var byFault: [FaultType: Int] = [:]
+
+        public init() {}
+
+        /// Adds what another run did.
+        public mutating func add(_ other: Run) {
+            windows += other.windows
+            skipped += other.skipped
+            unanalysable += other.unanalysable
+            alarmsOpened += other.alarmsOpened
+            byFault.merge(other.byFault, uniquingKeysWith: +)
+        }
     }
 
     let store: any Store
@@ -71,7 +82,7 @@ public actor DiagnosisService {
             let pending = try await store.pendingWindows(seconds: options.windowSeconds, limit: 500, channels: channels)
             if pending.abandoned > 0 {
                 logger.warning(
-                    "gave up on incomplete windows: more were open than are kept; do the samples carry their own collected_at (recording start + measured_time)?",
+                    "gave up on incomplete windows: more were open than are kept (more sensors are streaming at once than the engine follows)",
                     metadata: ["windows": "\(pending.abandoned)"])
             }
             // One read for all the windows' samples and one for the profiles: under load every wait

@@ -358,5 +358,15 @@ enum PostgresSchema {
         );
         ALTER TABLE diagnosis_open_windows ADD COLUMN collected_from bigint;
         ALTER TABLE diagnosis_open_windows ADD COLUMN collected_through bigint;
+
+        -- A sensor's machine is in the registry from the sensor's first sample on (as on SQLite).
+        INSERT INTO machines (machine_name) SELECT DISTINCT machine_name FROM sensors ON CONFLICT DO NOTHING;
+        CREATE FUNCTION himmes_register_machine() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO machines (machine_name) VALUES (NEW.machine_name) ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER sensors_register_machine AFTER INSERT ON sensors
+            FOR EACH ROW EXECUTE FUNCTION himmes_register_machine();
         """
 }

@@ -107,18 +107,48 @@ extension PostgresStore {
                     firstCollected: firstCollected, lastCollected: lastCollected, lastTime: lastTime))
         }
         var scan = WindowScan(tracker: RecordingTracker(sensors: recordings), seconds: seconds)
-        // The new rows in id order, each placed in its recording and window.
+        // The new rows in id order, each placed in its recording and window. PostgreSQL hands them
+        // over in pieces (a sensor's rows of one window within a block of ids: mostly a batch's run),
+        // which are placed whole; a piece whose count does not fit its span of measured_time (it
+        // mixes two recordings, or skips a gap) is read row by row.
         if upto > marker {
             var keys = Set<WindowKey>()
-            for (sensor, collected, t) in try await allByID(
+            let pieces = try await allByID(
                 """
-                SELECT sensor_id, round(date_part('epoch', collected_at) * 1000000)::bigint, measured_time
+                SELECT sensor_id, min(id), max(id), count(*), min(measured_time), max(measured_time),
+                       round(date_part('epoch', min(collected_at)) * 1000000)::bigint,
+                       round(date_part('epoch', max(collected_at)) * 1000000)::bigint
                 FROM vibration_data
                 WHERE id > \(marker) AND id <= \(upto) AND measured_time >= 0
-                ORDER BY id
-                """, (Int64, Int64, Double).self)
-            {
-                keys.insert(scan.add(sensor: sensor, collectedAt: collected, measuredTime: t))
+                GROUP BY sensor_id, floor(measured_time / \(seconds)), id / \(Self.pieceIDs)
+                ORDER BY 2
+                """, (Int64, Int64, Int64, Int, Double, Double, Int64, Int64).self)
+            for (sensor, firstID, lastID, count, low, high, collectedLow, collectedHigh) in pieces {
+                var whole = count == 1
+                if count > 1, high > low {
+                    let step = (high - low) / Double(count - 1)
+                    let known = scan.tracker.currentSpacing(sensor: sensor) ?? step
+                    whole = step >= 0.8 * known && step <= 1.5 * known && collectedHigh - collectedLow <= Int64((high - low + 1) * 1_000_000)
+                }
+                if whole {
+                    keys.insert(
+                        scan.add(
+                            sensor: sensor, low: low, high: high, count: count, collectedFirst: collectedLow, collectedLow: collectedLow,
+                            collectedHigh: collectedHigh))
+                    continue
+                }
+                for (collected, t) in try await allByID(
+                    """
+                    SELECT round(date_part('epoch', collected_at) * 1000000)::bigint, measured_time
+                    FROM vibration_data
+                    WHERE id >= \(firstID) AND id <= \(lastID) AND sensor_id = \(sensor)
+                      AND measured_time >= \(low) AND measured_time <= \(high)
+                      AND floor(measured_time / \(seconds)) = floor(\(low)::float8 / \(seconds))
+                    ORDER BY id
+                    """, (Int64, Double).self)
+                {
+                    keys.insert(scan.add(sensor: sensor, collectedAt: collected, measuredTime: t))
+                }
             }
             let (spans, _) = scan.finish()
             if !keys.isEmpty {
@@ -165,6 +195,9 @@ extension PostgresStore {
         return PendingWindows.split(
             ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
     }
+
+    /// Ids per block when the engine's scan reads new rows in pieces.
+    static let pieceIDs = 1024
 
     /// The highest sample id given out, read holding the write lock: every sample write before it
     /// has committed or rolled back, and every one after gets a higher id. Ranges of the id index

@@ -216,5 +216,14 @@ enum SQLiteSchema {
         );
         ALTER TABLE diagnosis_open_windows ADD COLUMN collected_from INTEGER;
         ALTER TABLE diagnosis_open_windows ADD COLUMN collected_through INTEGER;
+
+        -- A sensor's machine is in the registry from the sensor's first sample on, in the same
+        -- transaction: the engine, scanning while a load goes on, never meets a sample whose
+        -- machine it does not know.
+        INSERT INTO machines (machine_name) SELECT DISTINCT machine_name FROM sensors WHERE true ON CONFLICT DO NOTHING;
+        CREATE TRIGGER sensors_register_machine AFTER INSERT ON sensors
+        BEGIN
+            INSERT INTO machines (machine_name) VALUES (NEW.machine_name) ON CONFLICT DO NOTHING;
+        END;
         """
 }

@@ -163,6 +163,19 @@ struct WindowScan {
         return key
     }
 
+    /// Files a piece of `count` rows of one sensor and one window, whose measured_time rises from
+    /// `low` to `high` without repeating, collected from `collectedLow` to `collectedHigh`
+    /// (`collectedFirst` at `low`).
+    mutating func add(
+        sensor: Int64, low: Double, high: Double, count: Int, collectedFirst: Int64, collectedLow: Int64, collectedHigh: Int64
+    ) -> WindowKey {
+        let start = tracker.place(sensor: sensor, low: low, high: high, count: count, collectedAt: collectedFirst)
+        let key = WindowKey(sensor: sensor, recording: start, index: Int(low / seconds))
+        flush()
+        last = (key, collectedLow, collectedHigh)
+        return key
+    }
+
     private mutating func flush() {
         guard let (key, low, high) = last else { return }
         if let span = spans[key] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOCore
+import Synchronization
 import VibrationCore
 import VibrationServer
 import VibrationStore
@@ -64,6 +65,22 @@ struct Import: AsyncParsableCommand {
         let display = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressLine(progress: progress, totalBytes: files.allSatisfy { $0.size != nil } ? totalBytes : nil)
         display?.start()
 
+        // The engine diagnoses as the load goes: each round takes the windows completed since the
+        // last one (from the rows the load hands it in memory, where the store keeps them), so that
+        // little is left once the last row is stored.
+        let engine = noDiagnose ? nil : DiagnosisService(store: store, logger: logger)
+        let loading = LoadingFlag()
+        let alongside: Task<DiagnosisService.Run, any Error>? = engine.map { engine in
+            Task {
+                var run = DiagnosisService.Run()
+                while loading.value.withLock({ $0 }) {
+                    run.add(try await engine.run())
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                return run
+            }
+        }
+
         var total = IngestReport()
         let clock = ContinuousClock()
         let started = clock.now
@@ -103,10 +120,12 @@ struct Import: AsyncParsableCommand {
             total.inserted = progress.inserted
             total.duplicates = progress.duplicates
         }
+        loading.value.withLock { $0 = false }
+        var diagnosed = try await alongside?.value
         print(json ? total.jsonText : total.text(files: files.count))
-        if failure == nil && !noDiagnose {
-            let run = try await DiagnosisService(store: store, logger: logger).run()
-            if !json { print(run.summary) }
+        if failure == nil, let engine {
+            diagnosed?.add(try await engine.run())
+            if !json, let diagnosed { print(diagnosed.summary) }
         }
         if failure != nil || total.rejected > 0 { throw ExitCode(1) }
     }
@@ -273,4 +292,9 @@ extension IngestReport {
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
+}
+
+/// Whether the load is still going, for the engine running beside it.
+private final class LoadingFlag: Sendable {
+    let value = Mutex(true)
 }

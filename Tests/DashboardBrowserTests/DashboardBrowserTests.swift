@@ -36,6 +36,15 @@ struct DashboardBrowserTests {
         for second in 0..<150 {
             _ = try await importer.importCSV(DemoStream.Once(bytes: stream.csv(second: second, start: start)), layout: .product)
         }
+        // A second sensor on the press whose data ended ten minutes before the rest: three seconds.
+        var old = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        let oldStart = start.adding(seconds: -600)
+        for i in 0..<6_000 {
+            let t = Double(i) / 2_000
+            let v = 0.05 * sin(2 * .pi * 25 * t)
+            old += "line-a-press,sensor-old,\(oldStart.adding(seconds: t).rfc3339),\(t),\(v),\(v),\(v),\(v)\n"
+        }
+        _ = try await importer.importCSV(DemoStream.Once(bytes: Array(old.utf8)), layout: .product)
         _ = try await DiagnosisService(store: store, logger: Logger(label: "test")).run()
         return stream
     }
@@ -149,6 +158,18 @@ struct DashboardBrowserTests {
             let types = try await page.evaluate("[...new Set([...document.querySelectorAll('table.rows tbody tr')].map(tr => tr.className))]")
             #expect(types as? [String] == ["state-2"])
             try await shot(page, "diagnosis")
+
+            // A sensor whose data ends earlier than the machine's: the default range follows it.
+            try await page.open(base + "/machines/line-a-press?sensor_no=sensor-old&lang=ko")
+            try await page.waitUntil("Number(document.getElementById('machine-page').dataset.drawn) >= 1", timeout: .seconds(15))
+            #expect(try await page.number("Number(document.getElementById('waveform').dataset.points)") > 100)
+            #expect(try await page.number("Number(document.getElementById('spectrum').dataset.points)") > 100)
+            // A moment where it has no data: the page says so in its own language.
+            try await page.open(base + "/machines/line-a-press?sensor_no=sensor-old&lang=ko&at=" + Timestamp.now.rfc3339)
+            try await page.waitUntil("Number(document.getElementById('machine-page').dataset.drawn) >= 1", timeout: .seconds(15))
+            let empty = try await page.text("document.getElementById('spectrum-note').textContent")
+            #expect(empty.contains("스펙트럼이 없습니다"), "\(empty)")
+            try await shot(page, "machine-ko-no-data")
 
             // Korean.
             try await page.open(base + "/timeline?lang=ko")

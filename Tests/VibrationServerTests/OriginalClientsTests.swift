@@ -79,6 +79,42 @@ struct OriginalClientsTests {
         }
     }
 
+    @Test("the engine diagnoses what the uploader sent: naive wall-clock stamps in the plant's zone, two files at once", arguments: Backend.available)
+    func uploaderRecordingsAreDiagnosed(backend: Backend) async throws {
+        try await withApp(
+            backend: backend,
+            configure: {
+                $0.compatibility = .original
+                $0.automaticDiagnosis = true
+                $0.timeZone = PlantTimeZone(identifier: "Asia/Seoul")!
+            }
+        ) { client, store in
+            _ = try await client.call(.put, "/machines/g1", json: #"{"channel": "unbalance"}"#)
+            _ = try await client.call(.put, "/machines/g2", json: #"{"channel": "unbalance"}"#)
+            let rows = Self.originalFile(rows: 1_400 * 6)
+            // Two uploaders at once, each a file of six seconds; then the first file sent again.
+            async let first = Self.uploadLikeTheOriginal(client, machine: "g1", sensor: "sensor1", rows: rows, clockStart: 1_745_900_000)
+            async let second = Self.uploadLikeTheOriginal(client, machine: "g2", sensor: "sensor1", rows: rows, clockStart: 1_745_900_000.5)
+            #expect(try await first + second == 2 * rows.count)
+            #expect(try await Self.uploadLikeTheOriginal(client, machine: "g1", sensor: "sensor1", rows: rows, clockStart: 1_745_900_060) == rows.count)
+            var diagnoses: [StoredDiagnosis] = []
+            for _ in 0..<150 where diagnoses.count < 18 {
+                try await Task.sleep(for: .milliseconds(100))
+                diagnoses = try await store.diagnoses(matching: DiagnosisFilter(), after: nil, limit: 100)
+            }
+            // Six windows per recording: g1 twice, g2 once; each a mass unbalance (0.2 g at 1X).
+            let byMachine = Dictionary(grouping: diagnoses, by: \.diagnosis.machineName)
+            #expect(byMachine["g1"]?.count == 12)
+            #expect(byMachine["g2"]?.count == 6)
+            #expect(diagnoses.allSatisfy { $0.diagnosis.faultType == .massUnbalance })
+            // A window's time is the recording's start (the first row's wall clock, Seoul time) plus
+            // measured_time: the first g1 window ends one second after the upload began.
+            let began = Timestamp(secondsSince1970: 1_745_900_000 - 9 * 3_600)
+            let firstEnd = try #require(byMachine["g1"]?.map(\.diagnosis.detectedAt).min())
+            #expect(abs(firstEnd.microseconds - began.adding(seconds: 1).microseconds) < 10_000)
+        }
+    }
+
     @Test("the diagnosis uploader's 1000-row batches, its count and the pages' grouped reads", arguments: Backend.available)
     func diagnosisUploaderAndNextPages(backend: Backend) async throws {
         try await withApp(backend: backend, configure: { $0.compatibility = .original }) { client, _ in

@@ -191,6 +191,13 @@ public struct RecordingTracker: Sendable {
         return active[i].start
     }
 
+    /// The sample step of the recording the sensor's samples went to last (nil when not known).
+    public mutating func currentSpacing(sensor: Int64) -> Double? {
+        if activeSensor != sensor { activate(sensor) }
+        guard current >= 0, current < active.count, active[current].spacing.isFinite else { return nil }
+        return active[current].spacing
+    }
+
     private mutating func activate(_ sensor: Int64) {
         if let previous = activeSensor { sensors[previous] = active }
         activeSensor = sensor

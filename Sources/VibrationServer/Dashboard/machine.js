@@ -41,14 +41,29 @@
     };
   };
 
-  // The range drawn: explicit from/to; around `at`; or the latest `span` seconds of data.
-  const range = (v) => {
+  // The newest sample's time of one sensor (null when it has none, or it cannot be read): the
+  // default range follows the selected sensor, whose data may end before the machine's.
+  const sensorLatest = async (sensor) => {
+    try {
+      const q = new URLSearchParams({ machine_name: name, sensor_no: sensor, order: "desc", limit: "1" });
+      const response = await fetch(`/vibration-data?${q}`, { headers: { Accept: "application/json" } });
+      if (!response.ok) return null;
+      const body = await response.json();
+      const row = (Array.isArray(body) ? body : body.items || [])[0];
+      return row ? Date.parse(row.collected_at) : null;
+    } catch {
+      return null;
+    }
+  };
+
+  // The range drawn: explicit from/to; around `at`; or the latest `span` seconds of the sensor's data.
+  const range = (v, sensorEnd) => {
     if (v.from && v.to) return [Date.parse(v.from), Date.parse(v.to)];
     if (v.at) {
       const at = Date.parse(v.at);
       return [at - 30_000, at + 30_000];
     }
-    const end = latest() ?? Date.now();
+    const end = sensorEnd ?? latest() ?? Date.now();
     return [end - v.span * 1000, end];
   };
 
@@ -147,7 +162,11 @@
   async function getJSON(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     const body = await response.json().catch(() => null);
-    if (!response.ok) throw new Error((body && body.detail) || response.statusText);
+    if (!response.ok) {
+      const error = new Error((body && body.detail) || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
     return body;
   }
 
@@ -155,7 +174,9 @@
   async function draw() {
     const ticket = ++drawing;
     const v = view();
-    const [from, to] = range(v);
+    const sensorEnd = (v.from && v.to) || v.at ? null : await sensorLatest(v.sensor);
+    if (ticket !== drawing) return;
+    const [from, to] = range(v, sensorEnd);
     const points = Math.max(100, Math.min(4000, Math.round(waveform.canvas.clientWidth)));
     const q = new URLSearchParams({ sensor_no: v.sensor, channel: v.channel, from: iso(from), to: iso(to), points: String(points) });
     const at = v.at ? Date.parse(v.at) : Math.max(from, to - windowSeconds * 1000);
@@ -201,7 +222,8 @@
     } else {
       spectrum.data.datasets[0].data = [];
       spectrum.options.plugins.orders.markers = [];
-      note("spectrum-note", spec.reason.message);
+      // A window without enough samples is the page's to explain, in its language.
+      note("spectrum-note", spec.reason.status === 422 ? words.wordNospectrum : spec.reason.message);
     }
     spectrum.update();
     mark(spectrum);
