@@ -227,34 +227,43 @@ extension PostgresStore {
         try await samples(of: [window])[0]
     }
 
-    /// One statement per window, on one connection. (One statement for all the windows measured
-    /// slower: the rows of a single large result arrive in small steps.)
+    /// One statement per channel for all the windows: each window's samples come back as two arrays
+    /// in one row (decoding a row per sample cost most of the engine's time).
     public func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])] {
-        try await client.withConnection { connection in
-            var result: [(times: [Double], values: [Double])] = []
-            for window in windows {
-                // The channel names a column; it comes from the enum, never from a request.
-                let span = window.rowSpan
-                let low = Double(window.index) * window.seconds
-                let rows = try await connection.query(
-                    """
-                    SELECT measured_time, \(unescaped: window.channel.rawValue) FROM vibration_data
-                    WHERE sensor_id = \(window.sensorID) AND collected_at >= \(Timestamp(microseconds: span.lowerBound))
-                      AND collected_at <= \(Timestamp(microseconds: span.upperBound))
-                      AND measured_time >= \(low) AND measured_time <= \(low + window.seconds)
-                    ORDER BY measured_time
-                    """, logger: logger)
+        var result = [(times: [Double], values: [Double])](repeating: ([], []), count: windows.count)
+        let byChannel = Dictionary(grouping: windows.indices, by: { windows[$0].channel })
+        for (channel, indices) in byChannel {
+            let w = indices.map { windows[$0] }
+            // The channel names a column; it comes from the enum, never from a request.
+            let rows = try await all(
+                """
+                SELECT w.i, coalesce(x.ts, '{}'), coalesce(x.vs, '{}')
+                FROM unnest(\(indices.map { Int64($0) })::bigint[], \(w.map(\.sensorID))::bigint[],
+                            \(w.map { Timestamp(microseconds: $0.rowSpan.lowerBound) })::timestamptz[],
+                            \(w.map { Timestamp(microseconds: $0.rowSpan.upperBound) })::timestamptz[],
+                            \(w.map { Double($0.index) * $0.seconds })::float8[], \(w.map { Double($0.index + 1) * $0.seconds })::float8[])
+                     AS w(i, sensor, collected_from, collected_through, low, high)
+                CROSS JOIN LATERAL (
+                    SELECT array_agg(measured_time ORDER BY measured_time) AS ts,
+                           array_agg(\(unescaped: channel.rawValue) ORDER BY measured_time) AS vs
+                    FROM vibration_data v
+                    WHERE v.sensor_id = w.sensor AND v.collected_at >= w.collected_from AND v.collected_at <= w.collected_through
+                      AND v.measured_time >= w.low AND v.measured_time <= w.high) x
+                """, (Int, [Double], [Double]).self)
+            for (i, ts, vs) in rows {
+                let window = windows[i]
                 var times: [Double] = []
                 var values: [Double] = []
-                for try await (t, value) in rows.decode((Double, Double).self) {
-                    guard window.holds(measuredTime: t) else { continue }
+                times.reserveCapacity(ts.count)
+                values.reserveCapacity(ts.count)
+                for (t, value) in zip(ts, vs) where window.holds(measuredTime: t) {
                     times.append(t)
                     values.append(value)
                 }
-                result.append((times, values))
+                result[i] = (times, values)
             }
-            return result
         }
+        return result
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
