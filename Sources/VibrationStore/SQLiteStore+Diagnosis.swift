@@ -162,16 +162,7 @@ extension SQLiteStore {
                     scanned = max(scanned, runEnd)
                 }
                 let (spans, _) = scan.finish()
-                for key in keys.sorted() {
-                    guard let sensor = monitored[key.sensor] else { continue }
-                    for channel in channels ?? [sensor.channel] {
-                        candidates.append(
-                            AnalysisWindow(
-                                machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
-                                recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
-                                collectedSpan: spans[key]))
-                    }
-                }
+                candidates += scan.windows(of: keys, spans: spans, monitored: monitored, channels: channels)
             }
             let (_, recordings) = scan.finish()
             let (ready, open) = try PendingWindows.sort(candidates, tracker: scan.tracker) { window in

@@ -186,6 +186,26 @@ struct WindowScan {
         last = nil
     }
 
+    /// The windows of `keys` on the monitored sensors, on their monitored channel (or on `channels`),
+    /// each with its rows' span, in key order.
+    func windows(
+        of keys: Set<WindowKey>, spans: [WindowKey: ClosedRange<Int64>],
+        monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)], channels: [SignalChannel]?
+    ) -> [AnalysisWindow] {
+        var windows: [AnalysisWindow] = []
+        for key in keys.sorted() {
+            guard let sensor = monitored[key.sensor] else { continue }
+            for channel in channels ?? [sensor.channel] {
+                windows.append(
+                    AnalysisWindow(
+                        machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
+                        recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
+                        collectedSpan: spans[key]))
+            }
+        }
+        return windows
+    }
+
     /// The windows the rows fell in, with their rows' collected_at spans, and the recordings.
     mutating func finish() -> (spans: [WindowKey: ClosedRange<Int64>], recordings: [Int64: [RecordingTracker.Recording]]) {
         flush()
