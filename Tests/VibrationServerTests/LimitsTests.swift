@@ -109,7 +109,8 @@ struct LimitsTests {
             feed.finish()
             #expect(dropped)
             #expect(waited < .seconds(8), "waited \(waited)")
-            #expect(try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5)).status == .ok)
+            // Serving goes on (the suite may keep both cores busy: what is asserted is an answer, not its speed).
+            #expect(try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(30)).status == .ok)
             #expect(try await store.sampleCount() <= 3)
         }
     }

@@ -5,7 +5,9 @@ import VibrationCore
 @testable import VibrationStore
 
 /// The engine finds the same windows and verdicts whatever a sender put in `collected_at`.
-@Suite("Recordings from every collected_at shape")
+/// One case at a time: each classifies its windows on the test's own thread, and the suite's
+/// timing tests share the few cooperative threads with it.
+@Suite("Recordings from every collected_at shape", .serialized)
 struct RecordingShapesTests {
     struct Row {
         var stream: StreamKey
@@ -96,7 +98,7 @@ struct RecordingShapesTests {
         _ = try await store.ingestAtomically([batch])
     }
 
-    struct Verdict: Hashable, CustomStringConvertible {
+    struct Verdict: Hashable, Sendable, CustomStringConvertible {
         var machine: String
         var channel: SignalChannel
         var recording: Int
@@ -144,13 +146,28 @@ struct RecordingShapesTests {
         return (verdicts, starts, all)
     }
 
+    /// The exact-time reference, made once per backend.
+    actor References {
+        var made: [Backend: (verdicts: Set<Verdict>, starts: [String: Timestamp], count: Int)] = [:]
+
+        func reference(_ backend: Backend) async throws -> (verdicts: Set<Verdict>, starts: [String: Timestamp], count: Int) {
+            if let known = made[backend] { return known }
+            let store = try await backend.makeStore()
+            for batch in RecordingShapesTests.batches(.exact) { try await RecordingShapesTests.ingest(batch, into: store) }
+            let exact = try await RecordingShapesTests.diagnose(store)
+            let reference = (exact.verdicts, exact.starts, exact.results.count)
+            made[backend] = reference
+            return reference
+        }
+    }
+
+    static let references = References()
+
     @Test(
         "every shape of collected_at gives the windows and verdicts of exact times",
         arguments: Backend.available, [Shape.start, .wholeSeconds, .wallClockPerRow, .wallClockPerBatch, .shuffledBatches, .shuffledWholeSeconds])
     func sameVerdicts(backend: Backend, shape: Shape) async throws {
-        let reference = try await backend.makeStore()
-        for batch in Self.batches(.exact) { try await Self.ingest(batch, into: reference) }
-        let exact = try await Self.diagnose(reference)
+        let exact = try await Self.references.reference(backend)
         // 2 machines x 4 channels x 2 recordings x 3 windows, each of a full second's samples (the last
         // one complete as its last sample is a step before its end).
         #expect(exact.verdicts.count == 48)
@@ -161,7 +178,7 @@ struct RecordingShapesTests {
         for batch in Self.batches(shape) { try await Self.ingest(batch, into: store) }
         let shaped = try await Self.diagnose(store)
         #expect(shaped.verdicts == exact.verdicts, "\(shaped.verdicts.symmetricDifference(exact.verdicts).sorted { $0.description < $1.description })")
-        #expect(shaped.results.count == exact.results.count)
+        #expect(shaped.results.count == exact.count)
         if [.start, .wholeSeconds].contains(shape) {
             // The instants are the recording's start plus measured_time, to within the second the
             // sender rounded to.
@@ -174,10 +191,7 @@ struct RecordingShapesTests {
 
     @Test("an import killed half way and run again diagnoses each window once", arguments: Backend.available)
     func killedAndRerun(backend: Backend) async throws {
-        let reference = try await backend.makeStore()
-        for batch in Self.batches(.exact) { try await Self.ingest(batch, into: reference) }
-        let exact = try await Self.diagnose(reference)
-
+        let exact = try await Self.references.reference(backend)
         let store = try await backend.makeStore()
         let batches = Self.batches(.wholeSeconds)
         for batch in batches.prefix(batches.count * 2 / 5) { try await Self.ingest(batch, into: store) }
@@ -186,6 +200,6 @@ struct RecordingShapesTests {
         let second = try await Self.diagnose(store)
         let windows = first.results.map(\.window) + second.results.map(\.window)
         #expect(Set(windows).count == windows.count)
-        #expect(windows.count == exact.results.count)
+        #expect(windows.count == exact.count)
     }
 }
