@@ -108,9 +108,11 @@ extension PostgresStore {
         }
         var scan = WindowScan(tracker: RecordingTracker(sensors: recordings), seconds: seconds)
         // The new rows in id order, each placed in its recording and window. PostgreSQL hands them
-        // over in pieces (a sensor's rows of one window within a block of ids: mostly a batch's run),
-        // which are placed whole; a piece whose count does not fit its span of measured_time (it
-        // mixes two recordings, or skips a gap) is read row by row.
+        // over in pieces (a sensor's rows of one window within a block of ids: mostly a batch's run).
+        // A piece that continues its sensor's current recording step by step, or begins a new one
+        // (every open recording holds its first measured_time), is placed whole (rows sent in
+        // order: nearly all of a load); any other (out of order, mixing two recordings,
+        // skipping a gap, a sensor whose step is not known yet) is read and placed row by row.
         if upto > marker {
             var keys = Set<WindowKey>()
             let pieces = try await allByID(
@@ -124,11 +126,15 @@ extension PostgresStore {
                 ORDER BY 2
                 """, (Int64, Int64, Int64, Int, Double, Double, Int64, Int64).self)
             for (sensor, firstID, lastID, count, low, high, collectedLow, collectedHigh) in pieces {
+                // Whole when its mean step is the sensor's step (a gap of a batch or more shows as a
+                // step 20% longer or more, two recordings' rows as a shorter one) and its stamps span
+                // no more than its measured_time and a second.
                 var whole = count == 1
-                if count > 1, high > low {
+                if count > 1, high > low, let known = scan.tracker.spacing(sensor: sensor) {
                     let step = (high - low) / Double(count - 1)
-                    let known = scan.tracker.currentSpacing(sensor: sensor) ?? step
-                    whole = step >= 0.8 * known && step <= 1.5 * known && collectedHigh - collectedLow <= Int64((high - low + 1) * 1_000_000)
+                    whole = step >= 0.9 * known && step <= 1.1 * known && collectedHigh - collectedLow <= Int64((high - low + 1) * 1_000_000)
+                        && (scan.tracker.continues(sensor: sensor, low: low, collectedAt: collectedLow)
+                            || scan.tracker.startsNew(sensor: sensor, low: low))
                 }
                 if whole {
                     keys.insert(

@@ -237,8 +237,9 @@ struct ServeCommandTests {
         kill(server.process.processIdentifier, SIGINT)
         while server.process.isRunning && clock.now - asked < .seconds(20) { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!server.process.isRunning, "still running 20 s after SIGINT")
-        // Promptly: the stream alone would hold it for its 5-minute lifetime.
-        #expect(clock.now - asked < .seconds(10))
+        // Promptly: the stream alone would hold it for its 5-minute lifetime (the bound allows for a
+        // machine busy with the rest of the suite).
+        #expect(clock.now - asked < .seconds(15))
         stream.waitUntilExit()
         let received = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(received.hasPrefix("retry: 2000"))

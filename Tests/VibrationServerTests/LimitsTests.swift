@@ -63,22 +63,22 @@ struct LimitsTests {
             async let first = HTTPClient.shared.execute(upload(.stream(chunks, length: .unknown)), timeout: .seconds(60))
             // Wait until the server is storing it (a busy machine may take a while to get there).
             for _ in 0..<200 {
-                let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(10))
+                let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(30))
                 let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
                 if text.contains("\nhimmes_imports_in_flight 1") { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            let busy = try await HTTPClient.shared.execute(upload(.bytes(ByteBuffer(string: Self.csv(rows: 2, from: 100)))), timeout: .seconds(10))
+            let busy = try await HTTPClient.shared.execute(upload(.bytes(ByteBuffer(string: Self.csv(rows: 2, from: 100)))), timeout: .seconds(30))
             #expect(busy.status == .tooManyRequests)
             #expect(busy.headers.first(name: "Retry-After") == "1")
             #expect(busy.headers.first(name: "Content-Type") == "application/problem+json")
             // Reads are not limited by it.
-            #expect(try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/vibration-data"), timeout: .seconds(10)).status == .ok)
+            #expect(try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/vibration-data"), timeout: .seconds(30)).status == .ok)
             feed.finish()
             let report = try await first
             #expect(report.status == .ok)
             _ = try await report.body.collect(upTo: 1 << 20)
-            let again = try await HTTPClient.shared.execute(upload(.bytes(ByteBuffer(string: Self.csv(rows: 2, from: 100)))), timeout: .seconds(10))
+            let again = try await HTTPClient.shared.execute(upload(.bytes(ByteBuffer(string: Self.csv(rows: 2, from: 100)))), timeout: .seconds(30))
             #expect(again.status == .ok)
             _ = try await again.body.collect(upTo: 1 << 20)
             #expect(try await store.sampleCount() == 7)

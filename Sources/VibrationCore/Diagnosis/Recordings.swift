@@ -9,9 +9,9 @@
 /// 1. by continuing its last sample: its measured_time follows within 1.5 sample steps, and
 ///    collected_at - measured_time moved by at most a second (an upload's wall clock, in order,
 ///    drifts against measured_time but does not jump);
-/// 2. else by clock: its collected_at - measured_time lies within a second of the recording's start,
-///    or its collected_at within a second of the recording's first one (exact, start and
-///    whole-second stamps, in any order).
+/// 2. else by clock: its collected_at - measured_time lies within a second of the recording's start
+///    (exact and whole-second stamps, in any order), or the recording's samples all carry one
+///    collected_at and so does it (the recording's start on every row).
 ///
 /// Among several fitting by clock, the nearest wins. When none fits (the clock fell back, or a new
 /// recording began), a new recording starts. So rows arriving out of order, in batches of any size,
@@ -62,11 +62,13 @@ public struct RecordingTracker: Sendable {
             self.lastTime = lastTime
         }
 
-        /// How far the sample's stamps lie from the recording's clock: by its start (instants) or its
-        /// first collected_at (recording-start stamps), in µs.
+        /// How far the sample's stamps lie from the recording's clock, in µs: by its start (instants,
+        /// whole seconds), or 0 when the recording is stamped with one collected_at (its start) and
+        /// the sample carries the same.
         func clockDistance(collectedAt: Int64, low: Double) -> Int64 {
+            if collectedAt == firstCollected, lastCollected == firstCollected { return 0 }
             let implied = collectedAt &- Int64((low * 1_000_000).rounded())
-            return min(abs(implied &- start), abs(collectedAt &- firstCollected))
+            return abs(implied &- start)
         }
 
         /// Whether the sample continues the recording's last one in arrival order: its measured_time
@@ -191,11 +193,24 @@ public struct RecordingTracker: Sendable {
         return active[i].start
     }
 
-    /// The sample step of the recording the sensor's samples went to last (nil when not known).
-    public mutating func currentSpacing(sensor: Int64) -> Double? {
+    /// Whether a sample at `low` collected at `collectedAt` continues the last sample of the
+    /// sensor's current recording (see the rule above).
+    public mutating func continues(sensor: Int64, low: Double, collectedAt: Int64) -> Bool {
         if activeSensor != sensor { activate(sensor) }
-        guard current >= 0, current < active.count, active[current].spacing.isFinite else { return nil }
-        return active[current].spacing
+        return current >= 0 && current < active.count && active[current].continues(low: low, collectedAt: collectedAt)
+    }
+
+    /// Whether a sample at `low` would start a new recording: every open recording of the sensor
+    /// holds its measured_time already (the clock fell back).
+    public mutating func startsNew(sensor: Int64, low: Double) -> Bool {
+        if activeSensor != sensor { activate(sensor) }
+        return !active.isEmpty && active.allSatisfy { $0.covers(low, low) }
+    }
+
+    /// The smallest sample step seen on the sensor's open recordings (nil when none is known).
+    public mutating func spacing(sensor: Int64) -> Double? {
+        if activeSensor != sensor { activate(sensor) }
+        return active.map(\.spacing).filter(\.isFinite).min()
     }
 
     private mutating func activate(_ sensor: Int64) {
