@@ -181,11 +181,9 @@ final class FreshSamples: Sendable {
         }
     }
 
-    /// Files the runs' rows under their windows (placed by `scan`, which sees them in id order) and
-    /// returns the windows they fall in. Rows of sensors `channelOf` does not know are not kept:
-    /// their sensors become foreign.
-    func absorb(_ runs: [Run], scan: inout WindowScan, channelOf: (Int64) -> SignalChannel?) -> Set<WindowKey> {
-        var keys = Set<WindowKey>()
+    /// Files the runs' rows under their windows (placed by `scan`, which sees them in id order).
+    /// Rows of sensors `channelOf` does not know are not kept: their sensors become foreign.
+    func absorb(_ runs: [Run], scan: inout WindowScan, channelOf: (Int64) -> SignalChannel?) {
         engine.withLock { state in
             // Rows of one window mostly follow each other: they are gathered here and filed once per
             // stretch, not looked up one by one.
@@ -218,7 +216,6 @@ final class FreshSamples: Sendable {
                         file()
                         key = rowKey
                         channel = channelOf(sensor)
-                        keys.insert(rowKey)
                     }
                     newest = max(newest, collected)
                     times.append(t)
@@ -233,7 +230,6 @@ final class FreshSamples: Sendable {
             }
             file()
         }
-        return keys
     }
 
     /// Lets go of the rows of windows the engine no longer looks at (diagnosed, or given up on);

@@ -114,7 +114,6 @@ extension PostgresStore {
         // order: nearly all of a load); any other (out of order, mixing two recordings,
         // skipping a gap, a sensor whose step is not known yet) is read and placed row by row.
         if upto > marker {
-            var keys = Set<WindowKey>()
             let pieces = try await allByID(
                 """
                 SELECT sensor_id, min(id), max(id), count(*), min(measured_time), max(measured_time),
@@ -137,10 +136,9 @@ extension PostgresStore {
                             || scan.tracker.startsNew(sensor: sensor, low: low))
                 }
                 if whole {
-                    keys.insert(
-                        scan.add(
-                            sensor: sensor, low: low, high: high, count: count, collectedFirst: collectedLow, collectedLow: collectedLow,
-                            collectedHigh: collectedHigh))
+                    scan.add(
+                        sensor: sensor, low: low, high: high, count: count, collectedFirst: collectedLow, collectedLow: collectedLow,
+                        collectedHigh: collectedHigh)
                     continue
                 }
                 for (collected, t) in try await allByID(
@@ -153,25 +151,24 @@ extension PostgresStore {
                     ORDER BY id
                     """, (Int64, Double).self)
                 {
-                    keys.insert(scan.add(sensor: sensor, collectedAt: collected, measuredTime: t))
+                    scan.add(sensor: sensor, collectedAt: collected, measuredTime: t)
                 }
-            }
-            let (spans, _) = scan.finish()
-            if !keys.isEmpty {
-                var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
-                for (id, machine, sensorNo, channel) in try await all(
-                    """
-                    SELECT s.id, s.machine_name, s.sensor_no, m.channel
-                    FROM sensors s JOIN machines m ON m.machine_name = s.machine_name
-                    WHERE s.id = ANY(\(Array(Set(keys.map(\.sensor))))::bigint[])
-                    """, (Int64, String, String, String).self)
-                {
-                    monitored[id] = (machine, sensorNo, SignalChannel(rawValue: channel) ?? .normal)
-                }
-                candidates += scan.windows(of: keys, spans: spans, monitored: monitored, channels: channels)
             }
         }
-        let (_, placed) = scan.finish()
+        let placed = scan.finish()
+        if !scan.spans.isEmpty {
+            var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
+            for (id, machine, sensorNo, channel) in try await all(
+                """
+                SELECT s.id, s.machine_name, s.sensor_no, m.channel
+                FROM sensors s JOIN machines m ON m.machine_name = s.machine_name
+                WHERE s.id = ANY(\(Array(scan.sensors))::bigint[])
+                """, (Int64, String, String, String).self)
+            {
+                monitored[id] = (machine, sensorNo, SignalChannel(rawValue: channel) ?? .normal)
+            }
+            candidates += scan.windows(monitored: monitored, channels: channels)
+        }
         guard !candidates.isEmpty else {
             return PendingWindows.split(
                 ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)

@@ -134,8 +134,8 @@ extension SQLiteStore {
                         collectedSpan: from.flatMap { f in through.map { f...max(f, $0) } }))
             }
             var scan = WindowScan(tracker: RecordingTracker(sensors: try Self.recordings(db)), seconds: seconds)
+            var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
             if upto > marker {
-                var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
                 for row in try Row.fetchAll(
                     db.cachedStatement(
                         sql: """
@@ -148,23 +148,19 @@ extension SQLiteStore {
                 // The new rows in id order: those handed over in memory, and, for the ids between
                 // them, read from the database.
                 let runs = fresh.take(after: marker, through: upto)
-                var keys = Set<WindowKey>()
                 var scanned = marker
                 for (run, gapEnd, runEnd) in runs.map({ (Optional($0), $0.firstID - 1, $0.lastID) }) + [(nil, upto, upto)] {
                     if gapEnd > scanned {
-                        let (found, newestBySensor) = try Self.windowKeys(db, after: scanned, through: gapEnd, scan: &scan)
-                        keys.formUnion(found)
-                        fresh.markForeign(newestBySensor)
+                        fresh.markForeign(try Self.place(db, after: scanned, through: gapEnd, scan: &scan))
                     }
                     if let run {
-                        keys.formUnion(fresh.absorb([run], scan: &scan) { monitored[$0]?.channel })
+                        fresh.absorb([run], scan: &scan) { monitored[$0]?.channel }
                     }
                     scanned = max(scanned, runEnd)
                 }
-                let (spans, _) = scan.finish()
-                candidates += scan.windows(of: keys, spans: spans, monitored: monitored, channels: channels)
             }
-            let (_, recordings) = scan.finish()
+            let recordings = scan.finish()
+            candidates += scan.windows(monitored: monitored, channels: channels)
             let (ready, open) = try PendingWindows.sort(candidates, tracker: scan.tracker) { window in
                 try Bool.fetchOne(
                     db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)"),
@@ -216,32 +212,29 @@ extension SQLiteStore {
         return newest
     }
 
-    /// Places each sample with an id in (after, through] (in id order) and returns the windows they
-    /// fall in, and the newest collected_at of each sensor among those samples.
-    static func windowKeys(_ db: Database, after: Int64, through: Int64, scan: inout WindowScan) throws -> (Set<WindowKey>, [Int64: Int64]) {
+    /// Places each sample with an id in (after, through] in id order, and returns the newest
+    /// collected_at of each sensor among them.
+    static func place(_ db: Database, after: Int64, through: Int64, scan: inout WindowScan) throws -> [Int64: Int64] {
         let statement = try db.cachedStatement(
             sql: """
                 SELECT sensor_id, collected_at, measured_time FROM vibration_samples
                 WHERE id > ? AND id <= ? AND measured_time >= 0 ORDER BY id
                 """)
-        var keys = Set<WindowKey>()
         var newest: [Int64: Int64] = [:]
-        var last: WindowKey?
-        var lastNewest = Int64.min
+        var last: (sensor: Int64, newest: Int64)?
         try forEachRow(of: statement, db, arguments: [after, through]) { stmt in
-            let t = sqlite3_column_double(stmt, 2)
+            let sensor = sqlite3_column_int64(stmt, 0)
             let collected = sqlite3_column_int64(stmt, 1)
-            let key = scan.add(sensor: sqlite3_column_int64(stmt, 0), collectedAt: collected, measuredTime: t)
-            if key != last {
-                if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, lastNewest) }
-                keys.insert(key)
-                last = key
-                lastNewest = .min
+            scan.add(sensor: sensor, collectedAt: collected, measuredTime: sqlite3_column_double(stmt, 2))
+            if let current = last, current.sensor == sensor {
+                last = (sensor, max(current.newest, collected))
+            } else {
+                if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, last.newest) }
+                last = (sensor, collected)
             }
-            lastNewest = max(lastNewest, collected)
         }
-        if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, lastNewest) }
-        return (keys, newest)
+        if let last { newest[last.sensor] = max(newest[last.sensor] ?? .min, last.newest) }
+        return newest
     }
 
     /// The window's rows in measured_time order: those of its sensor whose collected_at lies in the

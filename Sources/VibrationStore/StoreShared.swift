@@ -150,7 +150,7 @@ struct WindowScan {
     }
 
     /// Files one row (measured_time >= 0) and returns its window.
-    @inline(__always)
+    @discardableResult @inline(__always)
     mutating func add(sensor: Int64, collectedAt: Int64, measuredTime t: Double) -> WindowKey {
         let start = tracker.place(sensor: sensor, low: t, high: t, collectedAt: collectedAt)
         let key = WindowKey(sensor: sensor, recording: start, index: Int(t / seconds))
@@ -166,6 +166,7 @@ struct WindowScan {
     /// Files a piece of `count` rows of one sensor and one window, whose measured_time rises from
     /// `low` to `high` without repeating, collected from `collectedLow` to `collectedHigh`
     /// (`collectedFirst` at `low`).
+    @discardableResult
     mutating func add(
         sensor: Int64, low: Double, high: Double, count: Int, collectedFirst: Int64, collectedLow: Int64, collectedHigh: Int64
     ) -> WindowKey {
@@ -186,31 +187,34 @@ struct WindowScan {
         last = nil
     }
 
-    /// The windows of `keys` on the monitored sensors, on their monitored channel (or on `channels`),
-    /// each with its rows' span, in key order.
+    /// Ends the scan: files the last window and returns each sensor's open recordings. The windows
+    /// the rows fell in are `spans`' keys.
+    mutating func finish() -> [Int64: [RecordingTracker.Recording]] {
+        flush()
+        tracker.settle()
+        return tracker.sensors
+    }
+
+    /// The sensors the scanned rows belong to (after `finish`).
+    var sensors: Set<Int64> { Set(spans.keys.map(\.sensor)) }
+
+    /// The windows the scanned rows fell in (after `finish`) on the monitored sensors, on their
+    /// monitored channel (or on `channels`), each with its rows' span, in key order.
     func windows(
-        of keys: Set<WindowKey>, spans: [WindowKey: ClosedRange<Int64>],
         monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)], channels: [SignalChannel]?
     ) -> [AnalysisWindow] {
         var windows: [AnalysisWindow] = []
-        for key in keys.sorted() {
+        for (key, span) in spans.sorted(by: { $0.key < $1.key }) {
             guard let sensor = monitored[key.sensor] else { continue }
             for channel in channels ?? [sensor.channel] {
                 windows.append(
                     AnalysisWindow(
                         machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
                         recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
-                        collectedSpan: spans[key]))
+                        collectedSpan: span))
             }
         }
         return windows
-    }
-
-    /// The windows the rows fell in, with their rows' collected_at spans, and the recordings.
-    mutating func finish() -> (spans: [WindowKey: ClosedRange<Int64>], recordings: [Int64: [RecordingTracker.Recording]]) {
-        flush()
-        tracker.settle()
-        return (spans, tracker.sensors)
     }
 }
 

@@ -98,7 +98,7 @@ struct BenchHTTP: AsyncParsableCommand {
 
         // Mixed: gateways upload new rows back to back while wrk reads.
         let uploads = Uploads()
-        let stop = Uploads.Flag()
+        let stop = Latch()
         let gateways = Task {
             await withTaskGroup(of: Void.self) { group in
                 for gateway in 0..<uploaders {
@@ -177,12 +177,6 @@ struct BenchHTTP: AsyncParsableCommand {
     }
 
     final class Uploads: Sendable {
-        final class Flag: Sendable {
-            private let value = Mutex(false)
-            var isSet: Bool { value.withLock { $0 } }
-            func set() { value.withLock { $0 = true } }
-        }
-
         struct State {
             var requests = 0
             var failed = 0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import VibrationCore
 import VibrationStore
 
@@ -99,4 +100,11 @@ enum Environment {
         guard let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty else { return [] }
         return env.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
+}
+
+/// A one-way signal between tasks: unset until `set()`, then set for good.
+final class Latch: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

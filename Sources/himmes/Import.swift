@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import NIOCore
-import Synchronization
 import VibrationCore
 import VibrationServer
 import VibrationStore
@@ -69,11 +68,11 @@ struct Import: AsyncParsableCommand {
         // last one (from the rows the load hands it in memory, where the store keeps them), so that
         // little is left once the last row is stored.
         let engine = noDiagnose ? nil : DiagnosisService(store: store, logger: logger)
-        let loading = LoadingFlag()
+        let loaded = Latch()
         let alongside: Task<DiagnosisService.Run, any Error>? = engine.map { engine in
             Task {
                 var run = DiagnosisService.Run()
-                while loading.value.withLock({ $0 }) {
+                while !loaded.isSet {
                     run.add(try await engine.run())
                     try await Task.sleep(for: .milliseconds(200))
                 }
@@ -120,7 +119,7 @@ struct Import: AsyncParsableCommand {
             total.inserted = progress.inserted
             total.duplicates = progress.duplicates
         }
-        loading.value.withLock { $0 = false }
+        loaded.set()
         var diagnosed = try await alongside?.value
         print(json ? total.jsonText : total.text(files: files.count))
         if failure == nil, let engine {
@@ -292,9 +291,4 @@ extension IngestReport {
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
-}
-
-/// Whether the load is still going, for the engine running beside it.
-private final class LoadingFlag: Sendable {
-    let value = Mutex(true)
 }

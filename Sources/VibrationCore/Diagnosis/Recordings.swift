@@ -67,8 +67,7 @@ public struct RecordingTracker: Sendable {
         /// the sample carries the same.
         func clockDistance(collectedAt: Int64, low: Double) -> Int64 {
             if collectedAt == firstCollected, lastCollected == firstCollected { return 0 }
-            let implied = collectedAt &- Int64((low * 1_000_000).rounded())
-            return abs(implied &- start)
+            return abs(RecordingTracker.impliedStart(collectedAt, low) &- start)
         }
 
         /// Whether the sample continues the recording's last one in arrival order: its measured_time
@@ -76,9 +75,8 @@ public struct RecordingTracker: Sendable {
         /// upload's wall clock drifts against measured_time, but not in jumps).
         func continues(low: Double, collectedAt: Int64) -> Bool {
             guard low > lastTime, low - lastTime <= 1.5 * spacing, lastTime >= highest || !covers(low, low) else { return false }
-            let implied = collectedAt &- Int64((low * 1_000_000).rounded())
-            let lastImplied = lastCollected &- Int64((lastTime * 1_000_000).rounded())
-            return abs(implied &- lastImplied) <= RecordingTracker.clockTolerance
+            let drift = RecordingTracker.impliedStart(collectedAt, low) &- RecordingTracker.impliedStart(lastCollected, lastTime)
+            return abs(drift) <= RecordingTracker.clockTolerance
         }
 
         public var highest: Double { covered.last?.high ?? -.infinity }
@@ -135,7 +133,7 @@ public struct RecordingTracker: Sendable {
     /// Open recordings kept per sensor.
     public static let maximumOpen = 4
 
-    /// Each sensor's open recordings, oldest first.
+    /// Each sensor's open recordings, oldest (lowest sequence) first.
     public private(set) var sensors: [Int64: [Recording]]
 
     public init(sensors: [Int64: [Recording]] = [:]) {
@@ -171,8 +169,8 @@ public struct RecordingTracker: Sendable {
             current = best
             return extend(best, low, high, step: step, collectedAt: collectedAt)
         }
-        let sequence = (active.map(\.sequence).max() ?? -1) + 1
-        let start = collectedAt &- Int64((low * 1_000_000).rounded())
+        let sequence = (active.last?.sequence ?? -1) + 1
+        let start = Self.impliedStart(collectedAt, low)
         active.append(
             Recording(
                 start: start, spacing: step ?? .infinity, covered: [Span(low: low, high: high)], sequence: sequence,
@@ -185,6 +183,11 @@ public struct RecordingTracker: Sendable {
     /// How far a sample's stamps may lie from a recording's clock and still be its (µs): whole-second
     /// stamps are off by up to a second.
     static let clockTolerance: Int64 = 1_000_000
+
+    /// collected_at - measured_time, in µs: the recording's start, if collected_at is the instant.
+    static func impliedStart(_ collectedAt: Int64, _ measuredTime: Double) -> Int64 {
+        collectedAt &- Int64((measuredTime * 1_000_000).rounded())
+    }
 
     private mutating func extend(_ i: Int, _ low: Double, _ high: Double, step: Double?, collectedAt: Int64) -> Int64 {
         active[i].add(low, high, step: step)
@@ -233,7 +236,7 @@ public struct RecordingTracker: Sendable {
     public func isComplete(sensor: Int64, start: Int64, index: Int, seconds: Double) -> Bool {
         let open = activeSensor == sensor ? active : (sensors[sensor] ?? [])
         guard let i = open.firstIndex(where: { $0.start == start }) else { return true }
-        if open[i].sequence != open.map(\.sequence).max() { return true }
+        if i != open.count - 1 { return true }
         // Its last sample is within a step of the end, or a later one is there.
         let step = open[i].spacing.isFinite ? 1.5 * open[i].spacing : 0
         return open[i].highest + step >= Double(index + 1) * seconds
