@@ -85,6 +85,8 @@ struct OriginalListsMiddleware: ServerMiddleware {
             chunks = OriginalArray(store: store, kind: .samples(sensorNo: query["sensor_no"].flatMap { $0.isEmpty ? nil : $0 }), machine: machine, zone: zone)
         case "listDiagnoses":
             chunks = OriginalArray(store: store, kind: .diagnoses, machine: machine, zone: zone)
+        case "createVibrationData", "createDiagnosis":
+            return try await Self.originalCreated(next(request, body, metadata))
         default:
             return try await next(request, body, metadata)
         }
@@ -97,6 +99,16 @@ struct OriginalListsMiddleware: ServerMiddleware {
             HTTPResponse(status: .ok, headerFields: [.contentType: "application/json; charset=utf-8"]),
             HTTPBody(StartedArray(first: first, rest: iterator), length: .unknown, iterationBehavior: .single)
         )
+    }
+
+    /// The original answered a stored row with 200 and `{"status": "success", "data": row}`.
+    static func originalCreated(_ answer: (HTTPResponse, HTTPBody?)) async throws -> (HTTPResponse, HTTPBody?) {
+        var (response, body) = answer
+        guard response.status == .created, let body else { return answer }
+        let row = try await [UInt8](collecting: body, upTo: 1 << 20)
+        response.status = .ok
+        response.headerFields[.contentLength] = nil
+        return (response, HTTPBody(Array(#"{"status":"success","data":"#.utf8) + row + [UInt8(ascii: "}")]))
     }
 
     /// The query's parameters, percent-decoded ('+' is a space, as forms send it).

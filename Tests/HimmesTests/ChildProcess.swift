@@ -1,4 +1,5 @@
 import Foundation
+import StoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +23,15 @@ enum ChildProcess {
     /// A child that exits without reading all of its input must not end the test process.
     private static let ignoresBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
+    /// Waits for the child on a thread of its own, never on Swift concurrency's pool.
     static func run(
         _ executable: String, _ arguments: [String], stdin: Data = Data(), environment: [String: String]? = nil
+    ) async throws -> (status: Int32, out: Data, err: Data) {
+        try await onOwnThread { try runBlocking(executable, arguments, stdin: stdin, environment: environment) }
+    }
+
+    private static func runBlocking(
+        _ executable: String, _ arguments: [String], stdin: Data, environment: [String: String]?
     ) throws -> (status: Int32, out: Data, err: Data) {
         _ = ignoresBrokenPipes
         func makePipe() throws -> (read: Int32, write: Int32) {
@@ -91,5 +99,12 @@ enum ChildProcess {
         // The exit status, or 128 + the signal that ended the child.
         let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         return (code, collected[0], collected[1])
+    }
+}
+
+extension Process {
+    /// Waits for the process to end without holding a thread of Swift concurrency's pool.
+    func exited() async {
+        while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }

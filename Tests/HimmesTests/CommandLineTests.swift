@@ -12,8 +12,8 @@ struct Himmes {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let (status, out, err) = try ChildProcess.run(path, arguments, stdin: Data((stdin ?? "").utf8))
+    static func run(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+        let (status, out, err) = try await ChildProcess.run(path, arguments, stdin: Data((stdin ?? "").utf8))
         return (status, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
@@ -29,21 +29,21 @@ func temporaryFolder() throws -> String {
 @Suite("Command line")
 struct CommandLineTests {
     @Test("import stores a generated file once; the second import inserts nothing")
-    func importTwice() throws {
+    func importTwice() async throws {
         let dir = try temporaryFolder()
-        #expect(try Himmes.run(["generate", "--rows", "20000", "--seed", "4", "--out", "\(dir)/plant.csv"]).status == 0)
-        let first = try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"])
+        #expect(try await Himmes.run(["generate", "--rows", "20000", "--seed", "4", "--out", "\(dir)/plant.csv"]).status == 0)
+        let first = try await Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"])
         #expect(first.status == 0, "\(first.err)")
         let report = try Himmes.report(first.out)
         #expect(report.received == 20_000)
         #expect(report.inserted == 20_000)
-        let second = try Himmes.report(try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"]).out)
+        let second = try Himmes.report(try await Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite", "--json"]).out)
         #expect(second.inserted == 0)
         #expect(second.duplicates == 20_000)
     }
 
     @Test("on either backend: import, import again, prune by age, export what is left; a bad period is refused", arguments: Backend.available)
-    func pruneByAge(backend: Backend) throws {
+    func pruneByAge(backend: Backend) async throws {
         let dir = try temporaryFolder()
         let db = backend == .postgres ? try Backend.freshPostgresLocation().url : "\(dir)/p.sqlite"
         // Two recordings a day apart ending about now, so that a 1-day cutoff falls between them.
@@ -55,85 +55,85 @@ struct CommandLineTests {
         }
         try (header + rows(now.addingTimeInterval(-3 * 86_400)) + rows(now.addingTimeInterval(-3_600)))
             .write(toFile: "\(dir)/two.csv", atomically: true, encoding: .utf8)
-        let first = try Himmes.run(["import", "\(dir)/two.csv", "--db", db, "--json"])
+        let first = try await Himmes.run(["import", "\(dir)/two.csv", "--db", db, "--json"])
         #expect(first.status == 0, "\(first.err)")
         #expect(try Himmes.report(first.out).inserted == 100)
-        #expect(try Himmes.report(try Himmes.run(["import", "\(dir)/two.csv", "--db", db, "--json"]).out).inserted == 0)
+        #expect(try Himmes.report(try await Himmes.run(["import", "\(dir)/two.csv", "--db", db, "--json"]).out).inserted == 0)
 
-        let bad = try Himmes.run(["prune", "--older-than", "90x", "--db", db])
+        let bad = try await Himmes.run(["prune", "--older-than", "90x", "--db", db])
         #expect(bad.status != 0)
         #expect(bad.err.contains("older-than"))
-        let pruned = try Himmes.run(["prune", "--older-than", "1d", "--db", db])
+        let pruned = try await Himmes.run(["prune", "--older-than", "1d", "--db", db])
         #expect(pruned.status == 0, "\(pruned.err)")
         #expect(pruned.out.contains("pruned 50 samples"), "\(pruned.out)")
-        let left = try Himmes.run(["export", "--db", db, "--out", "-"])
+        let left = try await Himmes.run(["export", "--db", db, "--out", "-"])
         #expect(left.status == 0, "\(left.err)")
         #expect(left.out.split(separator: "\n").count == 51)  // the header and the recent recording
     }
 
     @Test("a PostgreSQL URL that is malformed or names a server that is not there fails at once, saying why")
-    func badPostgresURL() throws {
-        let refused = try Himmes.run(["migrate", "--db", "postgres://himmes:secret@127.0.0.1:1/plant?sslmode=disable"])
+    func badPostgresURL() async throws {
+        let refused = try await Himmes.run(["migrate", "--db", "postgres://himmes:secret@127.0.0.1:1/plant?sslmode=disable"])
         #expect(refused.status != 0)
         #expect(refused.err.contains("cannot open the PostgreSQL database postgres://himmes@127.0.0.1:1/plant"), "\(refused.err)")
         #expect(refused.err.contains("refused"), "\(refused.err)")
         #expect(!refused.err.contains("secret"))
-        let malformed = try Himmes.run(["keys", "list", "--db", "postgres://127.0.0.1/plant"])
+        let malformed = try await Himmes.run(["keys", "list", "--db", "postgres://127.0.0.1/plant"])
         #expect(malformed.status != 0)
         #expect(malformed.err.contains("names no user"), "\(malformed.err)")
-        let unknown = try Himmes.run(["migrate", "--db", "postgres://u@127.0.0.1/plant?ssl=1"])
+        let unknown = try await Himmes.run(["migrate", "--db", "postgres://u@127.0.0.1/plant?ssl=1"])
         #expect(unknown.err.contains("unknown parameter 'ssl'"), "\(unknown.err)")
     }
 
     @Test("export then import into an empty database reproduces the same rows")
-    func exportRoundTrip() throws {
+    func exportRoundTrip() async throws {
         let dir = try temporaryFolder()
-        try Himmes.run(["generate", "--rows", "12000", "--machines", "3", "--sensors", "2", "--out", "\(dir)/plant.csv"])
-        try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite"])
-        let exported = try Himmes.run(["export", "--db", "\(dir)/a.sqlite", "--out", "\(dir)/a.csv"])
+        try await Himmes.run(["generate", "--rows", "12000", "--machines", "3", "--sensors", "2", "--out", "\(dir)/plant.csv"])
+        try await Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/a.sqlite"])
+        let exported = try await Himmes.run(["export", "--db", "\(dir)/a.sqlite", "--out", "\(dir)/a.csv"])
         #expect(exported.status == 0, "\(exported.err)")
-        let again = try Himmes.report(try Himmes.run(["import", "\(dir)/a.csv", "--db", "\(dir)/b.sqlite", "--json"]).out)
+        let again = try Himmes.report(try await Himmes.run(["import", "\(dir)/a.csv", "--db", "\(dir)/b.sqlite", "--json"]).out)
         #expect(again.inserted == 12_000)
-        try Himmes.run(["export", "--db", "\(dir)/b.sqlite", "--out", "\(dir)/b.csv"])
+        try await Himmes.run(["export", "--db", "\(dir)/b.sqlite", "--out", "\(dir)/b.csv"])
         let a = try String(contentsOfFile: "\(dir)/a.csv", encoding: .utf8)
         let b = try String(contentsOfFile: "\(dir)/b.csv", encoding: .utf8)
         #expect(a == b)
         #expect(a.split(separator: "\n").count == 12_001)
-        let filtered = try Himmes.run(["export", "--db", "\(dir)/a.sqlite", "--machine-name", "g2", "--sensor-no", "sensor1"])
+        let filtered = try await Himmes.run(["export", "--db", "\(dir)/a.sqlite", "--machine-name", "g2", "--sensor-no", "sensor1"])
         #expect(filtered.out.split(separator: "\n").count == 2_001)
     }
 
     @Test("the original data set's headerless files load from a folder, named gN_sensorM.csv")
-    func originalLayout() throws {
+    func originalLayout() async throws {
         let dir = try temporaryFolder()
-        try Himmes.run(["generate", "--rows", "8000", "--layout", "original", "--out", "\(dir)/set"])
+        try await Himmes.run(["generate", "--rows", "8000", "--layout", "original", "--out", "\(dir)/set"])
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/set").sorted()
         #expect(files == ["g1_sensor1.csv", "g1_sensor2.csv", "g1_sensor3.csv", "g1_sensor4.csv", "g2_sensor1.csv", "g2_sensor2.csv", "g2_sensor3.csv", "g2_sensor4.csv"])
-        let result = try Himmes.run(["import", "\(dir)/set", "--db", "\(dir)/o.sqlite", "--start", "2024-06-01T00:00:00Z", "--json"])
+        let result = try await Himmes.run(["import", "\(dir)/set", "--db", "\(dir)/o.sqlite", "--start", "2024-06-01T00:00:00Z", "--json"])
         #expect(result.status == 0, "\(result.err)")
         #expect(try Himmes.report(result.out).inserted == 8_000)
-        let csv = try Himmes.run(["export", "--db", "\(dir)/o.sqlite", "--machine-name", "g2", "--sensor-no", "sensor3"]).out
+        let csv = try await Himmes.run(["export", "--db", "\(dir)/o.sqlite", "--machine-name", "g2", "--sensor-no", "sensor3"]).out
         let rows = csv.split(separator: "\n")
         #expect(rows.count == 1_001)
         #expect(rows[1].hasPrefix("g2,sensor3,2024-06-01 00:00:00,0,"))
         // A file whose name does not say its machine needs the flags.
         try FileManager.default.copyItem(atPath: "\(dir)/set/g1_sensor1.csv", toPath: "\(dir)/pump.csv")
-        let unnamed = try Himmes.run(["import", "\(dir)/pump.csv", "--db", "\(dir)/o.sqlite"])
+        let unnamed = try await Himmes.run(["import", "\(dir)/pump.csv", "--db", "\(dir)/o.sqlite"])
         #expect(unnamed.status == 1)
         #expect(unnamed.err.contains("--machine"))
-        let named = try Himmes.run(["import", "\(dir)/pump.csv", "--db", "\(dir)/o.sqlite", "--machine", "pump-7", "--sensor", "de", "--json"])
+        let named = try await Himmes.run(["import", "\(dir)/pump.csv", "--db", "\(dir)/o.sqlite", "--machine", "pump-7", "--sensor", "de", "--json"])
         #expect(try Himmes.report(named.out).inserted == 1_000)
     }
 
     @Test("rejected rows set exit status 1 and all of them go to --errors-out")
-    func rejectedRows() throws {
+    func rejectedRows() async throws {
         let dir = try temporaryFolder()
         var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
         for i in 0..<150 {
             text += i % 2 == 0 ? "g1,s1,2025-01-01 00:00:00,\(i),1,2,3,4\n" : "g1,s1,2025-01-01 00:00:00,\(i),x,2,3,4\n"
         }
         try text.write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
-        let result = try Himmes.run(["import", "\(dir)/bad.csv", "--db", "\(dir)/r.sqlite", "--errors-out", "\(dir)/errors.csv", "--json"])
+        let result = try await Himmes.run(["import", "\(dir)/bad.csv", "--db", "\(dir)/r.sqlite", "--errors-out", "\(dir)/errors.csv", "--json"])
         #expect(result.status == 1)
         let report = try Himmes.report(result.out)
         #expect(report.inserted == 75)
@@ -146,14 +146,14 @@ struct CommandLineTests {
     }
 
     @Test("gzip files and standard input import like plain files")
-    func gzipAndStdin() throws {
+    func gzipAndStdin() async throws {
         let dir = try temporaryFolder()
-        try Himmes.run(["generate", "--rows", "5000", "--out", "\(dir)/p.csv"])
-        #expect(try ChildProcess.run("/bin/gzip", ["-k", "\(dir)/p.csv"]).status == 0)
-        let fromGzip = try Himmes.report(try Himmes.run(["import", "\(dir)/p.csv.gz", "--db", "\(dir)/g.sqlite", "--json"]).out)
+        try await Himmes.run(["generate", "--rows", "5000", "--out", "\(dir)/p.csv"])
+        #expect(try await ChildProcess.run("/bin/gzip", ["-k", "\(dir)/p.csv"]).status == 0)
+        let fromGzip = try Himmes.report(try await Himmes.run(["import", "\(dir)/p.csv.gz", "--db", "\(dir)/g.sqlite", "--json"]).out)
         #expect(fromGzip.inserted == 5_000)
         let text = try String(contentsOfFile: "\(dir)/p.csv", encoding: .utf8)
-        let fromStdin = try Himmes.report(try Himmes.run(["import", "-", "--db", "\(dir)/g.sqlite", "--json"], stdin: text).out)
+        let fromStdin = try Himmes.report(try await Himmes.run(["import", "-", "--db", "\(dir)/g.sqlite", "--json"], stdin: text).out)
         #expect(fromStdin.duplicates == 5_000)
     }
 
@@ -161,13 +161,13 @@ struct CommandLineTests {
     func crashSafety() async throws {
         let dir = try temporaryFolder()
         let rows = 400_000
-        try Himmes.run(["generate", "--rows", "\(rows)", "--seed", "11", "--out", "\(dir)/plant.csv"])
+        try await Himmes.run(["generate", "--rows", "\(rows)", "--seed", "11", "--out", "\(dir)/plant.csv"])
         let clock = ContinuousClock()
         let started = clock.now
-        try Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/clean.sqlite"])
+        try await Himmes.run(["import", "\(dir)/plant.csv", "--db", "\(dir)/clean.sqlite"])
         // Kill times spread over how long a whole import takes on this machine, however busy it is.
         let whole = Int((clock.now - started).inSeconds * 1_000)
-        let clean = try Himmes.run(["export", "--db", "\(dir)/clean.sqlite"]).out
+        let clean = try await Himmes.run(["export", "--db", "\(dir)/clean.sqlite"]).out
         var interruptedMidway = 0
         for (attempt, delay) in [30, whole / 4, whole / 2, whole * 3 / 4].enumerated() {
             let db = "\(dir)/killed-\(attempt).sqlite"
@@ -179,13 +179,13 @@ struct CommandLineTests {
             try process.run()
             try await Task.sleep(for: .milliseconds(delay))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            let rerun = try Himmes.run(["import", "\(dir)/plant.csv", "--db", db, "--json"])
+            await process.exited()
+            let rerun = try await Himmes.run(["import", "\(dir)/plant.csv", "--db", db, "--json"])
             #expect(rerun.status == 0, "\(rerun.err)")
             let report = try Himmes.report(rerun.out)
             #expect(report.inserted + report.duplicates == rows)
             if report.inserted > 0 && report.duplicates > 0 { interruptedMidway += 1 }
-            let after = try Himmes.run(["export", "--db", db]).out
+            let after = try await Himmes.run(["export", "--db", db]).out
             #expect(after == clean, "attempt \(attempt) after \(delay) ms")
         }
         // At least one kill must have landed between two committed batches for the test to mean anything.
@@ -196,23 +196,23 @@ struct CommandLineTests {
 @Suite("Command line: diagnosis")
 struct DiagnoseCommandTests {
     @Test("import diagnoses what it loaded; diagnose --channel all reads every column's condition")
-    func diagnoseChannels() throws {
+    func diagnoseChannels() async throws {
         let dir = try temporaryFolder()
-        try Himmes.run(["generate", "--rows", "24000", "--machines", "1", "--sensors", "1", "--rate", "2000", "--recording-seconds", "6", "--out", "\(dir)/p.csv"])
-        let imported = try Himmes.run(["import", "\(dir)/p.csv", "--db", "\(dir)/d.sqlite"])
+        try await Himmes.run(["generate", "--rows", "24000", "--machines", "1", "--sensors", "1", "--rate", "2000", "--recording-seconds", "6", "--out", "\(dir)/p.csv"])
+        let imported = try await Himmes.run(["import", "\(dir)/p.csv", "--db", "\(dir)/d.sqlite"])
         #expect(imported.status == 0, "\(imported.err)")
         // 12 s in two 6-second recordings: 6 complete windows in the first, 5 in the second (its last
         // waits for data past its end).
         #expect(imported.out.contains("diagnosed 11 windows (normal 11,"), "\(imported.out)")
-        let all = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--channel", "all"])
+        let all = try await Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--channel", "all"])
         #expect(all.status == 0, "\(all.err)")
         #expect(all.out.contains("diagnosed 33 windows (normal 0, mass unbalance 11, support looseness 11, unbalance and looseness 11)"), "\(all.out)")
-        let again = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite"])
+        let again = try await Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite"])
         #expect(again.out.contains("diagnosed 0 windows"))
-        let redo = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--machine", "g1"])
+        let redo = try await Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--machine", "g1"])
         #expect(redo.out.contains("dropped 44 earlier verdicts"), "\(redo.out)")
         #expect(redo.out.contains("diagnosed 11 windows (normal 11,"), "\(redo.out)")
-        let bad = try Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--channel", "sideways"])
+        let bad = try await Himmes.run(["diagnose", "--db", "\(dir)/d.sqlite", "--channel", "sideways"])
         #expect(bad.status != 0)
     }
 }
@@ -240,7 +240,7 @@ struct ServeCommandTests {
         // Promptly: the stream alone would hold it for its 5-minute lifetime (the bound allows for a
         // machine busy with the rest of the suite).
         #expect(clock.now - asked < .seconds(15))
-        stream.waitUntilExit()
+        await stream.exited()
         let received = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(received.hasPrefix("retry: 2000"))
     }
@@ -250,7 +250,7 @@ struct ServeCommandTests {
         let server = try await Self.startServer(["--no-auto-diagnose"])
         defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
         let port = server.port
-        let run = try Himmes.run([
+        let run = try await Himmes.run([
             "simulate", "--target", "http://127.0.0.1:\(port)", "--machines", "3", "--sensors", "2", "--rate", "200", "--batch", "150",
             "--duration", "4", "--probe-dashboard",
         ])
@@ -265,7 +265,7 @@ struct ServeCommandTests {
         // One request every 250 ms from the third second: several of the nine kinds in two seconds.
         #expect(rows.count >= 4, "\(rows)")
         #expect(rows.allSatisfy { $0.split(separator: " ").last == "0" }, "\(rows)")
-        let machines = try #require(Self.get("http://127.0.0.1:\(port)/machines"))
+        let machines = try #require(await Self.get("http://127.0.0.1:\(port)/machines"))
         let items = (try JSONSerialization.jsonObject(with: machines) as? [String: Any])?["items"] as? [[String: Any]] ?? []
         #expect(items.compactMap { $0["sample_count"] as? Int }.reduce(0, +) == 4_800)
         #expect(items.compactMap { $0["machine_name"] as? String } == ["sim-001", "sim-002", "sim-003"])
@@ -280,7 +280,7 @@ struct ServeCommandTests {
         server.arguments = ["serve", "--db", database ?? "\(dir)/serve.sqlite", "--port", "\(port)", "--log-level", "error"] + extra
         try server.run()
         for _ in 0..<100 {
-            if get("http://127.0.0.1:\(port)/health") != nil { return (server, port) }
+            if await get("http://127.0.0.1:\(port)/health") != nil { return (server, port) }
             try await Task.sleep(for: .milliseconds(100))
         }
         kill(server.processIdentifier, SIGKILL)
@@ -288,33 +288,33 @@ struct ServeCommandTests {
     }
 
     /// The body of a GET, or nil when the server does not answer 200.
-    static func get(_ url: String) -> Data? {
-        guard let run = try? ChildProcess.run("/usr/bin/env", ["curl", "-sf", url]), run.status == 0 else { return nil }
+    static func get(_ url: String) async -> Data? {
+        guard let run = try? await ChildProcess.run("/usr/bin/env", ["curl", "-sf", url]), run.status == 0 else { return nil }
         return run.out
     }
 
     @Test("keys: create prints the key once, list never does, revoke takes it out of use; a taken name is refused")
-    func keys() throws {
+    func keys() async throws {
         let dir = try TemporaryDirectory.make().path
         let db = "\(dir)/keys.sqlite"
-        #expect(try Himmes.run(["keys", "list", "--db", db]).out.contains("no keys"))
-        let made = try Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])
+        #expect(try await Himmes.run(["keys", "list", "--db", db]).out.contains("no keys"))
+        let made = try await Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])
         #expect(made.status == 0)
         let secret = made.out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(secret.hasPrefix("hm_") && made.err.contains("cannot be shown again"))
-        let again = try Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])
+        let again = try await Himmes.run(["keys", "create", "--name", "line-a-gateway", "--db", db])
         #expect(again.status != 0 && again.err.contains("exists already"))
-        #expect(try Himmes.run(["keys", "create", "--name", "dashboard", "--read-only", "--db", db]).status == 0)
-        let list = try Himmes.run(["keys", "list", "--db", db]).out
+        #expect(try await Himmes.run(["keys", "create", "--name", "dashboard", "--read-only", "--db", db]).status == 0)
+        let list = try await Himmes.run(["keys", "list", "--db", db]).out
         #expect(list.contains("line-a-gateway") && list.contains("read-write") && list.contains("read-only") && !list.contains(secret))
-        #expect(try Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status == 0)
-        #expect(try Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status != 0)
-        let revoked = try Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").first { $0.hasPrefix("line-a-gateway") }
+        #expect(try await Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status == 0)
+        #expect(try await Himmes.run(["keys", "revoke", "--name", "line-a-gateway", "--db", db]).status != 0)
+        let revoked = try await Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").first { $0.hasPrefix("line-a-gateway") }
         #expect(revoked.map { !$0.hasSuffix(" -") } == true)
         // Long names and times with fractions stay in their own columns.
         let long = String(repeating: "n", count: 40)
-        #expect(try Himmes.run(["keys", "create", "--name", long, "--db", db]).status == 0)
-        let table = try Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").map(String.init)
+        #expect(try await Himmes.run(["keys", "create", "--name", long, "--db", db]).status == 0)
+        let table = try await Himmes.run(["keys", "list", "--db", db]).out.split(separator: "\n").map(String.init)
         let header = try #require(table.first)
         let columns = ["access", "created", "revoked"].compactMap { header.range(of: $0)?.lowerBound.utf16Offset(in: header) }
         #expect(columns.count == 3)
@@ -328,17 +328,17 @@ struct ServeCommandTests {
     }
 
     @Test("import --time-zone (or HIMMES_TIME_ZONE) reads naive times as the plant's; an unknown zone is refused")
-    func importTimeZone() throws {
+    func importTimeZone() async throws {
         let dir = try TemporaryDirectory.make().path
         let file = "\(dir)/local.csv"
         try (SampleCSVWriter.header + "g1,s1,2025-04-29 09:00:00,0,1,2,3,4\ng1,s1,2025-04-29T09:00:00Z,0,1,2,3,4\n")
             .write(toFile: file, atomically: true, encoding: .utf8)
         let db = "\(dir)/tz.sqlite"
-        let loaded = try Himmes.run(["import", file, "--db", db, "--time-zone", "Asia/Seoul", "--quiet", "--no-diagnose"])
+        let loaded = try await Himmes.run(["import", file, "--db", db, "--time-zone", "Asia/Seoul", "--quiet", "--no-diagnose"])
         #expect(loaded.status == 0, "\(loaded.err)")
-        let exported = try Himmes.run(["export", "--db", db, "--out", "-"]).out
+        let exported = try await Himmes.run(["export", "--db", db, "--out", "-"]).out
         #expect(exported.contains("g1,s1,2025-04-29 00:00:00,0,") && exported.contains("g1,s1,2025-04-29 09:00:00,0,"), "\(exported)")
-        let refused = try Himmes.run(["import", file, "--db", db, "--time-zone", "Korea/Nowhere"])
+        let refused = try await Himmes.run(["import", file, "--db", db, "--time-zone", "Korea/Nowhere"])
         #expect(refused.status != 0 && refused.err.contains("IANA"))
     }
 
@@ -358,10 +358,10 @@ struct ServeCommandTests {
         try csv.write(toFile: "\(dir)/data.csv", atomically: true, encoding: .utf8)
         let diagnoses = "id\tmachine_name\tdetected_at\tfault_type\n1\tg1\t2025-04-29 12:45:00\t2\n2\tg2\t2025-04-29 13:00:00\t0\n3\tg3\tnot a time\t1\n"
         try diagnoses.write(toFile: "\(dir)/diagnosis.tsv", atomically: true, encoding: .utf8)
-        let run = try Himmes.run(["import", dir, "--db", db, "--time-zone", "Asia/Seoul", "--quiet", "--no-diagnose", "--errors-out", "\(dir)/rejected.out"])
+        let run = try await Himmes.run(["import", dir, "--db", db, "--time-zone", "Asia/Seoul", "--quiet", "--no-diagnose", "--errors-out", "\(dir)/rejected.out"])
         // One diagnosis row has a bad time: exit status 1, the rest stored.
         #expect(run.status == 1, "\(run.out) \(run.err)")
-        let exported = try Himmes.run(["export", "--db", db, "--out", "-"]).out
+        let exported = try await Himmes.run(["export", "--db", db, "--out", "-"]).out
         #expect(exported.contains("g1,sensor1,2025-04-29 03:34:56,0,0.01,0.2,-0.05,0.19"), "\(exported)")
         #expect(exported.contains("g\\1,sensor1,2025-04-29 03:34:57,0.5,"))
         #expect(exported.contains("g2,sensor2,2025-04-29 03:00:00,1.25,"))
@@ -377,14 +377,14 @@ struct ServeCommandTests {
     }
 
     @Test("the fuzz targets run without findings (HIMMES_FUZZ_SECONDS each; .ci/run runs scripts/fuzz.sh before the suite)")
-    func fuzzTargets() throws {
+    func fuzzTargets() async throws {
         guard let seconds = ProcessInfo.processInfo.environment["HIMMES_FUZZ_SECONDS"], Int(seconds) != nil else {
             print("skipped: set HIMMES_FUZZ_SECONDS to build and run the libFuzzer targets (scripts/fuzz.sh)")
             return
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         // At the lowest priority: the fuzzers fill both cores, and the suite's timing tests run beside them.
-        let run = try ChildProcess.run(
+        let run = try await ChildProcess.run(
             "/usr/bin/nice", ["-n", "19", "/bin/bash", "-c", "cd \"$0\" && exec bash scripts/fuzz.sh \"$1\"", root.path, seconds])
         let text = String(decoding: run.out + run.err, as: UTF8.self)
         print(text)

@@ -21,32 +21,22 @@ struct ContractTests {
         let base = "http://127.0.0.1:\(server.port)"
         // Some data, so that lists, machines and waveforms have something to answer with.
         let dir = try temporaryFolder()
-        try Himmes.run(["generate", "--rows", "4000", "--machines", "2", "--out", "\(dir)/plant.csv"])
-        let upload = Process()
-        upload.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        upload.arguments = ["curl", "-sf", "-XPOST", "-H", "Content-Type: text/csv", "--data-binary", "@\(dir)/plant.csv", base + "/vibration-data/bulk"]
-        upload.standardOutput = FileHandle.nullDevice
-        try upload.run()
-        upload.waitUntilExit()
-        #expect(upload.terminationStatus == 0)
+        try await Himmes.run(["generate", "--rows", "4000", "--machines", "2", "--out", "\(dir)/plant.csv"])
+        let upload = try await ChildProcess.run(
+            "/usr/bin/env", ["curl", "-sf", "-XPOST", "-H", "Content-Type: text/csv", "--data-binary", "@\(dir)/plant.csv", base + "/vibration-data/bulk"])
+        #expect(upload.status == 0)
 
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: try #require(schemathesis))
-        run.arguments = [
-            "run", base + "/openapi.yaml", "--url", base, "--max-examples", "30", "--no-color",
-            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
-        ]
         var environment = ProcessInfo.processInfo.environment
         environment["SCHEMATHESIS_HOOKS"] = nil
-        run.environment = environment
-        let output = Pipe()
-        run.standardOutput = output
-        run.standardError = output
-        try run.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        run.waitUntilExit()
+        let run = try await ChildProcess.run(
+            try #require(schemathesis),
+            [
+                "run", base + "/openapi.yaml", "--url", base, "--max-examples", "30", "--no-color",
+                "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            ], environment: environment)
+        let text = String(decoding: run.out + run.err, as: UTF8.self)
         let summary = text.split(separator: "\n").suffix(25).joined(separator: "\n")
-        #expect(run.terminationStatus == 0, "schemathesis found problems:\n\(text.suffix(12_000))")
+        #expect(run.status == 0, "schemathesis found problems:\n\(text.suffix(12_000))")
         #expect(text.contains(" passed"), "\(summary)")
         #expect(server.process.isRunning, "the server died during the run")
     }

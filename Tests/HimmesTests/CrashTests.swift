@@ -88,7 +88,7 @@ struct CrashTests {
         }
         try await killer.value
         try await uploadClient.shutdown()
-        server.process.waitUntilExit()
+        await server.process.exited()
         let lost = succeeded.joined().filter { !$0 }.count
         #expect(lost > 0 && lost < clients * requests, "the kill must land while uploads are in flight (\(lost) without 2xx)")
 
@@ -106,7 +106,7 @@ struct CrashTests {
 
         // Exactly the rows sent, each once.
         let sent = uploads.joined().flatMap(\.rows)
-        let export = try #require(ServeCommandTests.get(base + "/vibration-data.csv"))
+        let export = try #require(await ServeCommandTests.get(base + "/vibration-data.csv"))
         let lines = String(decoding: export, as: UTF8.self).split(separator: "\n").dropFirst()
         let stored = lines.map { line -> String in
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -116,10 +116,10 @@ struct CrashTests {
         #expect(Set(stored).count == stored.count, "a row is stored twice")
         #expect(Set(stored) == Set(sent))
         // The waveform summary, written in the same transactions, agrees.
-        let machines = try #require(ServeCommandTests.get(base + "/machines"))
+        let machines = try #require(await ServeCommandTests.get(base + "/machines"))
         let items = (try JSONSerialization.jsonObject(with: machines) as? [String: Any])?["items"] as? [[String: Any]] ?? []
         #expect(items.compactMap { $0["sample_count"] as? Int }.reduce(0, +) == sent.count)
         kill(restarted.process.processIdentifier, SIGINT)
-        restarted.process.waitUntilExit()
+        await restarted.process.exited()
     }
 }

@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import OpenAPIRuntime
+import StoreTestSupport
 import Testing
 import VibrationCore
 
@@ -407,6 +408,10 @@ struct HostileInputTests {
     /// Opens a connection and sends `head` then `body`, a few bytes at a time with `pause` between;
     /// returns how long the server kept the connection open, or nil when it outlasted `limit`.
     static func trickle(port: Int, head: String, body: String, pause: Duration, limit: Duration) async throws -> Duration? {
+        try await onOwnThread { try trickleBlocking(port: port, head: head, body: body, pause: pause, limit: limit) }
+    }
+
+    private static func trickleBlocking(port: Int, head: String, body: String, pause: Duration, limit: Duration) throws -> Duration? {
         let fd = try loopbackConnection(port: port)
         defer { close(fd) }
         var flags: Int32 = 1
@@ -447,15 +452,17 @@ struct HostileInputTests {
             }, mode: .live
         ) { client, store in
             let port = try #require(client.port)
-            // A head of one byte every 100 ms: each byte would restart an idle timer.
-            let head = "POST /vibration-data/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nX-Padding: " + String(repeating: "p", count: 200) + "\r\n\r\n"
-            let headCut = try await Self.trickle(port: port, head: head, body: "", pause: .milliseconds(100), limit: .seconds(10))
-            #expect(headCut != nil && headCut! < .seconds(4), "the head was allowed \(String(describing: headCut))")
-            // A body of one byte every 100 ms (10 B/s, below the 200 B/s asked for).
+            // A head of three bytes every 100 ms, 40 s in all: each byte would restart an idle timer.
+            // The bounds below sit far from both the deadline and the whole trickle, so that a
+            // machine busy with the rest of the suite cannot blur the two.
+            let head = "POST /vibration-data/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nX-Padding: " + String(repeating: "p", count: 1_100) + "\r\n\r\n"
+            let headCut = try await Self.trickle(port: port, head: head, body: "", pause: .milliseconds(100), limit: .seconds(60))
+            #expect(headCut != nil && headCut! < .seconds(20), "the head was allowed \(String(describing: headCut))")
+            // A body of one byte every 100 ms (10 B/s, below the 200 B/s asked for; 200 s in all).
             let chunked = "POST /vibration-data/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n"
             let body = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n" + String(repeating: "g1,s1,,0.1,0,0,0,0\n", count: 100)
-            let bodyCut = try await Self.trickle(port: port, head: chunked, body: body, pause: .milliseconds(100), limit: .seconds(15))
-            #expect(bodyCut != nil && bodyCut! < .seconds(6), "the body was allowed \(String(describing: bodyCut))")
+            let bodyCut = try await Self.trickle(port: port, head: chunked, body: body, pause: .milliseconds(100), limit: .seconds(60))
+            #expect(bodyCut != nil && bodyCut! < .seconds(30), "the body was allowed \(String(describing: bodyCut))")
             // The one import slot is free again, and the server serves.
             try await Task.sleep(for: .milliseconds(300))
             let base = "http://127.0.0.1:\(port)"
@@ -463,7 +470,7 @@ struct HostileInputTests {
             upload.method = .POST
             upload.headers.add(name: "Content-Type", value: "text/csv")
             upload.body = .bytes(ByteBuffer(string: body))
-            let response = try await HTTPClient.shared.execute(upload, timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(upload, timeout: .seconds(60))
             #expect(response.status == .ok)
             _ = try await response.body.collect(upTo: 1 << 20)
             #expect(try await store.sampleCount() == 1)

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import StoreTestSupport
 import Testing
 import VibrationCore
 
@@ -96,19 +97,23 @@ struct LimitsTests {
             feed.yield(ByteBuffer(string: Self.csv(rows: 3)))
             request.body = .stream(chunks, length: .unknown)
             let started = ContinuousClock.now
+            // The client would wait two minutes: only the server can end this sooner.
             var dropped = false
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
                 _ = try await response.body.collect(upTo: 1 << 20)
                 // The server may answer before closing; what it must not do is wait for the body forever.
                 dropped = response.status != .ok
+            } catch let error as HTTPClientError where error == .deadlineExceeded {
+                dropped = false
             } catch {
                 dropped = true
             }
             let waited = ContinuousClock.now - started
             feed.finish()
-            #expect(dropped)
-            #expect(waited < .seconds(8), "waited \(waited)")
+            #expect(dropped, "the server waited for the body until the client gave up")
+            // A second is asked for; the bound leaves room for a machine busy with the rest of the suite.
+            #expect(waited < .seconds(30), "waited \(waited)")
             // Serving goes on (the suite may keep both cores busy: what is asserted is an answer, not its speed).
             #expect(try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(30)).status == .ok)
             #expect(try await store.sampleCount() <= 3)
@@ -119,8 +124,8 @@ struct LimitsTests {
     func idleConnection() async throws {
         try await withApp(configure: { $0.idleTimeout = .seconds(1) }, mode: .live) { client, _ in
             let port = try #require(client.port)
-            let closedAfter = try await Task.detached { try Self.secondsUntilClosed(port: port, waitingAtMost: 10) }.value
-            #expect(closedAfter != nil && closedAfter! >= 0.9 && closedAfter! < 5, "closed after \(String(describing: closedAfter)) s")
+            let closedAfter = try await onOwnThread { try Self.secondsUntilClosed(port: port, waitingAtMost: 60) }
+            #expect(closedAfter != nil && closedAfter! >= 0.9 && closedAfter! < 20, "closed after \(String(describing: closedAfter)) s")
         }
     }
 

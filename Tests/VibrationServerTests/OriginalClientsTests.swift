@@ -153,6 +153,17 @@ struct OriginalClientsTests {
             let three = try #require(try await client.call(.get, "/vibration-diagnosis/grouped-recent?per_group_limit=3").json as? [[String: Any]])
             #expect(three.count == 15)
             #expect(try await client.call(.get, "/vibration-diagnosis/grouped-recent?per_group_limit=0").status == .unprocessableContent)
+
+            // One row at a time, as the original answered: 200 and {"status": "success", "data": row}.
+            let diagnosis = try await client.call(
+                .post, "/vibration-diagnosis", json: #"{"machine_name": "g9", "detected_at": "2025-04-30T10:00:00", "fault_type": 2}"#)
+            #expect(diagnosis.status == .ok && diagnosis["status"] as? String == "success", "\(diagnosis.text.prefix(300))")
+            let stored = try #require(diagnosis["data"] as? [String: Any])
+            #expect(stored["machine_name"] as? String == "g9" && stored["fault_type"] as? Int == 2 && stored["id"] is Int)
+            let sample = try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.5))
+            #expect(sample.status == .ok && (sample["data"] as? [String: Any])?["measured_time"] as? Double == 0.5, "\(sample.text.prefix(300))")
+            // A refused row keeps its problem answer.
+            #expect(try await client.call(.post, "/vibration-data", json: sampleJSON(time: 0.5)).status == .conflict)
         }
     }
 
@@ -219,7 +230,9 @@ struct OriginalClientsTests {
             let csv = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\ng1,s1,2025-04-29 09:00:00,0,0,0,0,0\n"
             #expect(try await client.call(.post, "/vibration-data/bulk", json: csv, contentType: "text/csv")["inserted"] as? Int == 1)
             let diagnosis = try await client.call(.post, "/vibration-diagnosis", json: #"{"machine_name": "g1", "fault_type": 1, "detected_at": "2025-04-29T08:30:00"}"#)
-            #expect(diagnosis.status == .created)
+            #expect(diagnosis.status == .ok)
+            let answered = try #require((diagnosis["data"] as? [String: Any])?["detected_at"] as? String)
+            #expect(Timestamp(parsing: answered) == Timestamp(parsing: "2025-04-28T23:30:00Z"), "\(answered)")
             // Stored in UTC: 08:00 in Seoul is 23:00 the day before.
             let stored = try await store.samples(matching: SampleFilter(), after: nil, limit: 10).map(\.sample.collectedAt)
             #expect(stored == ["2025-04-28T23:00:00.25Z", "2025-04-29T00:00:00Z", "2025-04-29T08:00:00Z"].map { Timestamp(parsing: $0)! })
