@@ -158,7 +158,7 @@ final class Chromium: @unchecked Sendable {
         /// Loads a URL and waits until the document and its scripts have loaded.
         func open(_ url: String) async throws {
             try await send("Page.navigate", ["url": url])
-            try await waitUntil("document.readyState === 'complete' && location.href !== 'about:blank'", timeout: .seconds(15))
+            try await waitUntil("document.readyState === 'complete' && location.href !== 'about:blank'", timeout: .seconds(30))
         }
 
         /// The value of a script expression (promises are awaited).
@@ -181,7 +181,7 @@ final class Chromium: @unchecked Sendable {
         }
 
         /// Polls until the expression is true; throws with the page's console when it never is.
-        func waitUntil(_ expression: String, timeout: Duration = .seconds(10)) async throws {
+        func waitUntil(_ expression: String, timeout: Duration = .seconds(30)) async throws {
             let clock = ContinuousClock()
             let deadline = clock.now + timeout
             while clock.now < deadline {
