@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import VibrationCore
 import VibrationStore
 
@@ -191,46 +192,85 @@ public struct DemoStream: Sendable {
         return "Line \(letter.uppercased())"
     }
 
-    /// Loads the history straight into the store, then posts a second of data every second, in step
-    /// with the clock, until cancelled.
-    public func run(store: any Store) async throws {
+    /// Sends the history through the public bulk API once the server answers (as a gateway sends
+    /// what it buffered while offline), then a second of data every second, in step with the clock,
+    /// until cancelled. Through the API the engine and open pages hear of every upload, so the
+    /// history's first verdicts show while the rest of it is still arriving.
+    public func run() async throws {
         let now = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
         let start = now.adding(seconds: -Double(historySeconds))
-        let importer = SampleImporter(store: store)
         let snapshots = Int(historyHours * 3_600) / snapshotEvery
+        try await waitForServer()
         if snapshots > 0 {
-            logger.notice("loading \(historyHours) hours of history (a snapshot of every sensor each \(snapshotEvery / 60) minutes)...")
+            logger.notice("sending \(historyHours) hours of history (a snapshot of every sensor each \(snapshotEvery / 60) minutes)...")
         }
         for k in 0..<snapshots {
             let secondsAgo = Double((snapshots - k) * snapshotEvery)
-            _ = try await importer.importCSV(
-                Once(bytes: snapshot(at: start.adding(seconds: -secondsAgo), hoursAgo: secondsAgo / 3_600)), layout: .product)
+            try await deliver(snapshot(at: start.adding(seconds: -secondsAgo), hoursAgo: secondsAgo / 3_600))
         }
         for second in 0..<historySeconds {
-            _ = try await importer.importCSV(Once(bytes: csv(second: second, start: start)), layout: .product)
+            try await deliver(csv(second: second, start: start))
         }
-        // Live data carries the time it is sent: the seconds spent loading the history are left
+        // Live data carries the time it is sent: the seconds spent sending the history are left
         // empty, as if the gateways had been offline, rather than sent late.
         let clock = ContinuousClock()
         let began = clock.now
         let skipped = Int((Timestamp.now.microseconds - now.microseconds) / 1_000_000)
         var second = historySeconds + skipped
         while !Task.isCancelled {
-            var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "text/csv")
-            if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-            request.body = .bytes(ByteBuffer(bytes: csv(second: second, start: start)))
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-                _ = try await response.body.collect(upTo: 1 << 20)
-                if response.status != .ok { logger.warning("demo upload answered \(response.status)") }
+                let status = try await upload(csv(second: second, start: start))
+                if status != .ok { logger.warning("demo upload answered \(status)") }
             } catch {
                 logger.debug("demo upload failed", metadata: ["error": "\(error)"])
             }
             second += 1
             try? await clock.sleep(until: began + .seconds(second - historySeconds - skipped))
         }
+    }
+
+    /// Waits until the server answers `/health` (it starts listening after the demo is set going).
+    func waitForServer() async throws {
+        for _ in 0..<600 {
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url + "/health"), timeout: .seconds(5)),
+                response.status == .ok
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DemoError(description: "the server at \(url) did not answer /health within a minute")
+    }
+
+    /// Sends one upload of the history until it is taken: a busy server (429) or a slow answer is
+    /// tried again, so that no second of the history goes missing.
+    func deliver(_ csv: [UInt8]) async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let status = try? await upload(csv)
+            if status == .ok { return }
+            guard attempt < 30, !Task.isCancelled else {
+                throw DemoError(description: "the history upload was refused \(attempt) times (last: \(status.map { "\($0)" } ?? "no answer"))")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// One CSV upload to `/vibration-data/bulk` with the demo's key: the answer's status.
+    func upload(_ csv: [UInt8]) async throws -> HTTPResponseStatus {
+        var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "text/csv")
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        request.body = .bytes(ByteBuffer(bytes: csv))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return response.status
+    }
+
+    struct DemoError: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// One buffer as a stream of chunks.

@@ -193,8 +193,8 @@ struct Serve: AsyncParsableCommand {
         let app = try buildApplication(store: store, config: config, logger: logger)
         let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         if demo {
-            // A plant that is alive: history loaded at once, then live data through the public bulk
-            // API, as edge gateways would send it, with a key of its own.
+            // A plant that is alive: its history, then live data, through the public bulk API as
+            // edge gateways would send them, with a key of its own.
             let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
             let name = "demo-gateway-\(UUID().uuidString.prefix(8).lowercased())"
             let (_, secret) = try await store.createKey(name: name, readOnly: false)
@@ -203,7 +203,7 @@ struct Serve: AsyncParsableCommand {
             logger.notice("the demo's gateways write with the key \(secret) (Authorization: Bearer KEY); use it for your own writes too")
             Task {
                 do {
-                    try await stream.run(store: store)
+                    try await stream.run()
                 } catch {
                     logger.error("demo stream stopped", metadata: ["error": "\(error)"])
                 }

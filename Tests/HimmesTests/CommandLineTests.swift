@@ -271,6 +271,32 @@ struct ServeCommandTests {
         #expect(items.compactMap { $0["machine_name"] as? String } == ["sim-001", "sim-002", "sim-003"])
     }
 
+    @Test("serve --demo sends its history through the API, and the engine diagnoses it while the rest is still arriving")
+    func demo() async throws {
+        let server = try await Self.startServer(["--demo"])
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let base = "http://127.0.0.1:\(server.port)"
+        func json(_ path: String) async -> [String: Any]? {
+            guard let data = await Self.get(base + path) else { return nil }
+            return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        }
+        // The history: 90 snapshots and 120 s of 24 sensors at 1 kHz, 5,040,000 rows.
+        var diagnosedWith: Int?
+        for _ in 0..<1_200 {
+            if let items = await json("/vibration-diagnosis?limit=1")?["items"] as? [[String: Any]], !items.isEmpty {
+                let machines = await json("/machines")?["items"] as? [[String: Any]] ?? []
+                diagnosedWith = machines.compactMap { $0["sample_count"] as? Int }.reduce(0, +)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let rows = try #require(diagnosedWith, "no verdict within five minutes")
+        #expect(rows > 0 && rows < 5_040_000, "the first verdict came with \(rows) rows stored")
+        // The history came through the API, counted as uploads are.
+        let metrics = String(decoding: await Self.get(base + "/metrics") ?? Data(), as: UTF8.self)
+        #expect(metrics.contains(#"himmes_ingested_rows_total{table="vibration_data",result="inserted"}"#), "\(metrics.prefix(2_000))")
+    }
+
     /// `himmes serve` on a fresh database and a random port, once it answers /health.
     static func startServer(_ extra: [String] = [], database: String? = nil, port: Int? = nil) async throws -> (process: Process, port: Int) {
         let dir = try TemporaryDirectory.make().path
