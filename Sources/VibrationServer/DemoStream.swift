@@ -257,14 +257,19 @@ public struct DemoStream: Sendable {
         }
     }
 
-    /// One CSV upload to `/vibration-data/bulk` with the demo's key: the answer's status.
-    func upload(_ csv: [UInt8]) async throws -> HTTPResponseStatus {
+    /// A gateway's upload: CSV to `/vibration-data/bulk`, with the key when there is one.
+    public func bulkRequest(_ csv: [UInt8]) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "text/csv")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         request.body = .bytes(ByteBuffer(bytes: csv))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        return request
+    }
+
+    /// One upload of `csv`: the answer's status.
+    func upload(_ csv: [UInt8]) async throws -> HTTPResponseStatus {
+        let response = try await HTTPClient.shared.execute(bulkRequest(csv), timeout: .seconds(60))
         _ = try await response.body.collect(upTo: 1 << 20)
         return response.status
     }

@@ -50,7 +50,8 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let names = (1...machines).map { String(format: "sim-%03d", $0) }
         let stream = DemoStream(
-            url: target, machines: names, sensors: sensors, rateHz: Double(rate), historySeconds: 0, logger: Logger(label: "simulate"))
+            url: target, machines: names, sensors: sensors, rateHz: Double(rate), historySeconds: 0, apiKey: apiKey,
+            logger: Logger(label: "simulate"))
         let start = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
         let tally = Tally()
         let total = Tally()
@@ -69,7 +70,7 @@ struct Simulate: AsyncParsableCommand {
                         // One machine-second is sensors x rate rows: sent whole when it fits one request.
                         let bodies = batch == 0 || sensors * rate <= batch ? [(bytes: csv, rows: sensors * rate)] : split(csv)
                         for body in bodies {
-                            await post(body.bytes, rows: body.rows, tallies: [tally, total])
+                            await post(stream.bulkRequest(body.bytes), rows: body.rows, tallies: [tally, total])
                         }
                     }
                 }
@@ -131,12 +132,7 @@ struct Simulate: AsyncParsableCommand {
         return bodies
     }
 
-    func post(_ body: [UInt8], rows: Int, tallies: [Tally]) async {
-        var request = HTTPClientRequest(url: target + "/vibration-data/bulk")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "text/csv")
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        request.body = .bytes(ByteBuffer(bytes: body))
+    func post(_ request: HTTPClientRequest, rows: Int, tallies: [Tally]) async {
         let started = ContinuousClock.now
         var accepted = 0
         var rejected = rows
