@@ -34,7 +34,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
     ],
     targets: [
-        .target(name: "VibrationCore"),
+        // The domain's number crunching (parsers, spectra, the rotor model the tests simulate) is
+        // optimized in debug builds too: unoptimized, the suite spends minutes in it.
+        .target(name: "VibrationCore", swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "CSQLiteSettings", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "VibrationStore",

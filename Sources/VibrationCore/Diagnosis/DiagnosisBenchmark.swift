@@ -1,23 +1,69 @@
 import Foundation
 
-/// Accuracy of the classifier on generated windows whose answer is known: each window of a
-/// generated channel carries the four conditions, and the column is the label.
+/// Accuracy of the classifier on windows whose answer is known, from two independent sources: the
+/// additive `PlantGenerator` (each channel carries the four conditions; the column is the label) and
+/// the physical `RotorModel` (each condition simulated on its own). Cases spread over shaft speeds
+/// 10-60 Hz, sample rates 1-25.6 kHz (log-uniform), sensor gains 0.5-2 and noise up to 0.03 g.
+/// The shape model is fitted on seeds below `tuningSeeds.upperBound`; evaluate on others.
 public struct DiagnosisBenchmark: Sendable {
-    public struct Case: Sendable {
-        public var channel: PlantGenerator.Channel
-        public var sampleRateHz: Double
+    public enum Source: String, CaseIterable, Sendable {
+        case additive
+        case physical
     }
 
-    /// Channels with shaft speed 10-60 Hz, sample rate 1-25 kHz (log-uniform), gain 0.7-1.3 and
-    /// noise 0.01-0.03 g times `noiseScale`, drawn from the seeds given.
-    public static func cases(seeds: Range<UInt64>, noiseScale: Double = 1) -> [Case] {
-        seeds.map { seed in
-            var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D)
-            let rate = exp(rng.uniform(log(1_000)...log(25_000)))
-            let channel = PlantGenerator.Channel(
-                shaftHz: rng.uniform(10...60), gain: rng.uniform(0.7...1.3), noise: rng.uniform(0.01...0.03) * noiseScale,
-                seed: rng.next(), sampleRateHz: rate)
-            return Case(channel: channel, sampleRateHz: rate)
+    /// Seeds the shape model was fitted on.
+    public static let tuningSeeds: Range<UInt64> = 0..<400
+
+    /// One machine and sensor drawn from a seed, and its four labelled one-second windows.
+    public struct Case: Sendable {
+        public var source: Source
+        public var seed: UInt64
+        public var sampleRateHz: Double
+        public var gain: Double
+        public var shaftHz: Double
+        public var windows: [(truth: FaultType, samples: [Double])]
+
+        public init(source: Source, seed: UInt64) {
+            var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D ^ (source == .physical ? 0x5151 : 0))
+            let rate = exp(rng.uniform(log(1_000)...log(25_600)))
+            let count = Int(rate.rounded())
+            self.source = source
+            self.seed = seed
+            sampleRateHz = rate
+            switch source {
+            case .additive:
+                gain = exp(rng.uniform(log(0.5)...log(2)))
+                shaftHz = rng.uniform(10...60)
+                let channel = PlantGenerator.Channel(
+                    shaftHz: shaftHz, gain: gain, noise: rng.uniform(0.005...0.03), seed: rng.next(), sampleRateHz: rate)
+                if rng.unit() < 0.5 {
+                    let w = PlantGenerator.window(of: channel, count: count, sampleRateHz: rate, start: 3)
+                    windows = [(.normal, w.normal), (.massUnbalance, w.unbalance), (.supportLooseness, w.looseness), (.unbalanceAndLooseness, w.both)]
+                } else {
+                    // Half the cases as the original data set and `himmes generate` have them: each step
+                    // 5% off the mean at random, put on a uniform grid by the engine's interpolation.
+                    var times: [Double] = []
+                    var columns: [[Double]] = [[], [], [], []]
+                    var t = 0.0
+                    for _ in 0..<count {
+                        let c = PlantGenerator.conditions(of: channel, at: 3 + t, rng: &rng)
+                        times.append(t)
+                        columns[0].append(c.normal)
+                        columns[1].append(c.unbalance)
+                        columns[2].append(c.looseness)
+                        columns[3].append(c.unbalanceLooseness)
+                        t += (1 + 0.05 * (2 * rng.unit() - 1)) / rate
+                    }
+                    let uniform = columns.map { Waveform(values: $0, times: times)! }
+                    sampleRateHz = uniform[0].sampleRateHz
+                    windows = zip(FaultType.allCases, uniform).map { ($0, $1.samples) }
+                }
+            case .physical:
+                let model = RotorModel.random(seed: seed)
+                gain = model.gain
+                shaftHz = model.shaftHz
+                windows = FaultType.allCases.map { ($0, model.window($0, count: count, sampleRateHz: rate)) }
+            }
         }
     }
 
@@ -25,9 +71,13 @@ public struct DiagnosisBenchmark: Sendable {
     public struct ConfusionMatrix: Sendable, CustomStringConvertible {
         public var counts = [[Int]](repeating: [Int](repeating: 0, count: 4), count: 4)
 
+        public init() {}
+
         public mutating func add(truth: FaultType, predicted: FaultType) {
             counts[truth.rawValue][predicted.rawValue] += 1
         }
+
+        public var total: Int { counts.joined().reduce(0, +) }
 
         public func recall(_ type: FaultType) -> Double {
             let row = counts[type.rawValue]
@@ -48,21 +98,118 @@ public struct DiagnosisBenchmark: Sendable {
         }
     }
 
-    /// Classifies one-second windows of each case's four columns.
-    public static func confusion(
-        _ cases: [Case], classifier: FaultClassifier = FaultClassifier(), knownShaftSpeed: Bool
-    ) -> ConfusionMatrix {
-        var matrix = ConfusionMatrix()
-        for c in cases {
-            let n = Int(c.sampleRateHz.rounded())
-            let w = PlantGenerator.window(of: c.channel, count: n, sampleRateHz: c.sampleRateHz, start: 3)
-            let profile = MachineProfile(rpm: knownShaftSpeed ? c.channel.shaftHz * 60 : nil)
-            for (truth, samples) in [(FaultType.normal, w.normal), (.massUnbalance, w.unbalance), (.supportLooseness, w.looseness), (.unbalanceAndLooseness, w.both)] {
-                let verdict = classifier.diagnose(Waveform(samples: samples, sampleRateHz: c.sampleRateHz), profile: profile)
-                matrix.add(truth: truth, predicted: verdict.faultType)
+    /// What one source's evaluation found.
+    public struct Report: Sendable {
+        public var source: Source
+        public var known = ConfusionMatrix()
+        public var estimated = ConfusionMatrix()
+        /// With the shaft speed estimated, by gain band and by sample-rate band.
+        public var byGain: [(band: String, matrix: ConfusionMatrix)] = gainBands.map { ($0.label, ConfusionMatrix()) }
+        public var byRate: [(band: String, matrix: ConfusionMatrix)] = rateBands.map { ($0.label, ConfusionMatrix()) }
+        /// Windows whose type is the same at every scale of `scales` as unscaled (speed estimated).
+        public var unchangedUnderScaling = 0
+        public var windows = 0
+        /// The estimator's relative error, |estimated - true| / true, one per window.
+        public var shaftErrors: [Double] = []
+
+        static let gainBands: [(label: String, range: Range<Double>)] = [
+            ("gain 0.5-0.8", 0..<0.8), ("gain 0.8-1.25", 0.8..<1.25), ("gain 1.25-2", 1.25..<10),
+        ]
+        static let rateBands: [(label: String, range: Range<Double>)] = [
+            ("rate 1-2.5 kHz", 0..<2_500), ("rate 2.5-10 kHz", 2_500..<10_000), ("rate 10-25.6 kHz", 10_000..<1e9),
+        ]
+
+        /// Share of windows whose estimated shaft speed is within `tolerance` (relative) of the truth.
+        public func shaftWithin(_ tolerance: Double) -> Double {
+            shaftErrors.isEmpty ? 0 : Double(shaftErrors.filter { $0 <= tolerance }.count) / Double(shaftErrors.count)
+        }
+
+        public func shaftErrorQuantile(_ q: Double) -> Double {
+            guard !shaftErrors.isEmpty else { return 0 }
+            let sorted = shaftErrors.sorted()
+            return sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
+        }
+    }
+
+    /// Whole-window scales the type must not depend on.
+    public static let scales = [0.5, 0.71, 1.41, 2]
+
+    /// Classifies every window of each case with the shaft speed configured and estimated, and
+    /// estimated again at every scale of `scales`.
+    public static func evaluate(
+        _ source: Source, seeds: Range<UInt64>, classifier: FaultClassifier = FaultClassifier()
+    ) -> Report {
+        var report = Report(source: source)
+        for seed in seeds {
+            let c = Case(source: source, seed: seed)
+            let profile = MachineProfile(rpm: c.shaftHz * 60)
+            for (truth, samples) in c.windows {
+                let waveform = Waveform(samples: samples, sampleRateHz: c.sampleRateHz)
+                report.known.add(truth: truth, predicted: classifier.diagnose(waveform, profile: profile).faultType)
+                let estimated = classifier.diagnose(waveform)
+                report.estimated.add(truth: truth, predicted: estimated.faultType)
+                report.shaftErrors.append(abs(estimated.spectral.shaftHz - c.shaftHz) / c.shaftHz)
+                if let g = Report.gainBands.firstIndex(where: { $0.range.contains(c.gain) }) {
+                    report.byGain[g].matrix.add(truth: truth, predicted: estimated.faultType)
+                }
+                if let r = Report.rateBands.firstIndex(where: { $0.range.contains(c.sampleRateHz) }) {
+                    report.byRate[r].matrix.add(truth: truth, predicted: estimated.faultType)
+                }
+                let unchanged = scales.allSatisfy { scale in
+                    classifier.diagnose(Waveform(samples: samples.map { $0 * scale }, sampleRateHz: c.sampleRateHz)).faultType
+                        == estimated.faultType
+                }
+                report.windows += 1
+                if unchanged { report.unchangedUnderScaling += 1 }
             }
         }
-        return matrix
+        return report
+    }
+
+    /// Textbook windows for fitting beside the two sources, so that the model meets the simplest
+    /// signals a person sends to try it: a 1X sine with no or little noise (mass unbalance) and
+    /// noise alone (normal).
+    public static func textbookRows(seeds: Range<UInt64>) -> [String] {
+        var rows: [String] = []
+        for seed in seeds {
+            var rng = SplitMix64(seed: seed ^ 0x7E47)
+            let rate = exp(rng.uniform(log(1_000)...log(25_600)))
+            let shaft = rng.uniform(10...60)
+            let count = Int(rate.rounded())
+            let relativeNoise = seed % 4 == 0 ? 0 : exp(rng.uniform(log(1e-4)...log(0.05)))
+            let phase = rng.uniform(0...(2 * .pi))
+            let sine = (0..<count).map { sin(2 * .pi * shaft * Double($0) / rate + phase) + relativeNoise * rng.gaussian() }
+            let noise = (0..<count).map { _ in rng.gaussian() }
+            let known = seed % 2 == 0
+            for (truth, samples) in [(FaultType.massUnbalance, sine), (.normal, noise)] {
+                let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: rate)
+                let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? shaft * 60 : nil)
+                let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
+                rows.append(
+                    "textbook,\(seed),\(truth.rawValue),1,\(rate),\(known ? 1 : 0),"
+                        + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ","))
+            }
+        }
+        return rows
+    }
+
+    /// The shape features of every window as CSV lines (a header first), for fitting the model.
+    public static func featureRows(_ source: Source, seeds: Range<UInt64>) -> [String] {
+        var rows = ["source,seed,truth,gain,rate,known," + ShapeFeatures.Name.allCases.map(\.rawValue).joined(separator: ",")]
+        for seed in seeds {
+            let c = Case(source: source, seed: seed)
+            // Half the cases with the shaft speed configured, half with it estimated.
+            let known = seed % 2 == 0
+            for (truth, samples) in c.windows {
+                let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: c.sampleRateHz)
+                let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? c.shaftHz * 60 : nil)
+                let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
+                rows.append(
+                    "\(source.rawValue),\(seed),\(truth.rawValue),\(c.gain),\(c.sampleRateHz),\(known ? 1 : 0),"
+                        + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ","))
+            }
+        }
+        return rows
     }
 }
 

@@ -1,41 +1,15 @@
 import Foundation
 
-/// The thresholds behind every verdict, in one place. Amplitudes are in g (as the signal columns);
-/// with a healthy baseline for the machine, the `…BaselineRatio` values are used instead of the
-/// absolute amplitudes, so that a machine is judged against itself.
+/// What the classifier takes beyond the shape model: how far above its own healthy level a machine's
+/// 1X must rise to count as mass unbalance once it has a baseline.
 public struct DiagnosisThresholds: Sendable, Hashable, Codable {
-    /// Mass unbalance: the 1X amplitude at or above this (g)...
-    public var unbalanceOneX = 0.18
-    /// ...or at or above this multiple of the machine's healthy 1X.
+    /// With a healthy baseline, mass unbalance is a 1X at or above this multiple of the healthy 1X.
     public var unbalanceBaselineRatio = 3.0
-    /// ...and 1X carries at least this share of the signal's peak level (1X amplitude / (√2 · RMS)):
-    /// unbalance is a sinusoid at shaft speed.
-    public var unbalanceDominance = 0.6
-    /// Support looseness, one indicator: the harmonics 2X..10X together (root sum of squares, g)...
-    public var loosenessHarmonics = 0.05
-    /// ...or this multiple of the machine's healthy harmonics.
-    public var loosenessBaselineRatio = 3.0
-    /// Another indicator: the half-order sub-harmonic 0.5X (g).
-    public var loosenessSubharmonic = 0.03
-    /// Another indicator: impacts, seen as a crest factor (peak / RMS)...
-    public var impactCrestFactor = 4.0
-    /// ...or a kurtosis at or above these.
-    public var impactKurtosis = 4.0
-    /// Looseness needs this many of the three indicators (harmonics, sub-harmonic, impacts).
-    public var loosenessIndicators = 2
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case unbalanceOneX = "unbalance_1x_g"
         case unbalanceBaselineRatio = "unbalance_baseline_ratio"
-        case unbalanceDominance = "unbalance_dominance"
-        case loosenessHarmonics = "looseness_harmonics_g"
-        case loosenessBaselineRatio = "looseness_baseline_ratio"
-        case loosenessSubharmonic = "looseness_subharmonic_g"
-        case impactCrestFactor = "impact_crest_factor"
-        case impactKurtosis = "impact_kurtosis"
-        case loosenessIndicators = "looseness_indicators"
     }
 }
 
@@ -85,6 +59,8 @@ public struct SpectralFeatures: Sendable, Hashable, Codable {
     public var harmonics: Double
     /// Broadband velocity RMS, 10-1000 Hz, in mm/s.
     public var velocityRMS: Double
+    /// Other shaft speeds (Hz) an estimate found almost as likely; empty when configured or clear.
+    public var shaftAlternatives: [Double] = []
 
     public enum ShaftSource: String, Sendable, Codable {
         case configured
@@ -188,35 +164,51 @@ public struct FaultClassifier: Sendable {
         let spectrum = AmplitudeSpectrum(samples: waveform.samples, sampleRateHz: waveform.sampleRateHz)
         let time = TimeFeatures(waveform.samples)
         let spectral = Self.spectralFeatures(spectrum, rpm: profile.rpm)
-        return classify(time: time, spectral: spectral, profile: profile)
+        let shape = ShapeFeatures(time: time, spectral: spectral, spectrum: spectrum)
+        return classify(time: time, spectral: spectral, shape: shape, profile: profile)
     }
 
     public static func spectralFeatures(_ spectrum: AmplitudeSpectrum, rpm: Double?) -> SpectralFeatures {
         let shaft: Double
         let source: SpectralFeatures.ShaftSource
+        var alternatives: [Double] = []
         if let rpm, rpm > 0 {
             shaft = rpm / 60
             source = .configured
         } else {
-            shaft = estimateShaftHz(spectrum)
+            let estimate = estimateShaft(spectrum)
+            shaft = estimate.hz
+            alternatives = estimate.alternatives
             source = .estimated
         }
         let tolerance = max(1, spectrum.bin(shaft * 0.02, .up))
         let orders = (2...10).map { spectrum.amplitude(at: Double($0) * shaft, toleranceBins: tolerance) }
-        return SpectralFeatures(
+        var features = SpectralFeatures(
             shaftHz: shaft, shaftSource: source, halfX: spectrum.amplitude(at: 0.5 * shaft, toleranceBins: tolerance),
             oneX: spectrum.amplitude(at: shaft, toleranceBins: tolerance), orders: orders,
             harmonics: orders.reduce(0) { $0 + $1 * $1 }.squareRoot(), velocityRMS: spectrum.velocityRMS())
+        features.shaftAlternatives = alternatives
+        return features
     }
 
-    /// The fundamental that best explains the low-frequency peaks: each strong peak, its half and its
-    /// double are scored by the amplitudes of their first six multiples. A sub-harmonic scores lower
-    /// than the true 1X (it misses the odd half-orders), a harmonic lower still (it misses 1X).
     public static func estimateShaftHz(_ spectrum: AmplitudeSpectrum) -> Double {
+        estimateShaft(spectrum).hz
+    }
+
+    /// The fundamental that best explains the low-frequency peaks, and the other candidates that
+    /// explain them almost as well (within 20% of its score, not within 2% of it).
+    ///
+    /// Each strong peak, its half and its double are scored by the amplitudes of their first six
+    /// multiples: a sub-harmonic scores lower than the true 1X (it misses the odd half-orders), a
+    /// harmonic lower still (it misses 1X). Then, since an accelerometer weighs order k by k² and a
+    /// resonance may lift one order far above 1X, a half or a third of the winner is taken instead
+    /// when its own line and another of its multiples the winner does not explain (its odd multiples)
+    /// stand out of their local floor: a loose machine's strong 2X does not pass for its 1X.
+    public static func estimateShaft(_ spectrum: AmplitudeSpectrum) -> (hz: Double, alternatives: [Double]) {
         let band = shaftSearchHz
         let low = max(1, spectrum.bin(band.lowerBound, .up))
         let high = min(spectrum.amplitudes.count - 2, spectrum.bin(band.upperBound, .down))
-        guard low < high else { return band.lowerBound }
+        guard low < high else { return (band.lowerBound, []) }
         var peaks: [(bin: Int, amplitude: Double)] = []
         let a = spectrum.amplitudes
         for k in low...high where a[k] >= a[k - 1] && a[k] > a[k + 1] {
@@ -234,63 +226,101 @@ public struct FaultClassifier: Sendable {
             let hz = (Double(peak.bin) + max(-0.5, min(0.5, offset))) * spectrum.binHz
             candidates += [hz, hz / 2, hz * 2]
         }
-        var best = candidates.first ?? band.lowerBound
-        var bestScore = -1.0
+        var scored: [(hz: Double, score: Double)] = []
         // A fundamental shows as a peak of its own: a half of a lone 1X (noise there) is no candidate.
         let floor = 0.2 * (peaks.first?.amplitude ?? 0)
         for f in candidates where band.contains(f) && spectrum.amplitude(at: f) >= floor {
             var score = 0.0
             for k in 1...6 { score += spectrum.amplitude(at: Double(k) * f) }
-            if score > bestScore * 1.000_001 {
-                best = f
-                bestScore = score
+            scored.append((f, score))
+        }
+        var best = candidates.first ?? band.lowerBound
+        var bestScore = -1.0
+        for (f, score) in scored where score > bestScore * 1.000_001 {
+            best = f
+            bestScore = score
+        }
+        let winner = best
+        // The strongest line anywhere: a line far below it is leakage, not an order.
+        let strongest = a.dropFirst().max() ?? 0
+        for divisor in [2, 3] {
+            let g = winner / Double(divisor)
+            guard band.contains(g) else { continue }
+            var own = false
+            var others = 0
+            for k in 1...9 where k % divisor != 0 {
+                let hz = Double(k) * g
+                guard spectrum.amplitude(at: hz) >= 0.02 * strongest, spectrum.lineHeight(at: hz) >= 6 else { continue }
+                if k == 1 { own = true } else { others += 1 }
+            }
+            if own && others >= 1 {
+                best = g
+                break
             }
         }
-        return best
+        var alternatives: [Double] = []
+        for (f, score) in scored.sorted(by: { $0.score > $1.score })
+        where score >= 0.8 * bestScore && abs(f - best) > 0.02 * best && !alternatives.contains(where: { abs($0 - f) <= 0.02 * f }) {
+            alternatives.append(f)
+        }
+        if best != winner, !alternatives.contains(where: { abs($0 - winner) <= 0.02 * winner }) { alternatives.insert(winner, at: 0) }
+        return (best, Array(alternatives.prefix(3)))
     }
 
-    public func classify(time: TimeFeatures, spectral: SpectralFeatures, profile: MachineProfile) -> WindowDiagnosis {
-        let t = thresholds
+    public func classify(
+        time: TimeFeatures, spectral: SpectralFeatures, shape: ShapeFeatures, profile: MachineProfile
+    ) -> WindowDiagnosis {
         var evidence: [Evidence] = []
-        func check(_ feature: String, _ value: Double, _ threshold: Double, _ unit: String, _ meaning: String) -> Bool {
-            let exceeded = value >= threshold
-            evidence.append(Evidence(feature: feature, value: value, threshold: threshold, unit: unit, exceeded: exceeded, meaning: meaning))
-            return exceeded
+        let model = ShapeModel.fitted
+        let probabilities = ShapeModel.probabilities(model.scores(shape))
+        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+        let (winner, runnerUp) = (ranked[0], ranked[1])
+        let boundaries = ISO10816.boundaries(group: profile.group, foundation: profile.foundation)
+        let looseness = winner >= 2
+        let loosenessCertainty = looseness ? probabilities[2] + probabilities[3] : probabilities[0] + probabilities[1]
+
+        // The type from the shape; with a baseline, unbalance from the machine's own 1X level.
+        let unbalance: Bool
+        let unbalanceCertainty: Double
+        if let baseline = profile.baseline, baseline.oneX > 0 {
+            let threshold = baseline.oneX * thresholds.unbalanceBaselineRatio
+            unbalance = spectral.oneX >= threshold
+            unbalanceCertainty = min(1, 0.5 + abs(log(max(spectral.oneX, 1e-12) / threshold)) / (2 * log(3)))
+            evidence.append(
+                Evidence(
+                    feature: "amplitude_1x", value: spectral.oneX, threshold: threshold, unit: "g", exceeded: unbalance,
+                    meaning: "1X amplitude against \(thresholds.unbalanceBaselineRatio)x the machine's healthy baseline: decides mass unbalance"))
+        } else {
+            unbalance = winner == 1 || winner == 3
+            unbalanceCertainty = 1
+            // The 1X that alone would reach this machine class's zone B: the level, for the reader; it does not decide the type.
+            let reference = boundaries.ab * 2.squareRoot() * 2 * .pi * spectral.shaftHz / (ISO10816.standardGravity * 1000)
+            evidence.append(
+                Evidence(
+                    feature: "amplitude_1x", value: spectral.oneX, threshold: reference, unit: "g", exceeded: spectral.oneX >= reference,
+                    meaning: "1X amplitude; the threshold is the 1X that alone reaches ISO zone B for this machine class (the level sets the severity, not the type)"))
         }
-        // How far a value is from its threshold, as a confidence in the side it fell on.
-        func certainty(_ value: Double, _ threshold: Double) -> Double {
-            guard value > 0, threshold > 0 else { return 1 }
-            return min(1, 0.5 + abs(log(value / threshold)) / (2 * log(3)))
+        evidence.append(
+            Evidence(
+                feature: "harmonics_2x_10x", value: spectral.harmonics, threshold: spectral.oneX, unit: "g",
+                exceeded: spectral.harmonics >= spectral.oneX, meaning: "harmonics 2X-10X together, against the 1X amplitude"))
+        let names = ["normal", "mass unbalance", "support looseness", "mass unbalance and support looseness"]
+        evidence.append(
+            Evidence(
+                feature: "shape_model", value: probabilities[winner], threshold: probabilities[runnerUp], unit: "probability",
+                exceeded: true,
+                meaning: "the spectrum's shape says \(names[winner]); the next likeliest is \(names[runnerUp]) (the threshold)"))
+        // Each ratio, against its typical value, and how much it tipped the call over the runner-up.
+        let contributions = model.contributions(shape, for: winner, over: runnerUp)
+        for (index, feature) in ShapeFeatures.Name.allCases.enumerated() {
+            let value = shape.values[index]
+            let typical = model.mean[index]
+            evidence.append(
+                Evidence(
+                    feature: feature.rawValue, value: feature.isLogarithm ? exp(value) : value,
+                    threshold: feature.isLogarithm ? exp(typical) : typical, unit: "ratio", exceeded: contributions[index] > 0,
+                    meaning: "\(feature.meaning); against its typical value (the threshold), it \(contributions[index] > 0 ? "favours" : "weighs against") \(names[winner]) over \(names[runnerUp]) by \(String(format: "%.2f", abs(contributions[index])))"))
         }
-
-        // Mass unbalance: a strong 1X that dominates the signal.
-        let oneXThreshold = profile.baseline.map { $0.oneX * t.unbalanceBaselineRatio } ?? t.unbalanceOneX
-        let strongOneX = check(
-            "amplitude_1x", spectral.oneX, oneXThreshold, "g",
-            profile.baseline == nil ? "1X amplitude" : "1X amplitude against \(t.unbalanceBaselineRatio)x the healthy baseline")
-        let dominance = time.rms > 0 ? spectral.oneX / (2.squareRoot() * time.rms) : 0
-        let dominant = check("dominance_1x", dominance, t.unbalanceDominance, "ratio", "share of the signal at 1X")
-        let unbalance = strongOneX && dominant
-        let unbalanceCertainty =
-            unbalance
-            ? min(certainty(spectral.oneX, oneXThreshold), certainty(dominance, t.unbalanceDominance))
-            : certainty(spectral.oneX, oneXThreshold)
-
-        // Support looseness: harmonics, a half-order sub-harmonic, impacts; enough of them together.
-        let harmonicsThreshold = profile.baseline.map { max($0.harmonics * t.loosenessBaselineRatio, 1e-6) } ?? t.loosenessHarmonics
-        let harmonics = check("harmonics_2x_10x", spectral.harmonics, harmonicsThreshold, "g", "harmonics 2X-10X together")
-        let subharmonic = check("amplitude_0_5x", spectral.halfX, t.loosenessSubharmonic, "g", "half-order sub-harmonic")
-        let crest = check("crest_factor", time.crestFactor, t.impactCrestFactor, "ratio", "impacts: peak over RMS")
-        let kurtosis = check("kurtosis", time.kurtosis, t.impactKurtosis, "ratio", "impacts: heavy tails")
-        let indicators = [harmonics, subharmonic, crest || kurtosis].filter { $0 }.count
-        let looseness = indicators >= t.loosenessIndicators
-        let margins = [
-            certainty(spectral.harmonics, harmonicsThreshold), certainty(spectral.halfX, t.loosenessSubharmonic),
-            max(certainty(time.crestFactor, t.impactCrestFactor), certainty(time.kurtosis, t.impactKurtosis)),
-        ].sorted(by: >)
-        // The verdict turns on the indicator that tipped the count.
-        let loosenessCertainty = margins[min(max(t.loosenessIndicators - 1, 0), margins.count - 1)]
-
         let fault: FaultType =
             switch (unbalance, looseness) {
             case (false, false): .normal
@@ -298,6 +328,19 @@ public struct FaultClassifier: Sendable {
             case (false, true): .supportLooseness
             case (true, true): .unbalanceAndLooseness
             }
+        var confidence = profile.baseline == nil ? probabilities[winner] : min(unbalanceCertainty, loosenessCertainty)
+        if spectral.shaftSource == .estimated {
+            let others = spectral.shaftAlternatives.map { String(format: "%.1f Hz", $0) }.joined(separator: ", ")
+            evidence.append(
+                Evidence(
+                    feature: "shaft_speed", value: spectral.shaftHz, threshold: spectral.shaftAlternatives.first ?? spectral.shaftHz,
+                    unit: "Hz", exceeded: !spectral.shaftAlternatives.isEmpty,
+                    meaning: spectral.shaftAlternatives.isEmpty
+                        ? "estimated from the spectrum; no other speed explains it nearly as well"
+                        : "estimated from the spectrum, unsure: \(others) explain it almost as well (the threshold is the likeliest of them); configure the machine's rpm to settle it"))
+            // An unsure speed puts every order in doubt.
+            if !spectral.shaftAlternatives.isEmpty { confidence *= 0.75 }
+        }
         let zone = ISO10816.zone(velocityRMS: spectral.velocityRMS, group: profile.group, foundation: profile.foundation)
         evidence.append(
             Evidence(
@@ -305,7 +348,7 @@ public struct FaultClassifier: Sendable {
                 threshold: ISO10816.boundaries(group: profile.group, foundation: profile.foundation).bc, unit: "mm/s",
                 exceeded: zone >= .c, meaning: "ISO 10816-3 zone \(zone.rawValue): \(zone.meaning)"))
         return WindowDiagnosis(
-            faultType: fault, confidence: min(unbalanceCertainty, loosenessCertainty), severityZone: zone, time: time,
+            faultType: fault, confidence: confidence, severityZone: zone, time: time,
             spectral: spectral, evidence: evidence)
     }
 }

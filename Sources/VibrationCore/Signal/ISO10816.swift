@@ -1,6 +1,9 @@
 /// Vibration severity by ISO 10816-3: zones from broadband velocity RMS (10-1000 Hz), by machine
 /// group and foundation.
 public enum ISO10816 {
+    /// g in m/s², to turn accelerations in g into velocities.
+    public static let standardGravity = 9.80665
+
     /// Group 1: large machines, above 300 kW. Group 2: medium machines, 15 to 300 kW.
     public enum MachineGroup: Int, Sendable, Codable, CaseIterable {
         case large = 1

@@ -55,6 +55,24 @@ public struct AmplitudeSpectrum: Sendable {
         return best
     }
 
+    /// How far a line stands out of its local floor: the amplitude at a frequency over the median
+    /// amplitude of the bins around it (its own three bins either side left out). A tone reads far
+    /// above 1, noise about 1. 0 outside the spectrum.
+    public func lineHeight(at hz: Double) -> Double {
+        let center = bin(hz, .toNearestOrAwayFromZero)
+        guard hz > 0, center > 0, center < amplitudes.count - 1 else { return 0 }
+        let width = max(8, center / 10)
+        var around: [Double] = []
+        for k in max(1, center - width)...min(amplitudes.count - 1, center + width) where abs(k - center) > 3 {
+            around.append(amplitudes[k])
+        }
+        guard !around.isEmpty else { return 0 }
+        around.sort()
+        let median = around[around.count / 2]
+        let line = amplitude(at: hz)
+        return median > 0 ? line / median : (line > 0 ? .infinity : 0)
+    }
+
     /// The frequency of the largest amplitude in a band.
     public func peak(in band: ClosedRange<Double>) -> (hz: Double, amplitude: Double)? {
         let low = max(1, bin(band.lowerBound, .up))
@@ -69,7 +87,7 @@ public struct AmplitudeSpectrum: Sendable {
     /// 2πf (integration), the one-sided amplitudes summed as power and corrected for the Hann
     /// window's noise bandwidth of 1.5 bins.
     public func velocityRMS(band: ClosedRange<Double> = 10...1000) -> Double {
-        let standardGravity = 9.80665
+        let standardGravity = ISO10816.standardGravity
         var power = 0.0
         let low = max(1, bin(band.lowerBound, .up))
         let high = min(amplitudes.count - 1, bin(band.upperBound, .down))

@@ -1,0 +1,183 @@
+import Foundation
+
+/// The shape of a window's spectrum and waveform as ratios: none of them changes when the whole
+/// window is scaled (a sensor's sensitivity, its mounting, the machine's size), so neither does a
+/// verdict made from them. Most are natural logarithms of amplitude ratios.
+public struct ShapeFeatures: Sendable, Hashable {
+    public enum Name: String, CaseIterable, Sendable {
+        case oneXOverRest = "ratio_1x_to_rest"
+        case oneXOverFloor = "ratio_1x_to_floor"
+        case harmonicsOverFloor = "ratio_harmonics_to_floor"
+        case highHarmonicsOverFloor = "ratio_4x_10x_to_floor"
+        case halfXOverOneX = "ratio_0_5x_to_1x"
+        case crestFactor = "crest_factor"
+        case kurtosis = "kurtosis"
+        case harmonicVelocityOverOneX = "ratio_harmonic_velocity_to_1x"
+        case highHarmonicVelocityOverOneX = "ratio_4x_10x_velocity_to_1x"
+        case velocityOverOneX = "ratio_velocity_to_1x_velocity"
+        case oneXOverTwoX = "ratio_1x_to_2x"
+        case asymmetry = "asymmetry"
+
+        public var meaning: String {
+            switch self {
+            case .oneXOverRest: "1X RMS over the RMS of everything else"
+            case .oneXOverFloor: "1X RMS over the broadband floor (what is not at 0.5X or 1X-10X)"
+            case .harmonicsOverFloor: "harmonics 2X-10X over the broadband floor"
+            case .highHarmonicsOverFloor: "harmonics 4X-10X over the broadband floor"
+            case .halfXOverOneX: "half-order sub-harmonic 0.5X over 1X"
+            case .crestFactor: "peak over RMS (impacts)"
+            case .kurtosis: "kurtosis (impacts: 1.5 for a sine, 3 for noise)"
+            case .harmonicVelocityOverOneX: "harmonics 2X-10X as velocity over 1X as velocity"
+            case .highHarmonicVelocityOverOneX: "harmonics 4X-10X as velocity over 1X as velocity"
+            case .velocityOverOneX: "velocity RMS from 0.4X to 1 kHz over 1X's velocity"
+            case .oneXOverTwoX: "1X over 2X"
+            case .asymmetry: "|skewness|: a foot that lifts or clips moves one way more than the other"
+            }
+        }
+
+        /// Whether the value is a logarithm (shown to people as the ratio itself).
+        var isLogarithm: Bool { self != .asymmetry }
+    }
+
+    /// In the order of `Name.allCases`.
+    public var values: [Double]
+
+    public init(values: [Double]) {
+        self.values = values
+        isFlat = false
+    }
+
+    /// A flat window (no signal at all) has no shape.
+    public var isFlat: Bool
+
+    public init(time: TimeFeatures, spectral: SpectralFeatures, spectrum: AmplitudeSpectrum) {
+        let rms = time.rms
+        isFlat = !(rms > 0)
+        // Amplitudes below this (60 dB under the RMS) are taken as this: every ratio is finite, scales
+        // away, and a component lost in any real floor counts the same however small it is.
+        let tiny = max(rms, .leastNormalMagnitude) * 1e-3
+        func ln(_ x: Double, over y: Double) -> Double { log(max(x, tiny) / max(y, tiny)) }
+        let a1 = spectral.oneX
+        let orders = spectral.orders
+        let harmonics = spectral.harmonics
+        let high = orders.dropFirst(2).reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let rest = max(rms * rms - a1 * a1 / 2, 1e-6 * rms * rms).squareRoot()
+        let tonal = (a1 * a1 + harmonics * harmonics + spectral.halfX * spectral.halfX) / 2
+        let floor = max(rms * rms - tonal, 1e-6 * rms * rms).squareRoot()
+        var velocity = 0.0
+        var highVelocity = 0.0
+        for (i, a) in orders.enumerated() {
+            let v = a / Double(i + 2)
+            velocity += v * v
+            if i >= 2 { highVelocity += v * v }
+        }
+        let f = spectral.shaftHz
+        let oneXVelocity = a1 * ISO10816.standardGravity * 1000 / (2 * .pi * f) / 2.squareRoot()
+        let band = f > 0 && f.isFinite ? spectrum.velocityRMS(band: (0.4 * f)...max(0.4 * f, 1000)) : 0
+        let rootTwo = 2.squareRoot()
+        values = [
+            ln(a1 / rootTwo, over: rest),
+            ln(a1 / rootTwo, over: floor),
+            ln(harmonics / rootTwo, over: floor),
+            ln(high / rootTwo, over: floor),
+            ln(spectral.halfX, over: a1),
+            log(max(time.crestFactor, 1e-12)),
+            log(max(time.kurtosis, 1e-12)),
+            ln(velocity.squareRoot(), over: a1),
+            ln(highVelocity.squareRoot(), over: a1),
+            log(max(band, 1e-300) / max(oneXVelocity, 1e-300)),
+            ln(a1, over: orders.first ?? 0),
+            abs(time.skewness),
+        ]
+        if isFlat { values = [Double](repeating: 0, count: Name.allCases.count) }
+    }
+
+    public func value(_ name: Name) -> Double {
+        values[Name.allCases.firstIndex(of: name)!]
+    }
+}
+
+/// Four scores over the shape features, one per fault type: the type is the highest, and the
+/// scores' softmax is each type's probability. Each score is a weighted sum of the standardized
+/// features, their squares and their pairwise products (a quadratic logistic regression), so that
+/// one ratio can count differently depending on another (a strong 1X means mass unbalance on a
+/// quiet spectrum, and both faults among many harmonics).
+///
+/// The weights (`ShapeModel+Fitted.swift`) are fitted by `scripts/fit-shape-model.py` on windows of
+/// both sources of labelled data, the additive `PlantGenerator` and the physical `RotorModel`, from
+/// tuning seeds only; `DiagnosisBenchmark` evaluates them on other seeds.
+public struct ShapeModel: Sendable {
+    /// Standardization of each feature: z = (x - mean) / scale.
+    public var mean: [Double]
+    public var scale: [Double]
+    /// Per fault type: a weight for each z, then for each product z_i z_j (i <= j, row by row).
+    public var weights: [[Double]]
+    public var bias: [Double]
+
+    public init(mean: [Double], scale: [Double], weights: [[Double]], bias: [Double]) {
+        self.mean = mean
+        self.scale = scale
+        self.weights = weights
+        self.bias = bias
+    }
+
+    /// How far from the fitted windows' mean a feature may count, in standard deviations: a
+    /// quadratic score must not run away on a window unlike any it was fitted on (a pure sine has
+    /// no floor at all), so a feature beyond this counts as at this.
+    static let reach = 4.0
+
+    func standardized(_ features: ShapeFeatures) -> [Double] {
+        zip(features.values, zip(mean, scale)).map { x, standard in
+            min(Self.reach, max(-Self.reach, (x - standard.0) / standard.1))
+        }
+    }
+
+    /// The terms the weights multiply, and for each the features it involves.
+    func terms(_ z: [Double]) -> [Double] {
+        var terms = z
+        terms.reserveCapacity(z.count * (z.count + 3) / 2)
+        for i in z.indices {
+            for j in i..<z.count { terms.append(z[i] * z[j]) }
+        }
+        return terms
+    }
+
+    /// One score per fault type (log-odds up to a constant); a flat window is normal.
+    public func scores(_ features: ShapeFeatures) -> [Double] {
+        if features.isFlat { return [0, -20, -20, -20] }
+        let t = terms(standardized(features))
+        return weights.indices.map { c in
+            var sum = bias[c]
+            for (w, x) in zip(weights[c], t) { sum += w * x }
+            return sum.isFinite ? sum : (c == 0 ? 0 : -20)
+        }
+    }
+
+    /// Each type's probability from its score.
+    public static func probabilities(_ scores: [Double]) -> [Double] {
+        let top = scores.max() ?? 0
+        let e = scores.map { exp($0 - top) }
+        let total = e.reduce(0, +)
+        return e.map { $0 / total }
+    }
+
+    /// How much each feature adds to type `a`'s score over type `b`'s: its own term, and half of
+    /// every product it is part of.
+    public func contributions(_ features: ShapeFeatures, for a: Int, over b: Int) -> [Double] {
+        let z = standardized(features)
+        let n = z.count
+        var out = [Double](repeating: 0, count: n)
+        if features.isFlat { return out }
+        for i in 0..<n { out[i] += (weights[a][i] - weights[b][i]) * z[i] }
+        var k = n
+        for i in 0..<n {
+            for j in i..<n {
+                let part = (weights[a][k] - weights[b][k]) * z[i] * z[j]
+                out[i] += part / 2
+                out[j] += part / 2
+                k += 1
+            }
+        }
+        return out
+    }
+}
