@@ -158,6 +158,27 @@ struct FaultClassifierTests {
         #expect(seen == Set(FaultType.allCases))
     }
 
+    @Test("a loose foot's harmonics without impacts read as looseness; an unbalance with some 2X and 3X as unbalance", arguments: [0.002, 0.01])
+    func patternsWithoutImpacts(noise: Double) {
+        var rng = SplitMix64(seed: 9)
+        let rate = 5_000.0
+        func signal(_ orders: [(order: Double, amplitude: Double)]) -> [Double] {
+            (0..<5_000).map { i in
+                let t = Double(i) / rate
+                return orders.reduce(0) { $0 + $1.amplitude * sin(2 * .pi * $1.order * 25 * t + $1.order) } + noise * rng.gaussian()
+            }
+        }
+        let loose = signal([(1, 0.1), (2, 0.06), (3, 0.04), (4, 0.03), (5, 0.02), (6, 0.015)])
+        let unbalance = signal([(1, 0.4), (2, 0.04), (3, 0.02)])
+        for rpm in [1_500.0, nil] {
+            let profile = MachineProfile(rpm: rpm)
+            let looseVerdict = FaultClassifier().diagnose(Waveform(samples: loose, sampleRateHz: rate), profile: profile)
+            #expect(looseVerdict.faultType == .supportLooseness)
+            #expect(looseVerdict.time.crestFactor < 4, "no impacts in this window")
+            #expect(FaultClassifier().diagnose(Waveform(samples: unbalance, sampleRateHz: rate), profile: profile).faultType == .massUnbalance)
+        }
+    }
+
     @Test("the rotor model's healthy 1X reads the level it was given times the sensor's gain; an unbalance multiplies it")
     func rotorModelLevels() {
         let model = RotorModel.random(seed: 4_242, noise: 0.001...0.002)

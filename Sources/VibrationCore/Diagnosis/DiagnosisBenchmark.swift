@@ -166,9 +166,10 @@ public struct DiagnosisBenchmark: Sendable {
         return report
     }
 
-    /// Textbook windows for fitting beside the two sources, so that the model meets the simplest
-    /// signals a person sends to try it: a 1X sine with no or little noise (mass unbalance) and
-    /// noise alone (normal).
+    /// Textbook windows for fitting beside the two sources, so that the model knows the patterns a
+    /// vibration handbook draws and a person may send to try it: mass unbalance as a 1X sine with
+    /// little or no 2X and 3X; normal as noise with at most a small 1X; support looseness as a comb
+    /// of harmonics (2X as strong as 1X or more, falling slowly, sometimes a 0.5X) without impacts.
     public static func textbookRows(seeds: Range<UInt64>) -> [String] {
         var rows: [String] = []
         for seed in seeds {
@@ -177,11 +178,24 @@ public struct DiagnosisBenchmark: Sendable {
             let shaft = rng.uniform(10...60)
             let count = Int(rate.rounded())
             let relativeNoise = seed % 4 == 0 ? 0 : exp(rng.uniform(log(1e-4)...log(0.05)))
-            let phase = rng.uniform(0...(2 * .pi))
-            let sine = (0..<count).map { sin(2 * .pi * shaft * Double($0) / rate + phase) + relativeNoise * rng.gaussian() }
-            let noise = (0..<count).map { _ in rng.gaussian() }
+            let phases = (0..<10).map { _ in rng.uniform(0...(2 * .pi)) }
+            func tones(_ orders: [(order: Double, amplitude: Double)], noise: Double) -> [Double] {
+                (0..<count).map { i in
+                    let t = Double(i) / rate
+                    var x = noise * rng.gaussian()
+                    for (k, tone) in orders.enumerated() { x += tone.amplitude * sin(2 * .pi * tone.order * shaft * t + phases[k]) }
+                    return x
+                }
+            }
+            let unbalance = tones([(1, 1), (2, rng.uniform(0...0.15)), (3, rng.uniform(0...0.08))], noise: relativeNoise)
+            let normal = tones([(1, rng.uniform(0...0.5)), (2, rng.uniform(0...0.2))], noise: 1)
+            let oneX = rng.uniform(0.3...1)
+            var comb: [(order: Double, amplitude: Double)] = [(1, oneX)]
+            for k in 2...8 { comb.append((Double(k), rng.uniform(0.5...1.2) / Double(k - 1).squareRoot())) }
+            if rng.unit() < 0.5 { comb.append((0.5, rng.uniform(0.1...0.4))) }
+            let looseness = tones(comb, noise: relativeNoise)
             let known = seed % 2 == 0
-            for (truth, samples) in [(FaultType.massUnbalance, sine), (.normal, noise)] {
+            for (truth, samples) in [(FaultType.massUnbalance, unbalance), (.normal, normal), (.supportLooseness, looseness)] {
                 let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: rate)
                 let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? shaft * 60 : nil)
                 let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
