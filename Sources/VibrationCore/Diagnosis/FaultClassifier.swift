@@ -319,7 +319,8 @@ public struct FaultClassifier: Sendable {
                 Evidence(
                     feature: feature.rawValue, value: feature.isLogarithm ? exp(value) : value,
                     threshold: feature.isLogarithm ? exp(typical) : typical, unit: "ratio", exceeded: contributions[index] > 0,
-                    meaning: "\(feature.meaning); against its typical value (the threshold), it \(contributions[index] > 0 ? "favours" : "weighs against") \(names[winner]) over \(names[runnerUp]) by \(String(format: "%.2f", abs(contributions[index])))"))
+                    meaning: feature.meaning + (contributions[index] > 0 ? "; against its typical value (the threshold), it favours " : "; against its typical value (the threshold), it weighs against ")
+                        + names[winner] + " over " + names[runnerUp]))
         }
         let fault: FaultType =
             switch (unbalance, looseness) {

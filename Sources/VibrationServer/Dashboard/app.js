@@ -202,7 +202,7 @@ if (timeline) {
             id,
             items
               .filter((e) => e.exceeded)
-              .map((e) => `${e.feature} ${e.value.toFixed(3)} ≥ ${e.threshold} ${e.unit}: ${e.meaning}`),
+              .map((e) => `${e.feature} ${e.value.toFixed(3)} (${e.unit === "ratio" ? "typical" : "against"} ${+e.threshold.toFixed(3)} ${e.unit}): ${e.meaning}`),
           );
           if (tip.owner === band) himmes.showTip(band, describe(band), parseFloat(tip.style.left) - window.scrollX - 12, parseFloat(tip.style.top) - window.scrollY - 18);
         })
