@@ -9,8 +9,10 @@ public struct FFTPlan: Sendable {
     /// Real samples per transform (a power of two, at least 4).
     public let size: Int
     let half: Int
-    let cosTable: [Double]
-    let sinTable: [Double]
+    /// Twiddle factors e^{-2πij/L} of every stage L = 4, 8, ... N/2, stage after stage, so that a
+    /// butterfly loop reads them in order.
+    let twiddleRe: [Double]
+    let twiddleIm: [Double]
     let bitReverse: [Int]
     let unpackCos: [Double]
     let unpackSin: [Double]
@@ -20,8 +22,18 @@ public struct FFTPlan: Sendable {
         self.size = size
         half = size / 2
         let m = half
-        cosTable = (0..<max(1, m / 2)).map { cos(2 * .pi * Double($0) / Double(m)) }
-        sinTable = (0..<max(1, m / 2)).map { sin(2 * .pi * Double($0) / Double(m)) }
+        var twiddleRe: [Double] = []
+        var twiddleIm: [Double] = []
+        var length = 4
+        while length <= m {
+            for j in 0..<(length / 2) {
+                twiddleRe.append(cos(2 * .pi * Double(j) / Double(length)))
+                twiddleIm.append(-sin(2 * .pi * Double(j) / Double(length)))
+            }
+            length <<= 1
+        }
+        self.twiddleRe = twiddleRe
+        self.twiddleIm = twiddleIm
         var reverse = [Int](repeating: 0, count: m)
         let bits = m.trailingZeroBitCount
         for i in 0..<m {
@@ -61,30 +73,46 @@ public struct FFTPlan: Sendable {
                     im[j] = a + 1 < input.count ? input[a + 1] : 0
                 }
             }
-            cosTable.withUnsafeBufferPointer { cosT in
-                sinTable.withUnsafeBufferPointer { sinT in
-                    var length = 2
+            // Stage L = 2 multiplies by 1 only.
+            var pair = 0
+            while pair + 1 < m {
+                let tr = re[pair + 1]
+                let ti = im[pair + 1]
+                re[pair + 1] = re[pair] - tr
+                im[pair + 1] = im[pair] - ti
+                re[pair] += tr
+                im[pair] += ti
+                pair += 2
+            }
+            twiddleRe.withUnsafeBufferPointer { twr in
+                twiddleIm.withUnsafeBufferPointer { twi in
+                    var length = 4
+                    var offset = 0
                     while length <= m {
                         let halfLength = length / 2
-                        let step = m / length
+                        let wr = twr.baseAddress! + offset
+                        let wi = twi.baseAddress! + offset
                         var start = 0
                         while start < m {
-                            var t = 0
+                            let ra = re + start
+                            let ia = im + start
+                            let rb = ra + halfLength
+                            let ib = ia + halfLength
                             for j in 0..<halfLength {
-                                let wr = cosT[t]
-                                let wi = -sinT[t]
-                                t += step
-                                let a = start + j
-                                let b = a + halfLength
-                                let tr = re[b] * wr - im[b] * wi
-                                let ti = re[b] * wi + im[b] * wr
-                                re[b] = re[a] - tr
-                                im[b] = im[a] - ti
-                                re[a] += tr
-                                im[a] += ti
+                                let c = wr[j]
+                                let d = wi[j]
+                                let tr = rb[j] * c - ib[j] * d
+                                let ti = rb[j] * d + ib[j] * c
+                                let ar = ra[j]
+                                let ai = ia[j]
+                                rb[j] = ar - tr
+                                ib[j] = ai - ti
+                                ra[j] = ar + tr
+                                ia[j] = ai + ti
                             }
                             start += length
                         }
+                        offset += halfLength
                         length <<= 1
                     }
                 }
