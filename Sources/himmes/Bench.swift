@@ -349,7 +349,6 @@ struct BenchDiagnose: ParsableCommand {
             print("wrote \(rows.count - 1) windows' features to \(featuresOut)")
             return
         }
-        let names = ["normal", "unbalance", "looseness", "both"]
         func recalls(_ m: DiagnosisBenchmark.ConfusionMatrix) -> String {
             FaultType.allCases.map { String(format: "%10.1f%%", m.recall($0) * 100) }.joined()
         }
@@ -358,7 +357,7 @@ struct BenchDiagnose: ParsableCommand {
             print("== \(source.rawValue) source, \(cases) machines, seeds \(seeds.lowerBound)-\(seeds.upperBound - 1)\n")
             print("shaft speed configured:\n\(report.known)\n")
             print("shaft speed estimated from the spectrum:\n\(report.estimated)\n")
-            print("recall, shaft speed estimated".padding(toLength: 30, withPad: " ", startingAt: 0) + names.map { $0.leftPadded(11) }.joined())
+            print("recall, shaft speed estimated".padding(toLength: 30, withPad: " ", startingAt: 0) + DiagnosisBenchmark.ConfusionMatrix.names.map { $0.leftPadded(11) }.joined())
             for (band, matrix) in report.byGain + report.byRate {
                 print(band.padding(toLength: 30, withPad: " ", startingAt: 0) + recalls(matrix) + "   (\(matrix.total / 4) machines)")
             }

@@ -129,13 +129,11 @@ struct FaultClassifierTests {
     func scaleInvariance() {
         var rng = SplitMix64(seed: 77)
         var windows: [(FaultType, Waveform)] = []
-        for seed in UInt64(60_000)..<60_016 {
-            let c = DiagnosisBenchmark.Case(source: .additive, seed: seed)
-            windows += c.windows.map { ($0.truth, Waveform(samples: $0.samples, sampleRateHz: c.sampleRateHz)) }
-        }
-        for seed in UInt64(60_000)..<60_008 {
-            let c = DiagnosisBenchmark.Case(source: .physical, seed: seed)
-            windows += c.windows.map { ($0.truth, Waveform(samples: $0.samples, sampleRateHz: c.sampleRateHz)) }
+        for (source, seeds) in [(DiagnosisBenchmark.Source.additive, UInt64(60_000)..<60_016), (.physical, 60_000..<60_008)] {
+            for seed in seeds {
+                let c = DiagnosisBenchmark.Case(source: source, seed: seed)
+                windows += c.windows.map { ($0.truth, Waveform(samples: $0.samples, sampleRateHz: c.sampleRateHz)) }
+            }
         }
         var seen = Set<FaultType>()
         for (truth, window) in windows {

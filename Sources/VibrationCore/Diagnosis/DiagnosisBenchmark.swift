@@ -4,15 +4,12 @@ import Foundation
 /// additive `PlantGenerator` (each channel carries the four conditions; the column is the label) and
 /// the physical `RotorModel` (each condition simulated on its own). Cases spread over shaft speeds
 /// 10-60 Hz, sample rates 1-25.6 kHz (log-uniform), sensor gains 0.5-2 and noise up to 0.03 g.
-/// The shape model is fitted on seeds below `tuningSeeds.upperBound`; evaluate on others.
+/// The shape model is fitted on seeds 0-399 (`featureRows`, `textbookRows`); evaluate on others.
 public struct DiagnosisBenchmark: Sendable {
     public enum Source: String, CaseIterable, Sendable {
         case additive
         case physical
     }
-
-    /// Seeds the shape model was fitted on.
-    public static let tuningSeeds: Range<UInt64> = 0..<400
 
     /// One machine and sensor drawn from a seed, and its four labelled one-second windows.
     public struct Case: Sendable {
@@ -79,6 +76,9 @@ public struct DiagnosisBenchmark: Sendable {
 
         public var total: Int { counts.joined().reduce(0, +) }
 
+        /// The classes' short names, in the order of the rows and columns.
+        public static let names = ["normal", "unbalance", "looseness", "both"]
+
         public func recall(_ type: FaultType) -> Double {
             let row = counts[type.rawValue]
             let total = row.reduce(0, +)
@@ -86,12 +86,11 @@ public struct DiagnosisBenchmark: Sendable {
         }
 
         public var description: String {
-            let names = ["normal", "unbalance", "looseness", "both"]
             var lines = ["true \\ predicted".padding(toLength: 18, withPad: " ", startingAt: 0)
-                + names.map { $0.leftPad(11) }.joined() + "    recall"]
+                + Self.names.map { $0.leftPad(11) }.joined() + "    recall"]
             for (i, row) in counts.enumerated() {
                 lines.append(
-                    names[i].padding(toLength: 18, withPad: " ", startingAt: 0) + row.map { String($0).leftPad(11) }.joined()
+                    Self.names[i].padding(toLength: 18, withPad: " ", startingAt: 0) + row.map { String($0).leftPad(11) }.joined()
                         + String(format: "    %5.1f%%", recall(FaultType(rawValue: i)!) * 100))
             }
             return lines.joined(separator: "\n")
@@ -108,7 +107,8 @@ public struct DiagnosisBenchmark: Sendable {
         public var byRate: [(band: String, matrix: ConfusionMatrix)] = rateBands.map { ($0.label, ConfusionMatrix()) }
         /// Windows whose type is the same at every scale of `scales` as unscaled (speed estimated).
         public var unchangedUnderScaling = 0
-        public var windows = 0
+        /// Windows classified.
+        public var windows: Int { estimated.total }
         /// The estimator's relative error, |estimated - true| / true, one per window.
         public var shaftErrors: [Double] = []
 
@@ -159,7 +159,6 @@ public struct DiagnosisBenchmark: Sendable {
                     classifier.diagnose(Waveform(samples: samples.map { $0 * scale }, sampleRateHz: c.sampleRateHz)).faultType
                         == estimated.faultType
                 }
-                report.windows += 1
                 if unchanged { report.unchangedUnderScaling += 1 }
             }
         }
@@ -194,14 +193,8 @@ public struct DiagnosisBenchmark: Sendable {
             for k in 2...8 { comb.append((Double(k), rng.uniform(0.5...1.2) / Double(k - 1).squareRoot())) }
             if rng.unit() < 0.5 { comb.append((0.5, rng.uniform(0.1...0.4))) }
             let looseness = tones(comb, noise: relativeNoise)
-            let known = seed % 2 == 0
             for (truth, samples) in [(FaultType.massUnbalance, unbalance), (.normal, normal), (.supportLooseness, looseness)] {
-                let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: rate)
-                let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? shaft * 60 : nil)
-                let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
-                rows.append(
-                    "textbook,\(seed),\(truth.rawValue),1,\(rate),\(known ? 1 : 0),"
-                        + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ","))
+                rows.append(featureRow(source: "textbook", seed: seed, truth: truth, gain: 1, rate: rate, shaftHz: shaft, samples: samples))
             }
         }
         return rows
@@ -212,18 +205,27 @@ public struct DiagnosisBenchmark: Sendable {
         var rows = ["source,seed,truth,gain,rate,known," + ShapeFeatures.Name.allCases.map(\.rawValue).joined(separator: ",")]
         for seed in seeds {
             let c = Case(source: source, seed: seed)
-            // Half the cases with the shaft speed configured, half with it estimated.
-            let known = seed % 2 == 0
             for (truth, samples) in c.windows {
-                let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: c.sampleRateHz)
-                let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? c.shaftHz * 60 : nil)
-                let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
                 rows.append(
-                    "\(source.rawValue),\(seed),\(truth.rawValue),\(c.gain),\(c.sampleRateHz),\(known ? 1 : 0),"
-                        + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ","))
+                    featureRow(
+                        source: source.rawValue, seed: seed, truth: truth, gain: c.gain, rate: c.sampleRateHz, shaftHz: c.shaftHz,
+                        samples: samples))
             }
         }
         return rows
+    }
+
+    /// One window's CSV line: its labels and its shape features, with the shaft speed configured for
+    /// even seeds and estimated for odd ones.
+    static func featureRow(
+        source: String, seed: UInt64, truth: FaultType, gain: Double, rate: Double, shaftHz: Double, samples: [Double]
+    ) -> String {
+        let known = seed % 2 == 0
+        let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: rate)
+        let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? shaftHz * 60 : nil)
+        let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
+        return "\(source),\(seed),\(truth.rawValue),\(gain),\(rate),\(known ? 1 : 0),"
+            + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ",")
     }
 }
 

@@ -294,7 +294,7 @@ public struct FaultClassifier: Sendable {
             unbalance = winner == 1 || winner == 3
             unbalanceCertainty = 1
             // The 1X that alone would reach this machine class's zone B: the level, for the reader; it does not decide the type.
-            let reference = boundaries.ab * 2.squareRoot() * 2 * .pi * spectral.shaftHz / (ISO10816.standardGravity * 1000)
+            let reference = boundaries.ab * 2.squareRoot() / ISO10816.velocity(accelerationG: 1, hz: spectral.shaftHz)
             evidence.append(
                 Evidence(
                     feature: "amplitude_1x", value: spectral.oneX, threshold: reference, unit: "g", exceeded: spectral.oneX >= reference,
@@ -304,7 +304,7 @@ public struct FaultClassifier: Sendable {
             Evidence(
                 feature: "harmonics_2x_10x", value: spectral.harmonics, threshold: spectral.oneX, unit: "g",
                 exceeded: spectral.harmonics >= spectral.oneX, meaning: "harmonics 2X-10X together, against the 1X amplitude"))
-        let names = ["normal", "mass unbalance", "support looseness", "mass unbalance and support looseness"]
+        let names = FaultType.allCases.map(\.name)
         evidence.append(
             Evidence(
                 feature: "shape_model", value: probabilities[winner], threshold: probabilities[runnerUp], unit: "probability",

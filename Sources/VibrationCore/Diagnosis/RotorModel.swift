@@ -96,8 +96,8 @@ public struct RotorModel: Sendable {
         let cy = 2 * damping * (ky * (m + bigM)).squareRoot()
         let cx = 2 * damping * (kx * (m + bigM)).squareRoot()
         // The healthy (linear) vertical response at 1X: its foot force and the pedestal's acceleration.
-        let healthy = Self.linearResponse(omega: omega, m: m, bigM: bigM, ks: ks, cs: cs, k: ky, c: cy)
-        let footForce = ky * healthy.pedestalAmplitude
+        let healthy = Self.pedestalResponse(omega: omega, m: m, bigM: bigM, ks: ks, cs: cs, k: ky, c: cy)
+        let footForce = ky * healthy
         let preloadForce = preload * footForce
         let oneXForce = unbalanced ? unbalanceFactor : 1
         // The foot's force for a vertical position y (down is negative, resting at 0 under the preload).
@@ -107,21 +107,19 @@ public struct RotorModel: Sendable {
             case .bilinear(let lift):
                 support = { y in y <= 0 ? ky * y : lift * ky * y }
             case .clearance(let gap, let head):
-                let g = gap * healthy.pedestalAmplitude
+                let g = gap * healthy
                 support = { y in y <= 0 ? ky * y : (y <= g ? 0 : head * ky * (y - g)) }
             }
         } else {
             support = { y in ky * y }
         }
-        let resonance = 2 * Double.pi * min(sensorResonanceHz, 0.35 * sampleRateHz * Double(Self.substeps(sampleRateHz)))
-        let sensorDamping = 0.04
         let substeps = Self.substeps(sampleRateHz)
+        let resonance = 2 * Double.pi * min(sensorResonanceHz, 0.35 * sampleRateHz * Double(substeps))
+        let sensorDamping = 0.04
         let dt = 1 / (sampleRateHz * Double(substeps))
         var rng = SplitMix64(seed: seed ^ UInt64(condition.rawValue) &* 0x2545_F491_4F6C_DD1D)
         let phase2 = rng.uniform(0...(2 * .pi))
         let phase3 = rng.uniform(0...(2 * .pi))
-        // Random force held over each substep, scaled to its RMS.
-        let randomRMS = randomForce
         // State: rotor x, y, pedestal x, y, their velocities, sensor's relative displacement and velocity.
         var s = SIMD16<Double>()
         // Start from the static rest under the preload.
@@ -164,7 +162,8 @@ public struct RotorModel: Sendable {
         func turned(_ p: (Double, Double)) -> (Double, Double) {
             (p.0 * half.0 - p.1 * half.1, p.1 * half.0 + p.0 * half.1)
         }
-        let randomScale = randomRMS * (Double(substeps) * sampleRateHz / 2_000).squareRoot()
+        // Random force held over each substep, scaled so that its RMS below 1 kHz is `randomForce`.
+        let randomScale = randomForce * (Double(substeps) * sampleRateHz / 2_000).squareRoot()
         var gaussian = PlantGenerator.GaussianPairs()
         for step in 0..<total {
             forceX = randomScale * gaussian.next(&rng)
@@ -195,7 +194,7 @@ public struct RotorModel: Sendable {
             }
         }
         // Scale to g: the healthy 1X acceleration reads `healthyOneXg`.
-        let scale = healthyOneXg / (omega * omega * healthy.pedestalAmplitude)
+        let scale = healthyOneXg / (omega * omega * healthy)
         var noiseRNG = SplitMix64(seed: seed ^ 0xA5A5_5A5A ^ UInt64(condition.rawValue))
         return out.map { gain * $0 * scale + noise * noiseRNG.gaussian() }
     }
@@ -205,19 +204,16 @@ public struct RotorModel: Sendable {
         max(4, Int((60_000 / sampleRateHz).rounded(.up)))
     }
 
-    /// The linear two-mass response to a unit force at ω: amplitude of the pedestal's motion.
-    static func linearResponse(omega: Double, m: Double, bigM: Double, ks: Double, cs: Double, k: Double, c: Double)
-        -> (pedestalAmplitude: Double, rotorAmplitude: Double)
-    {
+    /// The linear two-mass response to a unit force on the rotor at ω: the pedestal's amplitude.
+    static func pedestalResponse(omega: Double, m: Double, bigM: Double, ks: Double, cs: Double, k: Double, c: Double) -> Double {
         // [a11 a12; a12 a22] [Yr; Yp] = [1; 0], complex.
         let a11 = (ks - omega * omega * m, omega * cs)
         let a12 = (-ks, -omega * cs)
         let a22 = (ks + k - omega * omega * bigM, omega * (cs + c))
         func mul(_ a: (Double, Double), _ b: (Double, Double)) -> (Double, Double) { (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0) }
-        func abs2(_ a: (Double, Double)) -> Double { (a.0 * a.0 + a.1 * a.1).squareRoot() }
+        func modulus(_ a: (Double, Double)) -> Double { (a.0 * a.0 + a.1 * a.1).squareRoot() }
         let det = { let p = mul(a11, a22); let q = mul(a12, a12); return (p.0 - q.0, p.1 - q.1) }()
-        // Yp = -a12 / det, Yr = a22 / det.
-        let d = abs2(det)
-        return (abs2(a12) / d, abs2(a22) / d)
+        // Yp = -a12 / det.
+        return modulus(a12) / modulus(det)
     }
 }

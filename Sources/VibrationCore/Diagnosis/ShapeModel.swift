@@ -72,7 +72,7 @@ public struct ShapeFeatures: Sendable, Hashable {
             if i >= 2 { highVelocity += v * v }
         }
         let f = spectral.shaftHz
-        let oneXVelocity = a1 * ISO10816.standardGravity * 1000 / (2 * .pi * f) / 2.squareRoot()
+        let oneXVelocity = ISO10816.velocity(accelerationG: a1, hz: f) / 2.squareRoot()
         let band = f > 0 && f.isFinite ? spectrum.velocityRMS(band: (0.4 * f)...max(0.4 * f, 1000)) : 0
         let rootTwo = 2.squareRoot()
         values = [
@@ -90,10 +90,6 @@ public struct ShapeFeatures: Sendable, Hashable {
             abs(time.skewness),
         ]
         if isFlat { values = [Double](repeating: 0, count: Name.allCases.count) }
-    }
-
-    public func value(_ name: Name) -> Double {
-        values[Name.allCases.firstIndex(of: name)!]
     }
 }
 
@@ -132,7 +128,7 @@ public struct ShapeModel: Sendable {
         }
     }
 
-    /// The terms the weights multiply, and for each the features it involves.
+    /// The terms the weights multiply: the features, then each product z_i z_j (i <= j, row by row).
     func terms(_ z: [Double]) -> [Double] {
         var terms = z
         terms.reserveCapacity(z.count * (z.count + 3) / 2)

@@ -4,6 +4,13 @@ public enum ISO10816 {
     /// g in m/s², to turn accelerations in g into velocities.
     public static let standardGravity = 9.80665
 
+    /// The velocity amplitude (mm/s) of a vibration of acceleration amplitude `g` (in g) at `hz`:
+    /// integration divides by 2πf.
+    @inlinable
+    public static func velocity(accelerationG g: Double, hz: Double) -> Double {
+        g * standardGravity / (2 * .pi * hz) * 1000
+    }
+
     /// Group 1: large machines, above 300 kW. Group 2: medium machines, 15 to 300 kW.
     public enum MachineGroup: Int, Sendable, Codable, CaseIterable {
         case large = 1

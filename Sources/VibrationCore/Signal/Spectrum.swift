@@ -87,14 +87,13 @@ public struct AmplitudeSpectrum: Sendable {
     /// 2πf (integration), the one-sided amplitudes summed as power and corrected for the Hann
     /// window's noise bandwidth of 1.5 bins.
     public func velocityRMS(band: ClosedRange<Double> = 10...1000) -> Double {
-        let standardGravity = ISO10816.standardGravity
         var power = 0.0
         let low = max(1, bin(band.lowerBound, .up))
         let high = min(amplitudes.count - 1, bin(band.upperBound, .down))
         guard low <= high else { return 0 }
         for k in low...high {
             let f = Double(k) * binHz
-            let velocity = amplitudes[k] * standardGravity / (2 * .pi * f) * 1000
+            let velocity = ISO10816.velocity(accelerationG: amplitudes[k], hz: f)
             power += velocity * velocity
         }
         return (power / 2 / 1.5).squareRoot()
