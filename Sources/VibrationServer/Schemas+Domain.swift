@@ -82,6 +82,8 @@ extension Components.Schemas.Waveform {
         try container.encode(samples, forKey: .samples)
         try container.encode(truncated, forKey: .truncated)
         try container.encode(summarySeconds, forKey: .summarySeconds)
+        try container.encode(dataFrom, forKey: .dataFrom)
+        try container.encode(dataTo, forKey: .dataTo)
         try container.encode(buckets, forKey: .buckets)
     }
 }
@@ -172,10 +174,13 @@ extension Components.Schemas.DiagnoseResult {
 }
 
 extension Components.Schemas.Waveform {
-    init(machineName: String, sensorNo: String, channel: SignalChannel, _ reduced: Downsampling.Reduced) {
+    init(
+        machineName: String, sensorNo: String, channel: SignalChannel, _ reduced: Downsampling.Reduced, span: ClosedRange<Timestamp>?
+    ) {
         self.init(
             machineName: machineName, sensorNo: sensorNo, channel: channel.rawValue, samples: reduced.samples,
             truncated: reduced.truncated, summarySeconds: reduced.summaryMicroseconds.map { Double($0) / 1e6 },
+            dataFrom: span?.lowerBound.date, dataTo: span?.upperBound.date,
             buckets: reduced.buckets.map { .init(t: Timestamp(microseconds: $0.time).date, min: $0.min, max: $0.max, n: $0.count) })
     }
 }

@@ -328,11 +328,13 @@ struct VibrationAPI<S: Store>: APIProtocol {
 
     func getWaveform(_ input: Operations.GetWaveform.Input) async throws -> Operations.GetWaveform.Output {
         let q = input.query
-        let (channel, reduced) = try await waveform(
+        let (channel, reduced, span) = try await waveform(
             machineName: input.path.name, sensorNo: q.sensorNo, channel: q.channel.flatMap { SignalChannel(rawValue: $0.rawValue) },
             from: q.from, to: q.to, points: q.points)
         return .ok(
-            .init(body: .json(Components.Schemas.Waveform(machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, reduced))))
+            .init(
+                body: .json(
+                    Components.Schemas.Waveform(machineName: input.path.name, sensorNo: q.sensorNo, channel: channel, reduced, span: span))))
     }
 
     /// A sensor's waveform over a range, reduced to at most `points` buckets (2,000 unless given),
@@ -341,7 +343,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
     func waveform(
         machineName: String, sensorNo: String, channel requested: SignalChannel?, from fromText: String?, to toText: String?,
         points: Int?
-    ) async throws -> (channel: SignalChannel, reduced: Downsampling.Reduced) {
+    ) async throws -> (channel: SignalChannel, reduced: Downsampling.Reduced, span: ClosedRange<Timestamp>?) {
         var violations: [FieldViolation] = []
         let from = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("from", fromText, upper: false, zone: zone) }
         let to = Self.collect(&violations) { () throws(ValidationError) in try Timestamp.bound("to", toText, upper: true, zone: zone) }
@@ -361,7 +363,7 @@ struct VibrationAPI<S: Store>: APIProtocol {
         else {
             throw Problem(status: .notFound, detail: "Machine '\(machineName)' has no sensor '\(sensorNo)'.")
         }
-        return (channel, reduced)
+        return (channel, reduced, try await store.sensorSpan(machineName: machineName, sensorNo: sensorNo))
     }
 
     func getSpectrum(_ input: Operations.GetSpectrum.Input) async throws -> Operations.GetSpectrum.Output {

@@ -30,14 +30,14 @@ struct WaveformFastPath<S: Store>: ServerMiddleware {
             guard let number = Int(text) else { return try await next(request, body, metadata) }
             points = number
         }
-        let answer: (channel: SignalChannel, reduced: Downsampling.Reduced)
+        let answer: (channel: SignalChannel, reduced: Downsampling.Reduced, span: ClosedRange<Timestamp>?)
         do {
             answer = try await api.waveform(
                 machineName: name, sensorNo: sensorNo, channel: channel, from: query["from"], to: query["to"], points: points)
         } catch {
             return try await next(request, body, metadata)
         }
-        let json = WaveformJSON.encode(machineName: name, sensorNo: sensorNo, channel: answer.channel, answer.reduced)
+        let json = WaveformJSON.encode(machineName: name, sensorNo: sensorNo, channel: answer.channel, answer.reduced, span: answer.span)
         return (HTTPResponse(status: .ok, headerFields: [.contentType: "application/json; charset=utf-8"]), HTTPBody(json))
     }
 }
@@ -71,7 +71,9 @@ enum WaveformQuery {
 /// numbers in Swift's shortest round-trip form, times as RFC 3339, `summary_seconds` null when
 /// the answer was built from the samples.
 enum WaveformJSON {
-    static func encode(machineName: String, sensorNo: String, channel: SignalChannel, _ reduced: Downsampling.Reduced) -> [UInt8] {
+    static func encode(
+        machineName: String, sensorNo: String, channel: SignalChannel, _ reduced: Downsampling.Reduced, span: ClosedRange<Timestamp>?
+    ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + reduced.buckets.count * 96)
         out.append(contentsOf: #"{"buckets":["#.utf8)
@@ -89,6 +91,10 @@ enum WaveformJSON {
         }
         out.append(contentsOf: #"],"channel":"#.utf8)
         appendString(channel.rawValue, to: &out)
+        for (key, time) in [("data_from", span?.lowerBound), ("data_to", span?.upperBound)] {
+            out.append(contentsOf: ",\"\(key)\":".utf8)
+            if let time { appendString(time.rfc3339, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
         out.append(contentsOf: #","machine_name":"#.utf8)
         appendString(machineName, to: &out)
         out.append(contentsOf: #","samples":"#.utf8)

@@ -18,6 +18,7 @@ enum PostgresSchema {
         ("0005 bulk loads without per-row triggers or key checks", migration0005),
         ("0006 block-range index on sample ids", migration0006),
         ("0007 recordings found from the samples", recordingsMigration),
+        ("0008 recording extents", extentsMigration),
     ]
 
     /// Serialises schema changes, partition creation and sample writes between sessions, processes
@@ -368,5 +369,19 @@ enum PostgresSchema {
         END $$;
         CREATE TRIGGER sensors_register_machine AFTER INSERT ON sensors
             FOR EACH ROW EXECUTE FUNCTION himmes_register_machine();
+        """
+
+    /// What the engine learned of each recording (`RecordingExtent`), as on SQLite.
+    static let extentsMigration = """
+        CREATE TABLE recording_extents (
+            sensor_id bigint NOT NULL,
+            recording_start bigint NOT NULL,
+            time_low double precision NOT NULL,
+            time_high double precision NOT NULL,
+            collected_low bigint NOT NULL,
+            collected_high bigint NOT NULL,
+            clock_offset bigint NOT NULL,
+            PRIMARY KEY (sensor_id, recording_start)
+        );
         """
 }

@@ -170,8 +170,10 @@ extension PostgresStore {
             candidates += scan.windows(monitored: monitored, channels: channels)
         }
         guard !candidates.isEmpty else {
-            return PendingWindows.split(
+            var pending = PendingWindows.split(
                 ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
+            pending.extents = scan.extents
+            return pending
         }
         // Which were diagnosed already: one statement for all of them.
         var done = Set<AnalysisWindow>()
@@ -186,8 +188,10 @@ extension PostgresStore {
             done.insert(candidates[i])
         }
         let (ready, open) = PendingWindows.sort(candidates, tracker: scan.tracker) { done.contains($0) }
-        return PendingWindows.split(
+        var pending = PendingWindows.split(
             ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
+        pending.extents = scan.extents
+        return pending
     }
 
     /// Ids per block when the engine's scan reads new rows in pieces.
@@ -387,6 +391,22 @@ extension PostgresStore {
                     ON CONFLICT DO NOTHING
                     """, logger: logger)
             }
+            if !progress.extents.isEmpty {
+                let e = progress.extents
+                try await connection.query(
+                    """
+                    INSERT INTO recording_extents AS x
+                        (sensor_id, recording_start, time_low, time_high, collected_low, collected_high, clock_offset)
+                    SELECT * FROM unnest(\(e.map(\.sensorID))::bigint[], \(e.map(\.start))::bigint[], \(e.map(\.timeLow))::float8[],
+                                         \(e.map(\.timeHigh))::float8[], \(e.map(\.collectedLow))::bigint[],
+                                         \(e.map(\.collectedHigh))::bigint[], \(e.map(\.clockOffset))::bigint[])
+                    ON CONFLICT (sensor_id, recording_start) DO UPDATE SET
+                        time_low = least(x.time_low, excluded.time_low), time_high = greatest(x.time_high, excluded.time_high),
+                        collected_low = least(x.collected_low, excluded.collected_low),
+                        collected_high = greatest(x.collected_high, excluded.collected_high),
+                        clock_offset = greatest(x.clock_offset, excluded.clock_offset)
+                    """, logger: logger)
+            }
             if let recordings = progress.recordings {
                 try await connection.query("DELETE FROM diagnosis_recordings", logger: logger)
                 let rows = recordings.flatMap { sensor, open in open.map { (sensor, $0) } }
@@ -462,7 +482,7 @@ extension PostgresStore {
 
     public func restartScan() async throws {
         try await client.withTransaction(logger: logger) { connection in
-            for table in ["diagnosis_progress", "diagnosis_open_windows", "diagnosis_recordings"] {
+            for table in ["diagnosis_progress", "diagnosis_open_windows", "diagnosis_recordings", "recording_extents"] {
                 try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"), logger: logger)
             }
         }
@@ -486,6 +506,7 @@ extension PostgresStore {
             try await connection.query("DELETE FROM diagnosis_progress", logger: logger)
             try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)
             try await connection.query("DELETE FROM diagnosis_recordings", logger: logger)
+            try await connection.query("DELETE FROM recording_extents", logger: logger)
             return removed
         }
     }

@@ -34,6 +34,7 @@ extension PostgresStore {
             }
             try await connection.query("DELETE FROM vibration_data WHERE collected_at < \(cutoff)", logger: logger)
             try await connection.query("DELETE FROM waveform_summary WHERE bucket < \(cutoff.microseconds)", logger: logger)
+            try await connection.query("DELETE FROM recording_extents WHERE collected_high < \(cutoff.microseconds)", logger: logger)
             return PruneReport(cutoff: cutoff, samplesDeleted: deleted, partitionsDropped: dropped)
         }
     }

@@ -391,6 +391,9 @@ public final class PostgresStore: Store {
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int
     ) async throws -> (times: [Int64], values: [Double])? {
         guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
+        if let placed = try await seriesByRecording(sensor: sensor, channel: channel, from: from, to: to, limit: limit) {
+            return placed
+        }
         var times: [Int64] = []
         var values: [Double] = []
         // The channel names a column; it comes from the enum, never from a request.
@@ -411,9 +414,80 @@ public final class PostgresStore: Store {
         try await one("SELECT id FROM sensors WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo)", Int64.self)
     }
 
+    /// The recordings of a sensor whose instants meet the range, by start.
+    func extents(sensor: Int64, from: Timestamp, to: Timestamp) async throws -> [RecordingExtent] {
+        try await all(
+            """
+            SELECT recording_start, time_low, time_high, collected_low, collected_high, clock_offset
+            FROM recording_extents WHERE sensor_id = \(sensor) AND recording_start <= \(to.microseconds) ORDER BY recording_start
+            """, (Int64, Double, Double, Int64, Int64, Int64).self
+        ).map { start, low, high, collectedLow, collectedHigh, offset in
+            RecordingExtent(
+                sensorID: sensor, start: start, timeLow: low, timeHigh: high, collectedLow: collectedLow, collectedHigh: collectedHigh,
+                clockOffset: offset)
+        }.filter { $0.instants.upperBound >= from.microseconds && $0.instants.lowerBound <= to.microseconds }
+    }
+
+    /// The sensor's samples in an instant range read recording by recording, when some recording
+    /// there is not stamped at its instants (see `InstantSeries`); nil when collected_at places them.
+    func seriesByRecording(sensor: Int64, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int) async throws
+        -> (times: [Int64], values: [Double])?
+    {
+        let extents = try await extents(sensor: sensor, from: from, to: to)
+        guard InstantSeries.needed(extents) else { return nil }
+        var parts: [(times: [Int64], values: [Double])] = []
+        for extent in extents {
+            guard let times = InstantSeries.times(of: extent, from: from.microseconds, to: to.microseconds) else { continue }
+            var part = InstantSeries.Part(extent: extent, from: from.microseconds, to: to.microseconds)
+            // The channel names a column; it comes from the enum, never from a request.
+            let rows = try await query(
+                """
+                SELECT round(date_part('epoch', collected_at) * 1000000)::bigint, measured_time, \(unescaped: channel.rawValue)
+                FROM vibration_data
+                WHERE sensor_id = \(sensor)
+                  AND collected_at BETWEEN \(Timestamp(microseconds: extent.collectedLow)) AND \(Timestamp(microseconds: extent.collectedHigh))
+                  AND measured_time BETWEEN \(times.lowerBound) AND \(times.upperBound)
+                ORDER BY measured_time LIMIT \(limit)
+                """)
+            for try await (collected, t, value) in rows.decode((Int64, Double, Double).self) {
+                part.add(collectedAt: collected, measuredTime: t, value: value)
+            }
+            parts.append(part.series)
+        }
+        return InstantSeries.merge(parts, limit: limit)
+    }
+
+    public func sensorSpan(machineName: String, sensorNo: String) async throws -> ClosedRange<Timestamp>? {
+        guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo),
+            let (low, high, instantLow, instantHigh, extentLow, extentHigh) = try await all(
+                """
+                SELECT (SELECT round(date_part('epoch', min(collected_at)) * 1000000)::bigint FROM vibration_data WHERE sensor_id = \(sensor)),
+                       (SELECT round(date_part('epoch', max(collected_at)) * 1000000)::bigint FROM vibration_data WHERE sensor_id = \(sensor)),
+                       min(recording_start + round(time_low * 1000000)::bigint), max(recording_start + round(time_high * 1000000)::bigint),
+                       min(collected_low), max(collected_high)
+                FROM recording_extents WHERE sensor_id = \(sensor)
+                """, (Int64?, Int64?, Int64?, Int64?, Int64?, Int64?).self
+            ).first,
+            let low, let high
+        else { return nil }
+        let span = InstantSeries.span(
+            instants: instantLow.flatMap { a in instantHigh.map { a...max(a, $0) } },
+            extentsCollected: extentLow.flatMap { a in extentHigh.map { a...max(a, $0) } }, collected: low...max(low, high))
+        return Timestamp(microseconds: span.lowerBound)...Timestamp(microseconds: span.upperBound)
+    }
+
     public func waveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
     ) async throws -> Downsampling.Reduced? {
+        let limit = WaveformSummary.sampleLimit
+        if let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo),
+            let placed = try await seriesByRecording(sensor: sensor, channel: channel, from: from, to: to, limit: limit)
+        {
+            return Downsampling.Reduced(
+                buckets: Downsampling.minMax(
+                    times: placed.times, values: placed.values, from: from.microseconds, to: to.microseconds + 1, buckets: buckets),
+                samples: placed.times.count, truncated: placed.times.count == limit, summaryMicroseconds: nil)
+        }
         // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
         return try await drawWaveform(

@@ -28,6 +28,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0006 recordings found from the samples") { db in
             try db.execute(sql: recordingsMigration)
         }
+        migrator.registerMigration("0007 recording extents") { db in
+            try db.execute(sql: extentsMigration)
+        }
         return migrator
     }
 
@@ -225,5 +228,21 @@ enum SQLiteSchema {
         BEGIN
             INSERT INTO machines (machine_name) VALUES (NEW.machine_name) ON CONFLICT DO NOTHING;
         END;
+        """
+
+    /// What the engine learned of each recording (`RecordingExtent`): the measured_time it covers, the
+    /// collected_at its rows carry and how far from their instants, so that its rows can be read
+    /// back by instant.
+    static let extentsMigration = """
+        CREATE TABLE recording_extents (
+            sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+            recording_start INTEGER NOT NULL,
+            time_low REAL NOT NULL,
+            time_high REAL NOT NULL,
+            collected_low INTEGER NOT NULL,
+            collected_high INTEGER NOT NULL,
+            clock_offset INTEGER NOT NULL,
+            PRIMARY KEY (sensor_id, recording_start)
+        ) WITHOUT ROWID;
         """
 }

@@ -166,8 +166,9 @@ extension SQLiteStore {
                     db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)"),
                     arguments: [window.sensorID, window.start.microseconds, window.channel.rawValue]) ?? false
             }
-            let pending = PendingWindows.split(
+            var pending = PendingWindows.split(
                 ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: recordings)
+            pending.extents = scan.extents
             fresh.keepOnly(pending.windows + pending.open)
             return pending
         }
@@ -353,6 +354,24 @@ extension SQLiteStore {
                         w.collectedSpan?.lowerBound, w.collectedSpan?.upperBound, w.machineName, w.channel.rawValue,
                     ])
             }
+            for extent in progress.extents {
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO recording_extents
+                            (sensor_id, recording_start, time_low, time_high, collected_low, collected_high, clock_offset)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (sensor_id, recording_start) DO UPDATE SET
+                            time_low = min(time_low, excluded.time_low), time_high = max(time_high, excluded.time_high),
+                            collected_low = min(collected_low, excluded.collected_low),
+                            collected_high = max(collected_high, excluded.collected_high),
+                            clock_offset = max(clock_offset, excluded.clock_offset)
+                        """
+                ).execute(
+                    arguments: [
+                        extent.sensorID, extent.start, extent.timeLow, extent.timeHigh, extent.collectedLow, extent.collectedHigh,
+                        extent.clockOffset,
+                    ])
+            }
             if let recordings = progress.recordings {
                 try db.cachedStatement(sql: "DELETE FROM diagnosis_recordings").execute()
                 for (sensor, open) in recordings {
@@ -445,6 +464,7 @@ extension SQLiteStore {
             try db.execute(sql: "DELETE FROM diagnosis_progress")
             try db.execute(sql: "DELETE FROM diagnosis_open_windows")
             try db.execute(sql: "DELETE FROM diagnosis_recordings")
+            try db.execute(sql: "DELETE FROM recording_extents")
         }
     }
 
@@ -470,6 +490,7 @@ extension SQLiteStore {
             try db.execute(sql: "DELETE FROM diagnosis_progress")
             try db.execute(sql: "DELETE FROM diagnosis_open_windows")
             try db.execute(sql: "DELETE FROM diagnosis_recordings")
+            try db.execute(sql: "DELETE FROM recording_extents")
             return removed
         }
     }

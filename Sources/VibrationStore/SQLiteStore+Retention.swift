@@ -24,6 +24,9 @@ extension SQLiteStore {
                     if n < Self.pruneBatchRows {
                         try db.execute(
                             sql: "DELETE FROM waveform_summary WHERE sensor_id = ? AND bucket < ?", arguments: [sensor, cutoff.microseconds])
+                        try db.execute(
+                            sql: "DELETE FROM recording_extents WHERE sensor_id = ? AND collected_high < ?",
+                            arguments: [sensor, cutoff.microseconds])
                     }
                     return n
                 }

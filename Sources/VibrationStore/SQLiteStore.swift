@@ -350,6 +350,9 @@ public final class SQLiteStore: Store {
         let column = channel.rawValue
         return try await pool.read { db in
             guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo) else { return nil }
+            if let placed = try Self.seriesByRecording(db, sensor: sensor, column: column, from: from, to: to, limit: limit) {
+                return placed
+            }
             // Stepped through the C API: a zoomed-in waveform reads up to `limit` raw samples.
             let statement = try db.cachedStatement(
                 sql: """
@@ -366,11 +369,93 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func sensorSpan(machineName: String, sensorNo: String) async throws -> ClosedRange<Timestamp>? {
+        try await pool.read { db in
+            guard let sensor = try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo),
+                let low = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT min(collected_at) FROM vibration_samples WHERE sensor_id = ?"), arguments: [sensor]),
+                let high = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT max(collected_at) FROM vibration_samples WHERE sensor_id = ?"), arguments: [sensor])
+            else { return nil }
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT min(recording_start + CAST(round(time_low * 1000000) AS INTEGER)),
+                               max(recording_start + CAST(round(time_high * 1000000) AS INTEGER)),
+                               min(collected_low), max(collected_high)
+                        FROM recording_extents WHERE sensor_id = ?
+                        """), arguments: [sensor])
+            let instants: (Int64?, Int64?) = (row?[0], row?[1])
+            let collected: (Int64?, Int64?) = (row?[2], row?[3])
+            let span = InstantSeries.span(
+                instants: instants.0.flatMap { a in instants.1.map { a...max(a, $0) } },
+                extentsCollected: collected.0.flatMap { a in collected.1.map { a...max(a, $0) } }, collected: low...high)
+            return Timestamp(microseconds: span.lowerBound)...Timestamp(microseconds: span.upperBound)
+        }
+    }
+
+    /// The recordings of a sensor whose instants meet the range, by start.
+    static func extents(_ db: Database, sensor: Int64, from: Timestamp, to: Timestamp) throws -> [RecordingExtent] {
+        try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT recording_start, time_low, time_high, collected_low, collected_high, clock_offset
+                    FROM recording_extents WHERE sensor_id = ? AND recording_start <= ? ORDER BY recording_start
+                    """), arguments: [sensor, to.microseconds]
+        ).map { row in
+            RecordingExtent(
+                sensorID: sensor, start: row[0], timeLow: row[1], timeHigh: row[2], collectedLow: row[3], collectedHigh: row[4],
+                clockOffset: row[5])
+        }.filter { $0.instants.upperBound >= from.microseconds && $0.instants.lowerBound <= to.microseconds }
+    }
+
+    /// The sensor's samples in an instant range read recording by recording, when some recording
+    /// there is not stamped at its instants (see `InstantSeries`); nil when collected_at places them.
+    static func seriesByRecording(
+        _ db: Database, sensor: Int64, column: String, from: Timestamp, to: Timestamp, limit: Int
+    ) throws -> (times: [Int64], values: [Double])? {
+        let extents = try extents(db, sensor: sensor, from: from, to: to)
+        guard InstantSeries.needed(extents) else { return nil }
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT collected_at, measured_time, \(column) FROM vibration_samples
+                WHERE sensor_id = ? AND collected_at BETWEEN ? AND ? AND measured_time BETWEEN ? AND ?
+                ORDER BY measured_time LIMIT ?
+                """)
+        var parts: [(times: [Int64], values: [Double])] = []
+        for extent in extents {
+            guard let times = InstantSeries.times(of: extent, from: from.microseconds, to: to.microseconds) else { continue }
+            var part = InstantSeries.Part(extent: extent, from: from.microseconds, to: to.microseconds)
+            try forEachRow(
+                of: statement, db,
+                arguments: [sensor, extent.collectedLow, extent.collectedHigh, times.lowerBound, times.upperBound, limit]
+            ) { stmt in
+                part.add(
+                    collectedAt: sqlite3_column_int64(stmt, 0), measuredTime: sqlite3_column_double(stmt, 1),
+                    value: sqlite3_column_double(stmt, 2))
+            }
+            parts.append(part.series)
+        }
+        return InstantSeries.merge(parts, limit: limit)
+    }
+
     public func waveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
     ) async throws -> Downsampling.Reduced? {
         // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
+        let limit = WaveformSummary.sampleLimit
+        let placed = try await pool.read { db in
+            try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo).flatMap {
+                try Self.seriesByRecording(db, sensor: $0, column: column, from: from, to: to, limit: limit)
+            }
+        }
+        if let placed {
+            return Downsampling.Reduced(
+                buckets: Downsampling.minMax(
+                    times: placed.times, values: placed.values, from: from.microseconds, to: to.microseconds + 1, buckets: buckets),
+                samples: placed.times.count, truncated: placed.times.count == limit, summaryMicroseconds: nil)
+        }
         return try await drawWaveform(
             machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
         ) { level, firstBucket in

@@ -54,17 +54,25 @@ public protocol Store: Sendable {
     func machines() async throws -> [MachineSummary]
     /// One machine's summary; nil when it has neither samples nor diagnoses.
     func machine(named name: String) async throws -> MachineSummary?
-    /// One sensor's channel over a time range (collected_at, inclusive), in time order, at most
-    /// `limit` samples; nil when the machine has no such sensor.
+    /// One sensor's channel over a range of instants (inclusive), in time order, at most `limit`
+    /// samples; nil when the machine has no such sensor. A sample's instant is its collected_at where
+    /// that is its instant, and its recording's start plus its measured_time where the engine found
+    /// it is not (a recording's start on every row, an upload's wall clock).
     func series(machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, limit: Int)
         async throws -> (times: [Int64], values: [Double])?
 
-    /// One sensor's channel over a time range (collected_at, inclusive) in at most `buckets`
-    /// min/max buckets: from the stored summary when its buckets are no wider than a drawing
-    /// bucket, else from the samples. nil when the machine has no such sensor.
+    /// One sensor's channel over a range of instants (inclusive, as `series` places them) in at most
+    /// `buckets` min/max buckets: from the stored summary when its buckets are no wider than a drawing
+    /// bucket and collected_at places the samples, else from the samples. nil when the machine has
+    /// no such sensor.
     func waveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
     ) async throws -> Downsampling.Reduced?
+
+    /// The first and last instants of a sensor's samples (start + measured_time of the recordings
+    /// the engine found, or collected_at where it has not placed them yet); nil when the machine has
+    /// no such sensor or it has no samples.
+    func sensorSpan(machineName: String, sensorNo: String) async throws -> ClosedRange<Timestamp>?
 
     // MARK: Registry
 
@@ -160,6 +168,8 @@ public struct PendingWindows: Sendable {
     public var abandoned: Int
     /// Each sensor's open recordings after the scan, to keep with the progress (nil: unchanged).
     public var recordings: [Int64: [RecordingTracker.Recording]]?
+    /// What the scanned rows add to their recordings' extents, to keep with the progress.
+    public var extents: [RecordingExtent] = []
 
     public init(
         windows: [AnalysisWindow], scannedThrough: Int64, open: [AnalysisWindow], abandoned: Int = 0,

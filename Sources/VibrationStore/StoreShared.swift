@@ -142,7 +142,9 @@ struct WindowScan {
     var tracker: RecordingTracker
     let seconds: Double
     private(set) var spans: [WindowKey: ClosedRange<Int64>] = [:]
-    private var last: (key: WindowKey, low: Int64, high: Int64)?
+    /// Per window, the largest distance between a row's collected_at and its instant (µs).
+    private(set) var offsets: [WindowKey: Int64] = [:]
+    private var last: (key: WindowKey, low: Int64, high: Int64, offset: Int64)?
 
     init(tracker: RecordingTracker, seconds: Double) {
         self.tracker = tracker
@@ -154,35 +156,41 @@ struct WindowScan {
     mutating func add(sensor: Int64, collectedAt: Int64, measuredTime t: Double) -> WindowKey {
         let start = tracker.place(sensor: sensor, low: t, high: t, collectedAt: collectedAt)
         let key = WindowKey(sensor: sensor, recording: start, index: Int(t / seconds))
+        let offset = abs(collectedAt &- (start &+ Int64((t * 1_000_000).rounded())))
         if let current = last, current.key == key {
-            last = (key, min(current.low, collectedAt), max(current.high, collectedAt))
+            last = (key, min(current.low, collectedAt), max(current.high, collectedAt), max(current.offset, offset))
         } else {
             flush()
-            last = (key, collectedAt, collectedAt)
+            last = (key, collectedAt, collectedAt, offset)
         }
         return key
     }
 
     /// Files a piece of `count` rows of one sensor and one window, whose measured_time rises from
     /// `low` to `high` without repeating, collected from `collectedLow` to `collectedHigh`
-    /// (`collectedFirst` at `low`).
+    /// (`collectedFirst` at `low`). Its rows' distance from their instants is taken at its ends.
     @discardableResult
     mutating func add(
         sensor: Int64, low: Double, high: Double, count: Int, collectedFirst: Int64, collectedLow: Int64, collectedHigh: Int64
     ) -> WindowKey {
         let start = tracker.place(sensor: sensor, low: low, high: high, count: count, collectedAt: collectedFirst)
         let key = WindowKey(sensor: sensor, recording: start, index: Int(low / seconds))
+        let offset = max(
+            abs(collectedLow &- (start &+ Int64((low * 1_000_000).rounded()))),
+            abs(collectedHigh &- (start &+ Int64((high * 1_000_000).rounded()))))
         flush()
-        last = (key, collectedLow, collectedHigh)
+        last = (key, collectedLow, collectedHigh, offset)
         return key
     }
 
     private mutating func flush() {
-        guard let (key, low, high) = last else { return }
+        guard let (key, low, high, offset) = last else { return }
         if let span = spans[key] {
             spans[key] = min(span.lowerBound, low)...max(span.upperBound, high)
+            offsets[key] = max(offsets[key] ?? 0, offset)
         } else {
             spans[key] = low...high
+            offsets[key] = offset
         }
         last = nil
     }
@@ -193,6 +201,16 @@ struct WindowScan {
         flush()
         tracker.settle()
         return tracker.sensors
+    }
+
+    /// What the scanned rows add to their recordings' extents (after `finish`).
+    var extents: [RecordingExtent] {
+        RecordingExtent.merged(
+            spans.lazy.map { key, span in
+                RecordingExtent(
+                    sensorID: key.sensor, start: key.recording, index: key.index, seconds: self.seconds, collected: span,
+                    clockOffset: self.offsets[key] ?? 0)
+            })
     }
 
     /// The sensors the scanned rows belong to (after `finish`).

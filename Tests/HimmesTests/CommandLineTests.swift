@@ -169,7 +169,7 @@ struct CommandLineTests {
         let whole = Int((clock.now - started).inSeconds * 1_000)
         let clean = try await Himmes.run(["export", "--db", "\(dir)/clean.sqlite"]).out
         var interruptedMidway = 0
-        for (attempt, delay) in [30, whole / 4, whole / 2, whole * 3 / 4].enumerated() {
+        for (attempt, delay) in [30, whole / 8, whole / 4, whole * 3 / 8, whole / 2, whole * 3 / 4].enumerated() {
             let db = "\(dir)/killed-\(attempt).sqlite"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Himmes.path)

@@ -203,4 +203,63 @@ struct RecordingShapesTests {
         #expect(Set(windows).count == windows.count)
         #expect(windows.count == exact.count)
     }
+
+    @Test(
+        "the waveform, the spectrum's series and the sensor's span place every shape's samples at their recording's start plus measured_time",
+        arguments: Backend.available, Shape.allCases)
+    func placedAtInstants(backend: Backend, shape: Shape) async throws {
+        let store = try await backend.makeStore()
+        for batch in Self.batches(shape) { try await Self.ingest(batch, into: store) }
+        let shaped = try await Self.diagnose(store)
+        for stream in Set(Self.plant.map(\.stream)) {
+            // The stream's rows in file order, cut where measured_time falls back: its recordings.
+            var recordings: [[Row]] = []
+            for row in Self.plant where row.stream == stream {
+                if let last = recordings.last?.last, row.measuredTime > last.measuredTime {
+                    recordings[recordings.count - 1].append(row)
+                } else {
+                    recordings.append([row])
+                }
+            }
+            #expect(recordings.count == 2)
+            let starts = try recordings.indices.map { ordinal in
+                try #require(shaped.starts["\(stream.machineName)/normal/\(ordinal)/0"]).microseconds
+            }
+            // Every sample at its recording's start plus its measured_time. (An uploader faster than
+            // the recording makes the next recording's instants overlap this one's: they are there too.)
+            let placed = zip(recordings, starts).flatMap { recording, start in
+                recording.map { (time: start + Int64(($0.measuredTime * 1_000_000).rounded()), row: $0) }
+            }.sorted { $0.time < $1.time }
+            for (ordinal, start) in starts.enumerated() {
+                let to = start + 3_000_000 - 1
+                let expected = placed.filter { $0.time >= start && $0.time <= to }
+                #expect(expected.count >= recordings[ordinal].count)
+                let series = try #require(
+                    try await store.series(
+                        machineName: stream.machineName, sensorNo: stream.sensorNo, channel: .normal, from: Timestamp(microseconds: start),
+                        to: Timestamp(microseconds: to), limit: 100_000))
+                #expect(
+                    series.values == expected.map(\.row.values.0) && series.times == expected.map(\.time),
+                    "\(stream) recording \(ordinal): \(series.times.count) samples, first at \(series.times.first.map { $0 - start } ?? -1) µs")
+                // From its middle on: the range cuts by instant.
+                let middle = try #require(
+                    try await store.series(
+                        machineName: stream.machineName, sensorNo: stream.sensorNo, channel: .unbalance,
+                        from: Timestamp(microseconds: start + 1_500_000), to: Timestamp(microseconds: to), limit: 100_000))
+                #expect(
+                    middle.values == expected.filter { $0.time >= start + 1_500_000 }.map(\.row.values.1),
+                    "\(stream) recording \(ordinal): \(middle.values.count) samples from the middle")
+                let waveform = try #require(
+                    try await store.waveform(
+                        machineName: stream.machineName, sensorNo: stream.sensorNo, channel: .normal, from: Timestamp(microseconds: start),
+                        to: Timestamp(microseconds: to), buckets: 300))
+                #expect(waveform.buckets.reduce(0) { $0 + $1.count } == expected.count, "\(stream) recording \(ordinal)")
+                #expect(waveform.buckets.map(\.max).max() == expected.map(\.row.values.0).max())
+            }
+            let span = try #require(try await store.sensorSpan(machineName: stream.machineName, sensorNo: stream.sensorNo))
+            #expect(span.lowerBound.microseconds == starts[0])
+            #expect(span.upperBound.microseconds == starts[1] + 3_000_000)
+        }
+    }
 }
+

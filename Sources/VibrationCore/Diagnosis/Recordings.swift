@@ -262,3 +262,176 @@ extension RecordingTracker.Recording {
             lastCollected: lastCollected, lastTime: lastTime)
     }
 }
+
+/// What the engine learned of one recording: the stretch of `measured_time` its samples cover, the
+/// range of `collected_at` they carry, and how far that lies from their instants. With it the rows
+/// of an instant range can be read back, whatever the sender put in `collected_at`.
+public struct RecordingExtent: Sendable, Equatable {
+    public var sensorID: Int64
+    /// The recording's start (µs): the instant of measured_time 0.
+    public var start: Int64
+    /// The measured_time its samples lie in (seconds; whole windows, so a little wider than the samples).
+    public var timeLow: Double
+    public var timeHigh: Double
+    /// The smallest and largest collected_at of its samples (µs).
+    public var collectedLow: Int64
+    public var collectedHigh: Int64
+    /// The largest distance between a sample's collected_at and its instant (µs): about 0 for exact
+    /// instants, up to a second for whole seconds, the recording's length or more for its start on
+    /// every row or an upload's wall clock.
+    public var clockOffset: Int64
+
+    /// The largest offset at which collected_at is the instant (exact instants, written to the µs).
+    public static let exactTolerance: Int64 = 10
+
+    public init(
+        sensorID: Int64, start: Int64, timeLow: Double, timeHigh: Double, collectedLow: Int64, collectedHigh: Int64,
+        clockOffset: Int64
+    ) {
+        self.sensorID = sensorID
+        self.start = start
+        self.timeLow = timeLow
+        self.timeHigh = timeHigh
+        self.collectedLow = collectedLow
+        self.collectedHigh = collectedHigh
+        self.clockOffset = clockOffset
+    }
+
+    /// The extent of one window's rows: window `index` of `seconds` of the recording starting at
+    /// `start`, its rows collected within `collected`, at most `clockOffset` from their instants.
+    public init(sensorID: Int64, start: Int64, index: Int, seconds: Double, collected: ClosedRange<Int64>, clockOffset: Int64) {
+        self.init(
+            sensorID: sensorID, start: start, timeLow: Double(index) * seconds, timeHigh: Double(index + 1) * seconds,
+            collectedLow: collected.lowerBound, collectedHigh: collected.upperBound, clockOffset: clockOffset)
+    }
+
+    /// Whether collected_at is its samples' instant, so that collected_at places them as stored.
+    public var stampedAtInstants: Bool { clockOffset <= Self.exactTolerance }
+
+    /// The instants its samples lie in (µs).
+    public var instants: ClosedRange<Int64> { (start &+ Self.microseconds(timeLow))...(start &+ Self.microseconds(timeHigh)) }
+
+    /// The sample's instant (µs).
+    @inline(__always)
+    public func instant(measuredTime: Double) -> Int64 { start &+ Self.microseconds(measuredTime) }
+
+    /// Whether a row collected at `collectedAt` with `measuredTime` can be this recording's: within
+    /// its collected_at range and, for a recording stamped within a second of its instants, that
+    /// close to its instant (a neighbouring recording's rows share the second at their border).
+    @inline(__always)
+    public func holds(collectedAt: Int64, measuredTime: Double) -> Bool {
+        guard collectedAt >= collectedLow, collectedAt <= collectedHigh else { return false }
+        return clockOffset > RecordingTracker.clockTolerance
+            || abs(collectedAt &- instant(measuredTime: measuredTime)) <= RecordingTracker.clockTolerance
+    }
+
+    /// Both extents' rows (same sensor and start).
+    public mutating func merge(_ other: RecordingExtent) {
+        timeLow = min(timeLow, other.timeLow)
+        timeHigh = max(timeHigh, other.timeHigh)
+        collectedLow = min(collectedLow, other.collectedLow)
+        collectedHigh = max(collectedHigh, other.collectedHigh)
+        clockOffset = max(clockOffset, other.clockOffset)
+    }
+
+    /// Per-window extents merged into one per recording, ordered by sensor and start.
+    public static func merged(_ pieces: some Sequence<RecordingExtent>) -> [RecordingExtent] {
+        var byRecording: [Int64: [Int64: RecordingExtent]] = [:]
+        for piece in pieces {
+            if var known = byRecording[piece.sensorID]?[piece.start] {
+                known.merge(piece)
+                byRecording[piece.sensorID]![piece.start] = known
+            } else {
+                byRecording[piece.sensorID, default: [:]][piece.start] = piece
+            }
+        }
+        return byRecording.keys.sorted().flatMap { sensor in byRecording[sensor]!.keys.sorted().map { byRecording[sensor]![$0]! } }
+    }
+
+    static func microseconds(_ seconds: Double) -> Int64 { Int64((seconds * 1_000_000).rounded()) }
+}
+
+/// A sensor's rows read back by recording and placed at their instants: the samples of an instant
+/// range, whatever the rows' collected_at holds.
+public enum InstantSeries {
+    /// Whether the rows of `extents` must be read by recording: some are not stamped at their
+    /// instants, so that collected_at does not place them.
+    public static func needed(_ extents: [RecordingExtent]) -> Bool {
+        extents.contains { !$0.stampedAtInstants }
+    }
+
+    /// The measured_time range of `extent` that falls in the instants `from...to` (µs), or nil.
+    public static func times(of extent: RecordingExtent, from: Int64, to: Int64) -> ClosedRange<Double>? {
+        let low = max(extent.timeLow, Double(from &- extent.start) / 1e6)
+        let high = min(extent.timeHigh, Double(to &- extent.start) / 1e6)
+        return low <= high ? low...high : nil
+    }
+
+    /// Several recordings' samples (each in measured_time order) as one series in instant order, the
+    /// first `limit`.
+    public static func merge(_ parts: [(times: [Int64], values: [Double])], limit: Int) -> (times: [Int64], values: [Double]) {
+        let nonEmpty = parts.filter { !$0.times.isEmpty }
+        if nonEmpty.count <= 1 {
+            let only = nonEmpty.first ?? ([], [])
+            return (Array(only.times.prefix(limit)), Array(only.values.prefix(limit)))
+        }
+        var order: [(time: Int64, part: Int, index: Int)] = []
+        order.reserveCapacity(nonEmpty.reduce(0) { $0 + $1.times.count })
+        for (p, part) in nonEmpty.enumerated() {
+            for (i, t) in part.times.enumerated() { order.append((t, p, i)) }
+        }
+        order.sort { ($0.time, $0.part, $0.index) < ($1.time, $1.part, $1.index) }
+        var times: [Int64] = []
+        var values: [Double] = []
+        times.reserveCapacity(min(limit, order.count))
+        values.reserveCapacity(min(limit, order.count))
+        for entry in order {
+            if times.count == limit { break }
+            times.append(entry.time)
+            values.append(nonEmpty[entry.part].values[entry.index])
+        }
+        return (times, values)
+    }
+}
+
+extension InstantSeries {
+    /// One recording's rows of an instant range, as they are read: each kept when the recording
+    /// holds it and its instant lies in the range.
+    public struct Part: Sendable {
+        public let extent: RecordingExtent
+        public let from: Int64
+        public let to: Int64
+        public private(set) var times: [Int64] = []
+        public private(set) var values: [Double] = []
+
+        public init(extent: RecordingExtent, from: Int64, to: Int64) {
+            self.extent = extent
+            self.from = from
+            self.to = to
+        }
+
+        @inline(__always)
+        public mutating func add(collectedAt: Int64, measuredTime: Double, value: Double) {
+            guard extent.holds(collectedAt: collectedAt, measuredTime: measuredTime) else { return }
+            let t = extent.instant(measuredTime: measuredTime)
+            guard t >= from, t <= to else { return }
+            times.append(t)
+            values.append(value)
+        }
+
+        public var series: (times: [Int64], values: [Double]) { (times, values) }
+    }
+
+    /// The first and last instants of a sensor's samples: from its recordings' extents (the
+    /// instants they cover, the collected_at they hold) when the engine has placed its oldest and
+    /// newest rows (`collected` is the range of its rows' collected_at), from collected_at otherwise.
+    public static func span(
+        instants: ClosedRange<Int64>?, extentsCollected: ClosedRange<Int64>?, collected: ClosedRange<Int64>
+    ) -> ClosedRange<Int64> {
+        guard let instants, let extentsCollected else { return collected }
+        let tolerance = RecordingTracker.clockTolerance
+        let low = extentsCollected.lowerBound <= collected.lowerBound &+ tolerance ? instants.lowerBound : collected.lowerBound
+        let high = extentsCollected.upperBound >= collected.upperBound &- tolerance ? instants.upperBound : collected.upperBound
+        return min(low, high)...max(low, high)
+    }
+}

@@ -41,16 +41,17 @@
     };
   };
 
-  // The newest sample's time of one sensor (null when it has none, or it cannot be read): the
-  // default range follows the selected sensor, whose data may end before the machine's.
-  const sensorLatest = async (sensor) => {
+  // The first and last instants of one sensor's data ({from, to} in ms, null when it has none or
+  // they cannot be read): the default range follows the selected sensor, whose data may end before
+  // the machine's, and samples stamped with an upload's wall clock lie where their recording puts them.
+  const sensorSpan = async (sensor) => {
     try {
-      const q = new URLSearchParams({ machine_name: name, sensor_no: sensor, order: "desc", limit: "1" });
-      const response = await fetch(`/vibration-data?${q}`, { headers: { Accept: "application/json" } });
+      const at = iso(latest() ?? Date.now());
+      const q = new URLSearchParams({ sensor_no: sensor, from: at, to: at, points: "10" });
+      const response = await fetch(`${path}/waveform?${q}`, { headers: { Accept: "application/json" } });
       if (!response.ok) return null;
       const body = await response.json();
-      const row = (Array.isArray(body) ? body : body.items || [])[0];
-      return row ? Date.parse(row.collected_at) : null;
+      return body.data_to ? { from: Date.parse(body.data_from), to: Date.parse(body.data_to) } : null;
     } catch {
       return null;
     }
@@ -174,7 +175,8 @@
   async function draw() {
     const ticket = ++drawing;
     const v = view();
-    const sensorEnd = (v.from && v.to) || v.at ? null : await sensorLatest(v.sensor);
+    const span = (v.from && v.to) || v.at ? null : await sensorSpan(v.sensor);
+    const sensorEnd = span ? span.to : null;
     if (ticket !== drawing) return;
     const [from, to] = range(v, sensorEnd);
     const points = Math.max(100, Math.min(4000, Math.round(waveform.canvas.clientWidth)));
@@ -277,7 +279,10 @@
     link.addEventListener("click", (e) => {
       e.preventDefault();
       if (link.dataset.span === "all") {
-        if (first !== null && latest() !== null) navigate({ from: iso(first), to: iso(latest()), at: null, span: null });
+        sensorSpan(view().sensor).then((span) => {
+          if (span) navigate({ from: iso(span.from), to: iso(span.to), at: null, span: null });
+          else if (first !== null && latest() !== null) navigate({ from: iso(first), to: iso(latest()), at: null, span: null });
+        });
       } else {
         navigate({ from: null, to: null, at: null, span: link.dataset.span });
       }
