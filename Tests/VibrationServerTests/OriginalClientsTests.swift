@@ -112,6 +112,19 @@ struct OriginalClientsTests {
             let began = Timestamp(secondsSince1970: 1_745_900_000 - 9 * 3_600)
             let firstEnd = try #require(byMachine["g1"]?.map(\.diagnosis.detectedAt).min())
             #expect(abs(firstEnd.microseconds - began.adding(seconds: 1).microseconds) < 10_000)
+            // The machine page's views place the rows there too: the file's six seconds at 1.4 kHz
+            // (uploaded in 2.5 s of wall clock), its spectrum with the 30 Hz line at 1X.
+            let start = began.adding(seconds: -0.01).rfc3339
+            let end = began.adding(seconds: 6.5).rfc3339
+            let waveform = try await client.call(.get, "/machines/g1/waveform?sensor_no=sensor1&from=\(start)&to=\(end)&points=600")
+            #expect(waveform["samples"] as? Int == rows.count, "\(waveform.text.prefix(300))")
+            #expect(abs((Timestamp(parsing: waveform["data_from"] as? String ?? "")?.microseconds ?? 0) - began.microseconds) < 10_000)
+            let spectrum = try await client.call(
+                .get, "/machines/g1/spectrum?sensor_no=sensor1&at=\(began.adding(seconds: 2).rfc3339)&channel=unbalance")
+            #expect(spectrum.status == .ok, "\(spectrum.text.prefix(300))")
+            #expect(abs((spectrum["sample_rate_hz"] as? Double ?? 0) - 1_400) < 1, "\(spectrum.text.prefix(300))")
+            let oneX = (spectrum["markers"] as? [[String: Any]])?.first { $0["label"] as? String == "1X" }?["hz"] as? Double
+            #expect(abs((oneX ?? 0) - 30) < 0.5, "\(spectrum.text.prefix(300))")
         }
     }
 
