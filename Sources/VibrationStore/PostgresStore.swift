@@ -414,6 +414,28 @@ public final class PostgresStore: Store {
         try await one("SELECT id FROM sensors WHERE machine_name = \(machineName) AND sensor_no = \(sensorNo)", Int64.self)
     }
 
+    public func recordingExtents(machineName: String, sensorNo: String, from: Timestamp, to: Timestamp) async throws
+        -> [RecordingExtent]?
+    {
+        guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
+        return try await extents(sensor: sensor, from: from, to: to)
+    }
+
+    public func samples(of extent: RecordingExtent, measuredTimes: ClosedRange<Double>, after cursor: SampleCursor?, limit: Int)
+        async throws -> [StoredSample]
+    {
+        try await all(
+            """
+            SELECT \(unescaped: Self.sampleColumns) FROM vibration_data
+            WHERE sensor_id = \(extent.sensorID)
+              AND collected_at BETWEEN \(Timestamp(microseconds: extent.collectedLow)) AND \(Timestamp(microseconds: extent.collectedHigh))
+              AND measured_time BETWEEN \(measuredTimes.lowerBound) AND \(measuredTimes.upperBound)
+              AND (measured_time, id) > (\(cursor?.measuredTime ?? -Double.greatestFiniteMagnitude), \(cursor?.id ?? Int64.min))
+            ORDER BY measured_time, id LIMIT \(limit)
+            """, SampleRow.self
+        ).map(Self.storedSample)
+    }
+
     /// The recordings of a sensor whose instants meet the range, by start.
     func extents(sensor: Int64, from: Timestamp, to: Timestamp) async throws -> [RecordingExtent] {
         try await all(

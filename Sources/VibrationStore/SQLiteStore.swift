@@ -394,6 +394,34 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func recordingExtents(machineName: String, sensorNo: String, from: Timestamp, to: Timestamp) async throws
+        -> [RecordingExtent]?
+    {
+        try await pool.read { db in
+            try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo).map { try Self.extents(db, sensor: $0, from: from, to: to) }
+        }
+    }
+
+    public func samples(of extent: RecordingExtent, measuredTimes: ClosedRange<Double>, after cursor: SampleCursor?, limit: Int)
+        async throws -> [StoredSample]
+    {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.sampleColumns) FROM vibration_samples v JOIN sensors s ON s.id = v.sensor_id
+                    WHERE v.sensor_id = ? AND v.collected_at BETWEEN ? AND ? AND v.measured_time BETWEEN ? AND ?
+                      AND (v.measured_time, v.id) > (?, ?)
+                    ORDER BY v.measured_time, v.id LIMIT ?
+                    """,
+                arguments: [
+                    extent.sensorID, extent.collectedLow, extent.collectedHigh, measuredTimes.lowerBound, measuredTimes.upperBound,
+                    cursor?.measuredTime ?? -Double.greatestFiniteMagnitude, cursor?.id ?? Int64.min, limit,
+                ]
+            ).map(Self.storedSample)
+        }
+    }
+
     /// The recordings of a sensor whose instants meet the range, by start.
     static func extents(_ db: Database, sensor: Int64, from: Timestamp, to: Timestamp) throws -> [RecordingExtent] {
         try Row.fetchAll(

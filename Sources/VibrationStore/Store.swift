@@ -74,6 +74,15 @@ public protocol Store: Sendable {
     /// no such sensor or it has no samples.
     func sensorSpan(machineName: String, sensorNo: String) async throws -> ClosedRange<Timestamp>?
 
+    /// The recordings the engine found on a sensor whose instants meet the range, by start; nil
+    /// when the machine has no such sensor.
+    func recordingExtents(machineName: String, sensorNo: String, from: Timestamp, to: Timestamp) async throws -> [RecordingExtent]?
+    /// The rows of a recording's sensor whose collected_at lies in the recording's range and whose
+    /// measured_time lies in `measuredTimes`, in (measured_time, id) order after the cursor, at most
+    /// `limit`: a page of the recording's rows (`RecordingExtent.holds` tells which are its own).
+    func samples(of extent: RecordingExtent, measuredTimes: ClosedRange<Double>, after: SampleCursor?, limit: Int) async throws
+        -> [StoredSample]
+
     // MARK: Registry
 
     /// The machine's registry entry and confirmed state; nil when the machine is unknown.

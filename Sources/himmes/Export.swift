@@ -7,13 +7,19 @@ import VibrationStore
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write stored samples as CSV, streamed, with no row limit.",
-        discussion: "The output is the layout `himmes import` reads: export then import into an empty database gives the same rows.")
+        discussion: "The output is the layout `himmes import` reads: export then import into an empty database gives the same rows. With a range, rows are selected by instant (their recording's start plus measured_time) unless --range-on collected-at says otherwise; by instant they come sensor by sensor.")
 
     @OptionGroup var database: DatabaseOptions
     @Option(name: .customLong("machine-name"), help: "Only samples of this machine.") var machineName: String?
     @Option(name: .customLong("sensor-no"), help: "Only samples of this sensor.") var sensorNo: String?
-    @Option(help: "Earliest collected_at, inclusive: an RFC 3339 time or a date.") var from: String?
-    @Option(help: "Latest collected_at, inclusive: an RFC 3339 time or a date (the whole day).") var to: String?
+    @Option(help: "Earliest time, inclusive: an RFC 3339 time or a date.") var from: String?
+    @Option(help: "Latest time, inclusive: an RFC 3339 time or a date (the whole day).") var to: String?
+    @Option(
+        name: .customLong("range-on"),
+        help: ArgumentHelp(
+            "What --from and --to select on: 'instant' (the sample's recording start plus its measured_time, as the dashboard shows it) or 'collected-at' (the stored column, as the rows were sent).",
+            valueName: "instant|collected-at"))
+    var rangeOn: RangeBasis = .instant
     @Option(name: .shortAndLong, help: "Output file, or '-' for standard output.") var out = "-"
     @OptionGroup var logging: LoggingOptions
 
@@ -31,9 +37,15 @@ struct Export: AsyncParsableCommand {
         ).validated()
         let store = try await database.open(logger: logger)
         let sink = try OutputSink(path: out)
-        for try await chunk in SampleCSVExport(store: store, filter: filter) {
+        for try await chunk in SampleCSVExport(store: store, filter: filter, placement: rangeOn == .instant ? .instants : .stored) {
             try sink.write(chunk)
         }
         try sink.close()
     }
+}
+
+/// What an export's time range selects on.
+enum RangeBasis: String, ExpressibleByArgument, CaseIterable {
+    case instant
+    case collectedAt = "collected-at"
 }

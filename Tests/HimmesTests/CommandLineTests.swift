@@ -103,6 +103,41 @@ struct CommandLineTests {
         #expect(filtered.out.split(separator: "\n").count == 2_001)
     }
 
+    @Test("export --from/--to selects by instant (a recording's start on every row places its rows by measured_time); --range-on collected-at by the stored column")
+    func exportByInstant() async throws {
+        let dir = try temporaryFolder()
+        // Two three-second recordings at 1 kHz, each row stamped with its recording's start.
+        var text = "machine_name,sensor_no,collected_at,measured_time,normal,unbalance,looseness,unbalance_looseness\n"
+        for start in ["2025-01-01 00:00:00", "2025-01-01 00:01:00"] {
+            for i in 0..<3_000 {
+                text += "m1,s1,\(start),\(Double(i) / 1_000),\(sin(Double(i) / 5) * 0.1),0,0,0\n"
+            }
+        }
+        try text.write(toFile: "\(dir)/start.csv", atomically: true, encoding: .utf8)
+        let imported = try await Himmes.run(["import", "\(dir)/start.csv", "--db", "\(dir)/a.sqlite", "--json"])
+        #expect(try Himmes.report(imported.out).inserted == 6_000, "\(imported.err)")
+        func exported(_ arguments: [String]) async throws -> [(collectedAt: String, measuredTime: Double)] {
+            let run = try await Himmes.run(["export", "--db", "\(dir)/a.sqlite"] + arguments)
+            #expect(run.status == 0, "\(run.err)")
+            return run.out.split(separator: "\n").dropFirst().map { line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return (String(fields[2]), Double(fields[3]) ?? -1)
+            }
+        }
+        // The second recording's second second.
+        let second = try await exported(["--from", "2025-01-01T00:01:01Z", "--to", "2025-01-01T00:01:01.999999Z"])
+        #expect(second.count == 1_000)
+        #expect(second.allSatisfy { $0.measuredTime >= 1 && $0.measuredTime < 2 && $0.collectedAt.hasPrefix("2025-01-01 00:01:00") })
+        // Across both: the first recording's last second and the second's first half second.
+        let across = try await exported(["--from", "2025-01-01T00:00:02Z", "--to", "2025-01-01T00:01:00.5Z"])
+        #expect(across.count == 1_000 + 501)
+        // By the stored column, the rows of the second recording all carry 00:01:00.
+        #expect(try await exported(["--from", "2025-01-01T00:01:01Z", "--to", "2025-01-01T00:01:01.999999Z", "--range-on", "collected-at"]).isEmpty)
+        #expect(try await exported(["--from", "2025-01-01T00:01:00Z", "--to", "2025-01-01T00:01:00Z", "--range-on", "collected-at"]).count == 3_000)
+        // Without a range every row, by either.
+        #expect(try await exported([]).count == 6_000)
+    }
+
     @Test("the original data set's headerless files load from a folder, named gN_sensorM.csv")
     func originalLayout() async throws {
         let dir = try temporaryFolder()
