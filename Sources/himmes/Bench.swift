@@ -297,10 +297,19 @@ final class ServerProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// Waits for the server's health answer; throws when it exits first (its port taken, say), so
+    /// that another process answering on the port is never measured in its place.
     func waitUntilReady(client: HTTPClient) async throws {
         for _ in 0..<200 {
+            guard process.isRunning else {
+                throw ValidationError("the server for port \(port) exited before answering (is another process listening there?)")
+            }
             let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health")
             if let response = try? await client.execute(request, timeout: .seconds(1)), response.status == .ok {
+                try await Task.sleep(for: .milliseconds(50))
+                guard process.isRunning else {
+                    throw ValidationError("the server for port \(port) exited; another process answers there")
+                }
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
