@@ -383,5 +383,11 @@ enum PostgresSchema {
             clock_offset bigint NOT NULL,
             PRIMARY KEY (sensor_id, recording_start)
         );
+
+        -- The engine looks at every stored sample once more, so that recordings stored before
+        -- extents were kept get theirs (windows diagnosed before are skipped, as on any rescan).
+        DELETE FROM diagnosis_progress;
+        DELETE FROM diagnosis_open_windows;
+        DELETE FROM diagnosis_recordings;
         """
 }
