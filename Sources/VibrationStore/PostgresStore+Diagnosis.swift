@@ -265,8 +265,8 @@ extension PostgresStore {
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
-        let ordered = results.sorted { ($0.window.end, $0.window.machineName) < ($1.window.end, $1.window.machineName) }
-        let evidenceJSON = try EvidenceText.encode(ordered)
+        // The evidence is encoded before the transaction begins.
+        let evidence = try EvidenceText.byWindow(results)
         return try await client.withTransaction(logger: logger) { connection in
             func one<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type) async throws -> C? {
                 try await connection.query(query, logger: logger).first(type)
@@ -275,30 +275,40 @@ extension PostgresStore {
             // window one of them recorded is seen as done by the other.
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.engineLock))", logger: logger)
             // Which windows were recorded before (by an earlier run, or another server's engine).
-            var done = Set<Int>()
-            if !ordered.isEmpty {
+            var done = Set<AnalysisWindow>()
+            if !results.isEmpty {
                 for try await i in try await connection.query(
                     """
-                    SELECT w.i FROM unnest(\(ordered.indices.map { Int64($0) })::bigint[], \(ordered.map(\.window.sensorID))::bigint[],
-                                            \(ordered.map(\.window.start))::timestamptz[], \(ordered.map(\.window.channel.rawValue))::text[])
+                    SELECT w.i FROM unnest(\(results.indices.map { Int64($0) })::bigint[], \(results.map(\.window.sensorID))::bigint[],
+                                            \(results.map(\.window.start))::timestamptz[], \(results.map(\.window.channel.rawValue))::text[])
                          AS w(i, sensor, start, channel)
                     WHERE \(unescaped: Self.recorded("w"))
                     """, logger: logger
-                ).decode(Int64.self) { done.insert(Int(i)) }
+                ).decode(Int64.self) { done.insert(results[Int(i)].window) }
             }
-            var seen = Set<AnalysisWindow>()
-            let fresh = ordered.indices.filter { !done.contains($0) && seen.insert(ordered[$0].window).inserted }
+            // Each machine's monitored channel and confirmed state, read once.
+            var machines: [String: VerdictPlan.Machine] = [:]
+            let names = VerdictPlan.machineNames(of: results)
+            if !names.isEmpty {
+                for try await row in try await connection.query(
+                    "SELECT \(unescaped: Self.statusColumns) FROM machines WHERE machine_name = ANY(\(names)::text[])", logger: logger
+                ).decode(StatusRow.self) {
+                    let status = Self.machineStatus(row)
+                    machines[row.0] = VerdictPlan.Machine(channel: status.config.channel, state: status.state)
+                }
+            }
+            let plan = VerdictPlan(results: results, recorded: { done.contains($0) }, machines: machines, tracker: tracker)
             // The diagnoses and their evidence in two statements, with ids drawn beforehand so that
             // each evidence row names its diagnosis.
-            var ids: [Int64] = []
-            if !fresh.isEmpty {
+            if !plan.fresh.isEmpty {
+                var ids: [Int64] = []
                 for try await id in try await connection.query(
-                    "SELECT nextval(pg_get_serial_sequence('vibration_diagnosis', 'id')) FROM generate_series(1, \(fresh.count))",
+                    "SELECT nextval(pg_get_serial_sequence('vibration_diagnosis', 'id')) FROM generate_series(1, \(plan.fresh.count))",
                     logger: logger
                 ).decode(Int64.self) { ids.append(id) }
                 ids.sort()
-                let w = fresh.map { ordered[$0].window }
-                let d = fresh.map { ordered[$0].diagnosis }
+                let w = plan.fresh.map(\.window)
+                let d = plan.fresh.map(\.diagnosis)
                 try await connection.query(
                     """
                     INSERT INTO vibration_diagnosis (id, machine_name, detected_at, fault_type)
@@ -314,51 +324,27 @@ extension PostgresStore {
                         \(d.map(\.severityZone.rawValue))::text[], \(d.map(\.spectral.velocityRMS))::float8[],
                         \(d.map(\.spectral.shaftHz))::float8[], \(d.map(\.spectral.oneX))::float8[], \(d.map(\.spectral.harmonics))::float8[],
                         \(d.map(\.time.rms))::float8[], \(d.map(\.time.crestFactor))::float8[], \(d.map(\.time.kurtosis))::float8[],
-                        \(fresh.map { evidenceJSON[$0] })::text[])
+                        \(w.map { evidence[$0] ?? "[]" })::text[])
                     """, logger: logger)
             }
-            // Each machine's monitored channel and confirmed state, read once.
-            var monitored: [String: String] = [:]
-            var states: [String: MachineState] = [:]
-            let machines = Array(Set(fresh.map { ordered[$0].window.machineName }))
-            if !machines.isEmpty {
-                for try await row in try await connection.query(
-                    "SELECT \(unescaped: Self.statusColumns) FROM machines WHERE machine_name = ANY(\(machines)::text[])", logger: logger
-                ).decode(StatusRow.self) {
-                    let status = Self.machineStatus(row)
-                    monitored[row.0] = status.config.channel.rawValue
-                    states[row.0] = status.state
+            var alarmIDs: [Int64] = []
+            for event in plan.alarmEvents {
+                switch event {
+                case .open(let machine, let at, let fault, let zone, let message):
+                    guard
+                        let id = try await one(
+                            """
+                            INSERT INTO alarms (machine_name, fault_type, severity_zone, message, opened_at)
+                            VALUES (\(machine), \(fault.rawValue), \(zone?.rawValue), \(message), \(at)) RETURNING id
+                            """, Int64.self)
+                    else { throw PostgresStoreError.unexpected("INSERT returned no id") }
+                    alarmIDs.append(id)
+                case .close(let machine, let at):
+                    try await connection.query(
+                        "UPDATE alarms SET closed_at = \(at) WHERE machine_name = \(machine) AND closed_at IS NULL", logger: logger)
                 }
             }
-            var changed = Set<String>()
-            var opened: [Alarm] = []
-            for index in fresh {
-                let w = ordered[index].window
-                let d = ordered[index].diagnosis
-                guard monitored[w.machineName] == w.channel.rawValue else { continue }
-                var state = states[w.machineName] ?? MachineState()
-                for event in tracker.apply(verdict: d.faultType, zone: d.severityZone, at: w.end, to: &state, machineName: w.machineName) {
-                    switch event {
-                    case .open(let machine, let at, let fault, let zone, let message):
-                        guard
-                            let id = try await one(
-                                """
-                                INSERT INTO alarms (machine_name, fault_type, severity_zone, message, opened_at)
-                                VALUES (\(machine), \(fault.rawValue), \(zone?.rawValue), \(message), \(at)) RETURNING id
-                                """, Int64.self)
-                        else { throw PostgresStoreError.unexpected("INSERT returned no id") }
-                        opened.append(Alarm(id: id, machineName: machine, faultType: fault, severityZone: zone, message: message, openedAt: at))
-                    case .close(let machine, let at):
-                        try await connection.query(
-                            "UPDATE alarms SET closed_at = \(at) WHERE machine_name = \(machine) AND closed_at IS NULL", logger: logger)
-                        opened.removeAll { $0.machineName == machine }
-                    }
-                }
-                states[w.machineName] = state
-                changed.insert(w.machineName)
-            }
-            states = states.filter { changed.contains($0.key) }
-            for (machine, state) in states {
+            for (machine, state) in plan.states {
                 try await connection.query(
                     """
                     UPDATE machines SET state = \(state.faultType.rawValue), state_zone = \(state.zone?.rawValue),
@@ -425,7 +411,7 @@ extension PostgresStore {
                         """, logger: logger)
                 }
             }
-            return opened
+            return plan.opened(ids: alarmIDs)
         }
     }
 

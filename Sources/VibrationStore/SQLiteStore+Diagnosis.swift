@@ -263,18 +263,27 @@ extension SQLiteStore {
     }
 
     public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
-        let ordered = results.sorted { ($0.window.end, $0.window.machineName) < ($1.window.end, $1.window.machineName) }
-        let evidenceJSON = try EvidenceText.encode(ordered)
+        // The evidence is encoded before the writer is taken.
+        let evidence = try EvidenceText.byWindow(results)
         return try await pool.write { db in
-            var states: [String: MachineState] = [:]
-            var opened: [Alarm] = []
-            for (result, evidence) in zip(ordered, evidenceJSON) {
+            var machines: [String: VerdictPlan.Machine] = [:]
+            for name in VerdictPlan.machineNames(of: results) {
+                if let status = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?"), arguments: [name]
+                ).map(Self.machineStatus) {
+                    machines[name] = VerdictPlan.Machine(channel: status.config.channel, state: status.state)
+                }
+            }
+            let recorded = try db.cachedStatement(
+                sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)")
+            let plan = try VerdictPlan(
+                results: results,
+                recorded: { w in
+                    try Bool.fetchOne(recorded, arguments: [w.sensorID, w.start.microseconds, w.channel.rawValue]) ?? false
+                }, machines: machines, tracker: tracker)
+            for result in plan.fresh {
                 let w = result.window
                 let d = result.diagnosis
-                let done = try Bool.fetchOne(
-                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM diagnosis_evidence WHERE sensor_id = ? AND window_start = ? AND channel = ?)"),
-                    arguments: [w.sensorID, w.start.microseconds, w.channel.rawValue]) ?? false
-                if done { continue }
                 try db.cachedStatement(sql: "INSERT INTO vibration_diagnosis (machine_name, detected_at, fault_type) VALUES (?, ?, ?)")
                     .execute(arguments: [w.machineName, w.end.microseconds, d.faultType.rawValue])
                 let diagnosisID = db.lastInsertedRowID
@@ -289,37 +298,23 @@ extension SQLiteStore {
                     arguments: [
                         diagnosisID, w.sensorID, w.channel.rawValue, w.start.microseconds, w.seconds, d.confidence,
                         d.severityZone.rawValue, d.spectral.velocityRMS, d.spectral.shaftHz, d.spectral.oneX,
-                        d.spectral.harmonics, d.time.rms, d.time.crestFactor, d.time.kurtosis, evidence,
+                        d.spectral.harmonics, d.time.rms, d.time.crestFactor, d.time.kurtosis, evidence[w] ?? "[]",
                     ])
-                let monitored = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT channel FROM machines WHERE machine_name = ?"), arguments: [w.machineName])
-                guard monitored == w.channel.rawValue else { continue }
-                var state: MachineState
-                if let known = states[w.machineName] {
-                    state = known
-                } else {
-                    state = try Row.fetchOne(
-                        db.cachedStatement(sql: "SELECT \(Self.statusColumns) FROM machines WHERE machine_name = ?"), arguments: [w.machineName]
-                    ).map(Self.machineStatus)?.state ?? MachineState()
-                }
-                for event in tracker.apply(verdict: d.faultType, zone: d.severityZone, at: w.end, to: &state, machineName: w.machineName) {
-                    switch event {
-                    case .open(let machine, let at, let fault, let zone, let message):
-                        try db.execute(
-                            sql: "INSERT INTO alarms (machine_name, fault_type, severity_zone, message, opened_at) VALUES (?, ?, ?, ?, ?)",
-                            arguments: [machine, fault.rawValue, zone?.rawValue, message, at.microseconds])
-                        opened.append(
-                            Alarm(id: db.lastInsertedRowID, machineName: machine, faultType: fault, severityZone: zone, message: message, openedAt: at))
-                    case .close(let machine, let at):
-                        try db.execute(
-                            sql: "UPDATE alarms SET closed_at = ? WHERE machine_name = ? AND closed_at IS NULL",
-                            arguments: [at.microseconds, machine])
-                        opened.removeAll { $0.machineName == machine }
-                    }
-                }
-                states[w.machineName] = state
             }
-            for (machine, state) in states {
+            var alarmIDs: [Int64] = []
+            for event in plan.alarmEvents {
+                switch event {
+                case .open(let machine, let at, let fault, let zone, let message):
+                    try db.execute(
+                        sql: "INSERT INTO alarms (machine_name, fault_type, severity_zone, message, opened_at) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [machine, fault.rawValue, zone?.rawValue, message, at.microseconds])
+                    alarmIDs.append(db.lastInsertedRowID)
+                case .close(let machine, let at):
+                    try db.execute(
+                        sql: "UPDATE alarms SET closed_at = ? WHERE machine_name = ? AND closed_at IS NULL", arguments: [at.microseconds, machine])
+                }
+            }
+            for (machine, state) in plan.states {
                 try db.cachedStatement(
                     sql: """
                         UPDATE machines SET state = ?, state_zone = ?, state_since = ?, pending_state = ?, pending_count = ?,
@@ -391,7 +386,7 @@ extension SQLiteStore {
                     }
                 }
             }
-            return opened
+            return plan.opened(ids: alarmIDs)
         }
     }
 

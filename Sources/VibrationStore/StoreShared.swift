@@ -328,6 +328,15 @@ enum EvidenceText {
         return try results.map { String(decoding: try encoder.encode($0.diagnosis.evidence), as: UTF8.self) }
     }
 
+    /// Each window's evidence (the first result of a window, when one comes twice).
+    static func byWindow(_ results: [WindowResult]) throws -> [AnalysisWindow: String] {
+        var texts: [AnalysisWindow: String] = [:]
+        for (result, text) in zip(results, try encode(results)) where texts[result.window] == nil {
+            texts[result.window] = text
+        }
+        return texts
+    }
+
     static func decode(_ text: String) -> [Evidence] {
         (try? JSONDecoder().decode([Evidence].self, from: Data(text.utf8))) ?? []
     }
