@@ -346,12 +346,8 @@ public final class PostgresStore: Store {
     public func samples(matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) async throws -> [StoredSample] {
         var binds = PostgresBindings()
         func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String { binds.placeholder(value) }
-        var sensorConditions: [String] = []
-        if let machine = filter.machineName { sensorConditions.append("s.machine_name = \(bind(machine))") }
-        if let sensor = filter.sensorNo { sensorConditions.append("s.sensor_no = \(bind(sensor))") }
-        var conditions = ["v.sensor_id = s.id"]
-        if let from = filter.from { conditions.append("v.collected_at >= \(bind(from))") }
-        if let to = filter.to { conditions.append("v.collected_at <= \(bind(to))") }
+        let sensorConditions = filter.sensorPredicate.postgres(prefix: "s.", binds: &binds)
+        var conditions = ["v.sensor_id = s.id"] + filter.timePredicate.postgres(prefix: "v.", binds: &binds)
         let (keyword, after) = filter.order.sql
         if let cursor {
             let at = bind(cursor.collectedAt)
@@ -571,16 +567,11 @@ public final class PostgresStore: Store {
     {
         var binds = PostgresBindings()
         func bind<V: PostgresNonThrowingEncodable & Sendable>(_ value: V) -> String { binds.placeholder(value) }
-        var conditions: [String] = []
-        if let machine = filter.machineName { conditions.append("machine_name = \(bind(machine))") }
-        if let type = filter.faultType { conditions.append("fault_type = \(bind(type.rawValue))") }
-        if let from = filter.from { conditions.append("detected_at >= \(bind(from))") }
-        if let to = filter.to { conditions.append("detected_at <= \(bind(to))") }
-        let (keyword, after) = filter.order.sql
-        if let cursor { conditions.append("(detected_at, id) \(after) (\(bind(cursor.detectedAt)), \(bind(cursor.id)))") }
+        let conditions = filter.predicate(after: cursor).postgres(binds: &binds)
+        let keyword = filter.order.sql.keyword
         let sql = """
             SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
-            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            \(ListPredicate.whereClause(conditions))
             ORDER BY detected_at \(keyword), id \(keyword) LIMIT \(bind(limit))
             """
         return try await all(PostgresQuery(unsafeSQL: sql, binds: binds), DiagnosisRow.self).map(Self.storedDiagnosis)

@@ -287,32 +287,13 @@ public final class SQLiteStore: Store {
     static func samples(_ db: Database, matching filter: SampleFilter, after cursor: SampleCursor?, limit: Int) throws
         -> [StoredSample]
     {
-        var sensorConditions: [String] = []
-        var sensorArguments: StatementArguments = []
-        if let machine = filter.machineName {
-            sensorConditions.append("machine_name = ?")
-            sensorArguments += [machine]
-        }
-        if let sensor = filter.sensorNo {
-            sensorConditions.append("sensor_no = ?")
-            sensorArguments += [sensor]
-        }
+        let sensorTerms = filter.sensorPredicate.sqlite()
         let sensors = try Row.fetchAll(
-            db,
-            sql: "SELECT id, machine_name, sensor_no FROM sensors"
-                + (sensorConditions.isEmpty ? "" : " WHERE " + sensorConditions.joined(separator: " AND ")),
-            arguments: sensorArguments)
-
-        var conditions = ["sensor_id = ?"]
-        var arguments: StatementArguments = []
-        if let from = filter.from {
-            conditions.append("collected_at >= ?")
-            arguments += [from.microseconds]
-        }
-        if let to = filter.to {
-            conditions.append("collected_at <= ?")
-            arguments += [to.microseconds]
-        }
+            db, sql: "SELECT id, machine_name, sensor_no FROM sensors " + ListPredicate.whereClause(sensorTerms.conditions),
+            arguments: sensorTerms.arguments)
+        let timeTerms = filter.timePredicate.sqlite()
+        var conditions = ["sensor_id = ?"] + timeTerms.conditions
+        let arguments = timeTerms.arguments
         // Every read continues after a key: the page's cursor, or the key of the sensor's last row read.
         let (keyword, after) = filter.order.sql
         conditions.append("(collected_at, measured_time, id) \(after) (?, ?, ?)")
@@ -550,32 +531,11 @@ public final class SQLiteStore: Store {
     public func diagnoses(matching filter: DiagnosisFilter, after cursor: DiagnosisCursor?, limit: Int) async throws
         -> [StoredDiagnosis]
     {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let machine = filter.machineName {
-            conditions.append("machine_name = ?")
-            arguments += [machine]
-        }
-        if let type = filter.faultType {
-            conditions.append("fault_type = ?")
-            arguments += [type.rawValue]
-        }
-        if let from = filter.from {
-            conditions.append("detected_at >= ?")
-            arguments += [from.microseconds]
-        }
-        if let to = filter.to {
-            conditions.append("detected_at <= ?")
-            arguments += [to.microseconds]
-        }
-        if let cursor {
-            conditions.append("(detected_at, id) \(filter.order.sql.after) (?, ?)")
-            arguments += [cursor.detectedAt.microseconds, cursor.id]
-        }
-        arguments += [limit]
+        let terms = filter.predicate(after: cursor).sqlite()
+        let arguments = terms.arguments + [limit]
         let sql = """
             SELECT id, machine_name, detected_at, fault_type FROM vibration_diagnosis
-            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            \(ListPredicate.whereClause(terms.conditions))
             ORDER BY detected_at \(filter.order.sql.keyword), id \(filter.order.sql.keyword) LIMIT ?
             """
         let bound = arguments
