@@ -61,7 +61,7 @@ enum ReadPolicy {
     }
 }
 
-struct APIKeyMiddleware<S: Store>: RouterMiddleware {
+struct APIKeyMiddleware<S: KeyStore>: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: S
     var requireAuthForReads = false

@@ -40,7 +40,7 @@ public actor DiagnosisService {
         }
     }
 
-    let store: any Store
+    let store: any EngineStore & MachineStore
     let options: Options
     let logger: Logger
     let alarmSink: (@Sendable ([Alarm]) async -> Void)?
@@ -59,7 +59,7 @@ public actor DiagnosisService {
     var busy: Bool { running || scheduled }
 
     public init(
-        store: any Store, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
+        store: any EngineStore & MachineStore, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
         events: EventHub? = nil, metrics: ServerMetrics? = nil
     ) {
         self.metrics = metrics

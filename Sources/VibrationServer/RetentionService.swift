@@ -6,7 +6,7 @@ import VibrationStore
 /// Keeps the samples of the last `period` only: prunes at start, then once a day, until the
 /// server shuts down. Diagnoses, evidence and alarms are kept.
 struct RetentionService: Service {
-    let store: any Store
+    let store: any RetentionStore
     let period: Duration
     let interval: Duration
     let logger: Logger

@@ -1,8 +1,14 @@
 import VibrationCore
 
-/// Everything the server and the command line ask of the database. Two implementations keep
-/// the same behaviour: SQLite (embedded, the default) and PostgreSQL.
-public protocol Store: Sendable {
+/// Everything the server and the command line ask of the database, as the roles below: a consumer
+/// takes the one role it needs. Two implementations keep the same behaviour: SQLite (embedded, the
+/// default) and PostgreSQL.
+public protocol Store: StoreAdministration, SampleStore, DiagnosisStore, MachineStore, EngineStore, RetentionStore, KeyStore,
+    AlarmStore
+{}
+
+/// The database itself: its connections, health, schema and size.
+public protocol StoreAdministration: Sendable {
     /// Lets go of the database's connections; the store cannot be used after.
     func close()
     /// Answers when the database does; throws otherwise.
@@ -11,7 +17,10 @@ public protocol Store: Sendable {
     func migrationStatus() async throws -> [(name: String, applied: Bool)]
     /// Figures for monitoring (`/metrics`): sizes, connections, open alarms.
     func statistics() async throws -> StoreStatistics
+}
 
+/// The samples: writing them, listing them, and reading a sensor's signal back by instant.
+public protocol SampleStore: Sendable {
     /// Stores one sample. Throws `StoreError.duplicateSample` when its identity is already stored.
     func insert(_ sample: VibrationSample) async throws -> StoredSample
     func sample(id: Int64) async throws -> StoredSample?
@@ -29,31 +38,6 @@ public protocol Store: Sendable {
     /// collected_at and id): what the original system's `grouped-range` answered per sensor.
     func samplesByMeasuredTime(machineName: String, sensorNo: String, within range: ClosedRange<Double>, limit: Int)
         async throws -> [StoredSample]
-
-    func insert(_ diagnosis: Diagnosis) async throws -> StoredDiagnosis
-    /// Stores the diagnoses in one transaction; returns how many.
-    func insert(_ diagnoses: [Diagnosis]) async throws -> Int
-    func diagnosis(id: Int64) async throws -> StoredDiagnosis?
-    /// Diagnoses in (detected_at, id) order, starting after the cursor.
-    func diagnoses(matching filter: DiagnosisFilter, after cursor: DiagnosisCursor?, limit: Int) async throws
-        -> [StoredDiagnosis]
-    /// The newest diagnosis of each machine (highest id among equal times), ordered by machine name.
-    func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis]
-    /// How many diagnoses of each fault type each machine has in the range (all of a machine, or
-    /// every machine), ordered by machine and fault type: the diagnosis page's distribution.
-    func faultTypeCounts(machineName: String?, from: Timestamp?, to: Timestamp?) async throws
-        -> [(machineName: String, faultType: FaultType, count: Int)]
-
-    /// The verdicts of each machine over a range (inclusive) as bands for a timeline, ordered by
-    /// machine name and time. The range is cut into `slots` equal parts; each part takes the most
-    /// severe verdict detected in it (a fault is never hidden by the normal verdicts around it), and
-    /// neighbouring parts with the same verdict make one band.
-    func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun]
-
-    /// Every machine that has samples or diagnoses, ordered by name.
-    func machines() async throws -> [MachineSummary]
-    /// One machine's summary; nil when it has neither samples nor diagnoses.
-    func machine(named name: String) async throws -> MachineSummary?
     /// One sensor's channel over a range of instants (inclusive), in time order, at most `limit`
     /// samples; nil when the machine has no such sensor. A sample's instant is its collected_at where
     /// that is its instant, and its recording's start plus its measured_time where the engine found
@@ -82,18 +66,47 @@ public protocol Store: Sendable {
     /// `limit`: a page of the recording's rows (`RecordingExtent.holds` tells which are its own).
     func samples(of extent: RecordingExtent, measuredTimes: ClosedRange<Double>, after: SampleCursor?, limit: Int) async throws
         -> [StoredSample]
+}
 
-    // MARK: Registry
+/// The verdicts (`vibration_diagnosis`), whoever made them.
+public protocol DiagnosisStore: Sendable {
+    func insert(_ diagnosis: Diagnosis) async throws -> StoredDiagnosis
+    /// Stores the diagnoses in one transaction; returns how many.
+    func insert(_ diagnoses: [Diagnosis]) async throws -> Int
+    func diagnosis(id: Int64) async throws -> StoredDiagnosis?
+    /// Diagnoses in (detected_at, id) order, starting after the cursor.
+    func diagnoses(matching filter: DiagnosisFilter, after cursor: DiagnosisCursor?, limit: Int) async throws
+        -> [StoredDiagnosis]
+    /// The newest diagnosis of each machine (highest id among equal times), ordered by machine name.
+    func latestDiagnoses(machineName: String?) async throws -> [StoredDiagnosis]
+    /// How many diagnoses of each fault type each machine has in the range (all of a machine, or
+    /// every machine), ordered by machine and fault type: the diagnosis page's distribution.
+    func faultTypeCounts(machineName: String?, from: Timestamp?, to: Timestamp?) async throws
+        -> [(machineName: String, faultType: FaultType, count: Int)]
 
+    /// The verdicts of each machine over a range (inclusive) as bands for a timeline, ordered by
+    /// machine name and time. The range is cut into `slots` equal parts; each part takes the most
+    /// severe verdict detected in it (a fault is never hidden by the normal verdicts around it), and
+    /// neighbouring parts with the same verdict make one band.
+    func diagnosisRuns(machineName: String?, from: Timestamp, to: Timestamp, slots: Int) async throws -> [DiagnosisRun]
+}
+
+/// The machines: what the data holds of each, and the registry (configuration and confirmed state).
+public protocol MachineStore: Sendable {
+    /// Every machine that has samples or diagnoses, ordered by name.
+    func machines() async throws -> [MachineSummary]
+    /// One machine's summary; nil when it has neither samples nor diagnoses.
+    func machine(named name: String) async throws -> MachineSummary?
     /// The machine's registry entry and confirmed state; nil when the machine is unknown.
     func machineStatus(named name: String) async throws -> MachineStatus?
     /// Every registry entry, ordered by name.
     func machineStatuses() async throws -> [MachineStatus]
     /// Creates or updates a registry entry (the state is kept).
     func save(_ config: MachineConfig) async throws -> MachineStatus
+}
 
-    // MARK: Automatic diagnosis
-
+/// The built-in engine's work: finding windows, recording verdicts with their evidence, its measurements.
+public protocol EngineStore: Sendable {
     /// Complete windows of each machine's monitored channel with data the engine has not looked at
     /// yet, oldest first. Machines first seen in the data get a registry entry.
     /// `channels` overrides each machine's monitored channel (for re-diagnosing other columns).
@@ -117,16 +130,18 @@ public protocol Store: Sendable {
     func restartScan() async throws
     /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.
     func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int
+}
 
-    // MARK: Retention
-
+/// Removing old samples.
+public protocol RetentionStore: Sendable {
     /// Deletes the samples collected before the cutoff, rounded down to a whole 100-second bucket
     /// so that the waveform summary stays exact; diagnoses, their evidence and alarms are kept.
     /// Done in short steps that never hold readers or uploads up for long.
     func prune(before cutoff: Timestamp) async throws -> PruneReport
+}
 
-    // MARK: API keys
-
+/// API keys.
+public protocol KeyStore: Sendable {
     /// Makes a key; returns it with its secret, which is not stored and cannot be shown again.
     /// Throws `StoreError.keyNameTaken` when a key of that name exists.
     func createKey(name: String, readOnly: Bool) async throws -> (key: APIKey, secret: String)
@@ -142,9 +157,10 @@ public protocol Store: Sendable {
     /// Whether any key was ever made, revoked ones included: once one was, every write needs a key,
     /// so that revoking the last key never reopens keyless writes.
     func hasKeys() async throws -> Bool
+}
 
-    // MARK: Alarms
-
+/// Alarms the engine opened.
+public protocol AlarmStore: Sendable {
     func alarms(openOnly: Bool, machineName: String?, limit: Int) async throws -> [Alarm]
     /// Acknowledges an alarm; nil when no alarm has that id.
     func acknowledgeAlarm(id: Int64, by: String?) async throws -> Alarm?

@@ -7,7 +7,7 @@ import VibrationStore
 /// The sign-in page of a server started with `--require-auth-for-reads`: the browser hands over an
 /// API key once and gets a session (see `SessionToken`) in an HttpOnly, SameSite=Strict cookie,
 /// which opens reads only; `Secure` when the request came through a TLS proxy the operator named.
-struct LoginController<S: Store> {
+struct LoginController<S: KeyStore> {
     let store: S
     let tlsProxies: [NetworkRange]
     let render: @Sendable (_ template: String, _ context: [String: Any]) -> Response

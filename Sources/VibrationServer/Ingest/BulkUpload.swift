@@ -8,6 +8,8 @@ import VibrationStore
 /// The bulk upload of samples, shared by the generated handler (CSV, NDJSON) and the JSON fast path.
 struct BulkUpload: Sendable {
     let importer: SampleImporter
+    /// Where diagnoses posted in bulk go.
+    let diagnoses: any DiagnosisStore
     let changes: Changes
     /// The most rows one JSON array may hold.
     let maximumJSONRows: Int
@@ -16,8 +18,9 @@ struct BulkUpload: Sendable {
     /// The zone of times sent without an offset.
     let zone: PlantTimeZone
 
-    init(store: any Store, changes: Changes, maximumJSONRows: Int = 100_000, zone: PlantTimeZone = .utc) {
+    init(store: any SampleStore & DiagnosisStore, changes: Changes, maximumJSONRows: Int = 100_000, zone: PlantTimeZone = .utc) {
         importer = SampleImporter(store: store)
+        diagnoses = store
         self.changes = changes
         self.maximumJSONRows = maximumJSONRows
         self.zone = zone
@@ -127,7 +130,7 @@ struct BulkUpload: Sendable {
             changes.diagnosesStored([], rejected: report.rejected)
             throw Self.refusal(report)
         }
-        report.inserted = try await importer.store.insert(read.rows)
+        report.inserted = try await diagnoses.insert(read.rows)
         report.elapsedSeconds = (clock.now - started).inSeconds
         changes.diagnosesStored(read.rows.map(\.faultType), rejected: report.rejected)
         return report

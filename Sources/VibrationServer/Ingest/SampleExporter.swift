@@ -17,13 +17,13 @@ public struct SampleCSVExport: AsyncSequence, Sendable {
         case instants
     }
 
-    public let store: any Store
+    public let store: any SampleStore & MachineStore
     public let filter: SampleFilter
     public let placement: Placement
     static let pageRows = 10_000
     static let chunkBytes = 1 << 20
 
-    public init(store: any Store, filter: SampleFilter, placement: Placement = .stored) {
+    public init(store: any SampleStore & MachineStore, filter: SampleFilter, placement: Placement = .stored) {
         self.store = store
         self.filter = filter
         self.placement = placement
@@ -37,7 +37,7 @@ public struct SampleCSVExport: AsyncSequence, Sendable {
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let store: any Store
+        let store: any SampleStore & MachineStore
         let filter: SampleFilter
         let placement: Placement
         var writer = SampleCSVWriter(precision: .exact)

@@ -35,9 +35,9 @@ public struct SampleImporter: Sendable {
         public var committedThroughLine: Int { state.withLock { $0.committedThroughLine } }
     }
 
-    public let store: any Store
+    public let store: any SampleStore
 
-    public init(store: any Store) {
+    public init(store: any SampleStore) {
         self.store = store
     }
 
