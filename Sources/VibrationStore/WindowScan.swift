@@ -1,0 +1,170 @@
+import VibrationCore
+
+extension PendingWindows {
+    /// Sample rows a store scans for new windows per call at most, so that one call stays short
+    /// however much was loaded.
+    static let scanRows: Int64 = 2_000_000
+
+    /// Incomplete windows kept between calls at most: one per sensor and channel streaming at once
+    /// is normal, so this allows for ten thousand.
+    static let maximumOpenWindows = 10_000
+
+    /// The complete windows up to `limit`, oldest first; the rest and the incomplete ones stay open.
+    /// Windows that never complete must not pile up, as every round looks at each open window
+    /// again: beyond the cap the oldest are given up.
+    static func split(
+        ready: [AnalysisWindow], incomplete: [AnalysisWindow], limit: Int, scannedThrough: Int64,
+        recordings: [Int64: [RecordingTracker.Recording]]?
+    ) -> PendingWindows {
+        let ready = ready.sorted { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
+        var open = incomplete
+        var abandoned = 0
+        if open.count > maximumOpenWindows {
+            open.sort { $0.end > $1.end }
+            abandoned = open.count - maximumOpenWindows
+            open.removeLast(abandoned)
+        }
+        return PendingWindows(
+            windows: Array(ready.prefix(limit)), scannedThrough: scannedThrough, open: open + ready.dropFirst(limit),
+            abandoned: abandoned, recordings: recordings)
+    }
+}
+
+/// A window of one sensor's recording, as the engine's scan files rows under it.
+struct WindowKey: Hashable, Comparable {
+    var sensor: Int64
+    var recording: Int64
+    var index: Int
+
+    static func < (a: WindowKey, b: WindowKey) -> Bool { (a.sensor, a.recording, a.index) < (b.sensor, b.recording, b.index) }
+}
+
+/// The engine's scan of new rows, in id (arrival) order: each row is placed in its sensor's
+/// recording (`RecordingTracker`) and filed under its window, whose rows' collected_at span grows.
+struct WindowScan {
+    var tracker: RecordingTracker
+    let seconds: Double
+    private(set) var spans: [WindowKey: ClosedRange<Int64>] = [:]
+    /// Per window, the largest distance between a row's collected_at and its instant (µs).
+    private(set) var offsets: [WindowKey: Int64] = [:]
+    private var last: (key: WindowKey, low: Int64, high: Int64, offset: Int64)?
+
+    init(tracker: RecordingTracker, seconds: Double) {
+        self.tracker = tracker
+        self.seconds = seconds
+    }
+
+    /// Files one row (measured_time >= 0) and returns its window.
+    @discardableResult @inline(__always)
+    mutating func add(sensor: Int64, collectedAt: Int64, measuredTime t: Double) -> WindowKey {
+        let start = tracker.place(sensor: sensor, low: t, high: t, collectedAt: collectedAt)
+        let key = WindowKey(sensor: sensor, recording: start, index: Int(t / seconds))
+        let offset = abs(collectedAt &- (start &+ Int64((t * 1_000_000).rounded())))
+        if let current = last, current.key == key {
+            last = (key, min(current.low, collectedAt), max(current.high, collectedAt), max(current.offset, offset))
+        } else {
+            flush()
+            last = (key, collectedAt, collectedAt, offset)
+        }
+        return key
+    }
+
+    /// Files a piece of `count` rows of one sensor and one window, whose measured_time rises from
+    /// `low` to `high` without repeating, collected from `collectedLow` to `collectedHigh`
+    /// (`collectedFirst` at `low`). Its rows' distance from their instants is taken at its ends.
+    @discardableResult
+    mutating func add(
+        sensor: Int64, low: Double, high: Double, count: Int, collectedFirst: Int64, collectedLow: Int64, collectedHigh: Int64
+    ) -> WindowKey {
+        let start = tracker.place(sensor: sensor, low: low, high: high, count: count, collectedAt: collectedFirst)
+        let key = WindowKey(sensor: sensor, recording: start, index: Int(low / seconds))
+        let offset = max(
+            abs(collectedLow &- (start &+ Int64((low * 1_000_000).rounded()))),
+            abs(collectedHigh &- (start &+ Int64((high * 1_000_000).rounded()))))
+        flush()
+        last = (key, collectedLow, collectedHigh, offset)
+        return key
+    }
+
+    private mutating func flush() {
+        guard let (key, low, high, offset) = last else { return }
+        if let span = spans[key] {
+            spans[key] = min(span.lowerBound, low)...max(span.upperBound, high)
+            offsets[key] = max(offsets[key] ?? 0, offset)
+        } else {
+            spans[key] = low...high
+            offsets[key] = offset
+        }
+        last = nil
+    }
+
+    /// Ends the scan: files the last window and returns each sensor's open recordings. The windows
+    /// the rows fell in are `spans`' keys.
+    mutating func finish() -> [Int64: [RecordingTracker.Recording]] {
+        flush()
+        tracker.settle()
+        return tracker.sensors
+    }
+
+    /// What the scanned rows add to their recordings' extents (after `finish`).
+    var extents: [RecordingExtent] {
+        RecordingExtent.merged(
+            spans.lazy.map { key, span in
+                RecordingExtent(
+                    sensorID: key.sensor, start: key.recording, index: key.index, seconds: self.seconds, collected: span,
+                    clockOffset: self.offsets[key] ?? 0)
+            })
+    }
+
+    /// The sensors the scanned rows belong to (after `finish`).
+    var sensors: Set<Int64> { Set(spans.keys.map(\.sensor)) }
+
+    /// The windows the scanned rows fell in (after `finish`) on the monitored sensors, on their
+    /// monitored channel (or on `channels`), each with its rows' span, in key order.
+    func windows(
+        monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)], channels: [SignalChannel]?
+    ) -> [AnalysisWindow] {
+        var windows: [AnalysisWindow] = []
+        for (key, span) in spans.sorted(by: { $0.key < $1.key }) {
+            guard let sensor = monitored[key.sensor] else { continue }
+            for channel in channels ?? [sensor.channel] {
+                windows.append(
+                    AnalysisWindow(
+                        machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
+                        recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
+                        collectedSpan: span))
+            }
+        }
+        return windows
+    }
+}
+
+extension PendingWindows {
+    /// Sorts candidate windows (from the open list and the scan, the same window possibly in both
+    /// with its rows' spans merged) into ready and open ones by the recordings' state, leaving out
+    /// those `recorded` says were diagnosed.
+    static func sort(
+        _ candidates: [AnalysisWindow], tracker: RecordingTracker, recorded: (AnalysisWindow) throws -> Bool
+    ) rethrows -> (ready: [AnalysisWindow], open: [AnalysisWindow]) {
+        var merged: [AnalysisWindow: Int] = [:]
+        var unique: [AnalysisWindow] = []
+        for window in candidates {
+            if let i = merged[window] {
+                unique[i] = unique[i].widened(by: window.collectedSpan)
+            } else {
+                merged[window] = unique.count
+                unique.append(window)
+            }
+        }
+        var ready: [AnalysisWindow] = []
+        var open: [AnalysisWindow] = []
+        for window in unique where try !recorded(window) {
+            if tracker.isComplete(sensor: window.sensorID, start: window.recordingStart.microseconds, index: window.index, seconds: window.seconds) {
+                ready.append(window)
+            } else {
+                open.append(window)
+            }
+        }
+        return (ready, open)
+    }
+}
