@@ -53,11 +53,25 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Between the store and its users: loading files and streams, exporting, and the engine's
+        // service, used by the server and the command line alike.
+        .target(
+            name: "VibrationPipeline",
+            dependencies: [
+                "VibrationCore",
+                "VibrationStore",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "VibrationServer",
             dependencies: [
                 "VibrationCore",
                 "VibrationStore",
+                "VibrationPipeline",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -94,6 +108,7 @@ let package = Package(
             dependencies: [
                 "VibrationCore",
                 "VibrationStore",
+                "VibrationPipeline",
                 "VibrationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -4,6 +4,7 @@ import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import VibrationCore
+import VibrationPipeline
 import VibrationStore
 
 /// The request context of every route: Hummingbird's, plus the client's address.

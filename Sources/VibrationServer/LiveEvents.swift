@@ -4,6 +4,7 @@ import Hummingbird
 import ServiceLifecycle
 import Synchronization
 import VibrationCore
+import VibrationPipeline
 
 /// What changed in the store, as open dashboard pages learn it through `/events`.
 public enum LiveEvent: String, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 import Logging
 import VibrationCore
+import VibrationPipeline
 
 /// Everything `himmes serve` can be told; the command line fills it from flags, then `HIMMES_*`
 /// variables, then these defaults.

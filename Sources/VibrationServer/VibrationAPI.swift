@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import OpenAPIRuntime
 import VibrationCore
+import VibrationPipeline
 import VibrationStore
 
 /// The handlers of the operations in `openapi.yaml`. Each reads its typed input, asks the store

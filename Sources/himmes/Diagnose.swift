@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VibrationCore
+import VibrationPipeline
 import VibrationServer
 import VibrationStore
 

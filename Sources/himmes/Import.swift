@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import VibrationCore
+import VibrationPipeline
 import VibrationServer
 import VibrationStore
 

@@ -1,4 +1,5 @@
 import Foundation
+import VibrationPipeline
 import VibrationServer
 
 /// A live line on the terminal: rows, rows/s, and percent and ETA when the input size is known.

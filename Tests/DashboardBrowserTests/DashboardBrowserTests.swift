@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Testing
 import VibrationCore
+import VibrationPipeline
 import VibrationStore
 
 @testable import VibrationServer

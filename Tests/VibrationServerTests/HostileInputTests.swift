@@ -10,6 +10,7 @@ import OpenAPIRuntime
 import StoreTestSupport
 import Testing
 import VibrationCore
+@testable import VibrationPipeline
 
 @testable import VibrationServer
 @testable import VibrationStore

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import StoreTestSupport
 import Testing
 import VibrationCore
+import VibrationPipeline
 
 @testable import VibrationServer
 @testable import VibrationStore
@@ -75,7 +76,7 @@ struct MetricsTests {
     func engineVerdicts() async throws {
         let metrics = ServerMetrics()
         let store = try await Self.plant(seconds: 5)
-        let engine = DiagnosisService(store: store, logger: .init(label: "test"), metrics: metrics)
+        let engine = DiagnosisService(store: store, logger: .init(label: "test"), events: nil, metrics: metrics)
         let run = try await engine.run()
         #expect(run.windows > 0)
         let values = Self.series(String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
@@ -87,7 +88,7 @@ struct MetricsTests {
     func runsDoNotOverlap() async throws {
         let metrics = ServerMetrics()
         let store = try await Self.plant(seconds: 400)
-        let engine = DiagnosisService(store: store, logger: .init(label: "test"), metrics: metrics)
+        let engine = DiagnosisService(store: store, logger: .init(label: "test"), events: nil, metrics: metrics)
         // Asked again and again while the first run is still going, as uploads do.
         for _ in 0..<4 {
             await engine.notify()

@@ -26,15 +26,18 @@ struct RetentionServiceTests {
         let service = RetentionService(store: log, period: .seconds(3_600), interval: .milliseconds(20), logger: Logger(label: "test"))
         let started = Timestamp.now
         let running = Task { try await service.run() }
-        for _ in 0..<200 where await log.cutoffs.count < 3 {
+        // However busy the machine (the suite runs many tests at once), within a minute.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await log.cutoffs.count < 3, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
+        let observed = Timestamp.now
         running.cancel()
         try await running.value
         let cutoffs = await log.cutoffs
         #expect(cutoffs.count >= 3, "a failed prune must not end the service")
         let first = try #require(cutoffs.first)
-        #expect(abs(first.microseconds - started.adding(seconds: -3_600).microseconds) < 5_000_000)
+        #expect(first >= started.adding(seconds: -3_600) && first <= observed.adding(seconds: -3_600))
         #expect(zip(cutoffs, cutoffs.dropFirst()).allSatisfy { $0 <= $1 })
         // Cancelled, it prunes no more.
         let count = cutoffs.count

@@ -3,6 +3,7 @@ import HTTPTypes
 import NIOCore
 import OpenAPIRuntime
 import VibrationCore
+import VibrationPipeline
 import VibrationStore
 
 /// The bulk upload of samples, shared by the generated handler (CSV, NDJSON) and the JSON fast path.

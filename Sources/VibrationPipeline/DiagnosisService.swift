@@ -44,10 +44,9 @@ public actor DiagnosisService {
     let options: Options
     let logger: Logger
     let alarmSink: (@Sendable ([Alarm]) async -> Void)?
-    /// Told of every stored verdict and opened alarm, for open dashboard pages.
-    let events: EventHub?
-    /// Counts the verdicts for `/metrics`.
-    let metrics: ServerMetrics?
+    /// Told after each round how many verdicts of each fault type it stored and which alarms it
+    /// opened (for metrics and open dashboard pages).
+    let recorded: (@Sendable (_ byFault: [FaultType: Int], _ opened: [Alarm]) -> Void)?
     private var scheduled = false
     /// A scheduled run is under way; runs never overlap (each would classify the same windows).
     private var running = false
@@ -56,15 +55,14 @@ public actor DiagnosisService {
     private var lastRun = ContinuousClock.now - .seconds(60)
 
     /// Whether a run is under way or scheduled.
-    var busy: Bool { running || scheduled }
+    public var busy: Bool { running || scheduled }
 
     public init(
         store: any EngineStore & MachineStore, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
-        events: EventHub? = nil, metrics: ServerMetrics? = nil
+        recorded: (@Sendable (_ byFault: [FaultType: Int], _ opened: [Alarm]) -> Void)? = nil
     ) {
-        self.metrics = metrics
         self.store = store
-        self.events = events
+        self.recorded = recorded
         self.options = options
         self.logger = logger
         self.alarmSink = alarmSink
@@ -107,14 +105,10 @@ public actor DiagnosisService {
             for result in results { byFault[result.diagnosis.faultType, default: 0] += 1 }
             let opened = try await store.record(results, progress: pending, tracker: tracker)
             total.byFault.merge(byFault, uniquingKeysWith: +)
-            metrics?.diagnosed(byFault, source: "engine")
+            recorded?(byFault, opened)
             total.windows += results.count
             total.alarmsOpened += opened
-            if !results.isEmpty { events?.publish(.diagnosis) }
-            if !opened.isEmpty {
-                events?.publish(.alarm)
-                if let alarmSink { await alarmSink(opened) }
-            }
+            if !opened.isEmpty, let alarmSink { await alarmSink(opened) }
             // Done when the scan has caught up and nothing came back ready.
             if pending.windows.isEmpty || (results.isEmpty && pending.scannedThrough == previousMarker) { break }
             previousMarker = pending.scannedThrough
