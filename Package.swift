@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "himmes", targets: ["himmes"]),
+        .executable(name: "himmes-bench", targets: ["himmes-bench"]),
         .library(name: "VibrationCore", targets: ["VibrationCore"]),
         .library(name: "VibrationStore", targets: ["VibrationStore"]),
         .library(name: "VibrationServer", targets: ["VibrationServer"]),
@@ -117,7 +118,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "VibrationCoreTests", dependencies: ["VibrationCore"]),
+        // Labelled windows from two sources (the additive generator and a rotor model) and the
+        // classifier's benchmark on them: for `himmes-bench diagnose` and the tests, not the product.
+        .target(name: "VibrationBenchmarks", dependencies: ["VibrationCore"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // The benchmarks, beside the product: they run the `himmes` binary next to them.
+        .executableTarget(
+            name: "himmes-bench",
+            dependencies: [
+                "VibrationCore",
+                "VibrationBenchmarks",
+                "VibrationStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "VibrationCoreTests", dependencies: ["VibrationCore", "VibrationBenchmarks"]),
         // What the store and server tests share: a fresh store of each backend.
         .target(
             name: "StoreTestSupport",

@@ -158,10 +158,12 @@ public struct PlantGenerator: Sendable {
 
     /// Standard normal values two at a time, by Marsaglia's polar method: one logarithm and one
     /// square root per pair, no sine or cosine.
-    struct GaussianPairs {
+    public struct GaussianPairs: Sendable {
         var spare: Double?
 
-        mutating func next(_ rng: inout SplitMix64) -> Double {
+        public init() {}
+
+        public mutating func next(_ rng: inout SplitMix64) -> Double {
             if let value = spare {
                 spare = nil
                 return value

@@ -270,3 +270,18 @@ extension BinaryInteger {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension String {
+    /// The text right-aligned in a column `width` characters wide (as it is when longer).
+    public func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+extension Array where Element == Double {
+    /// The value at quantile `q` (0.5 the median, 0.99 the 99th percentile) of these sorted values,
+    /// by nearest rank; nil when there are none.
+    public func quantile(_ q: Double) -> Double? {
+        isEmpty ? nil : self[Swift.min(count - 1, Int(Double(count) * q))]
+    }
+}

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// Says how long the server took to produce each answer, in the standard `Server-Timing` header
 /// (`app;dur=` milliseconds, to the start of the body): browsers show it in their developer tools,
-/// and `himmes bench` reads it to separate server time from the network round trip.
+/// and `himmes-bench` reads it to separate server time from the network round trip.
 struct ServerTimingMiddleware<Context: RequestContext>: RouterMiddleware {
     static var header: HTTPField.Name { .serverTiming }
 

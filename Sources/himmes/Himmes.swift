@@ -15,7 +15,7 @@ struct Himmes: AsyncParsableCommand {
             documentation at /docs, and keeps everything in one embedded SQLite file by default, or \
             in PostgreSQL with --db postgres://….
             """,
-        subcommands: [Serve.self, Import.self, Export.self, Diagnose.self, Generate.self, Simulate.self, Keys.self, Migrate.self, Prune.self, Bench.self],
+        subcommands: [Serve.self, Import.self, Export.self, Diagnose.self, Generate.self, Simulate.self, Keys.self, Migrate.self, Prune.self],
         defaultSubcommand: nil
     )
 }
@@ -100,11 +100,4 @@ enum Environment {
         guard let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty else { return [] }
         return env.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
-}
-
-/// A one-way signal between tasks: unset until `set()`, then set for good.
-final class Latch: Sendable {
-    private let value = Mutex(false)
-    var isSet: Bool { value.withLock { $0 } }
-    func set() { value.withLock { $0 = true } }
 }

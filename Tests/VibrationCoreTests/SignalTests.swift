@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+import VibrationBenchmarks
+
 @testable import VibrationCore
 
 func sine(amplitude: Double, hz: Double, rate: Double, count: Int, phase: Double = 0.3) -> [Double] {

@@ -2,12 +2,18 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import VibrationBenchmarks
 import VibrationCore
 import VibrationStore
 
-struct Bench: AsyncParsableCommand {
+/// The benchmarks, beside the product: each measures `himmes` (the binary next to this one) on
+/// this machine and prints the figures.
+@main
+struct HimmesBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "himmes-bench",
         abstract: "Measure the product on this machine and print the figures.",
+        discussion: "Build with -c release for figures worth quoting; `himmes` is run from the same folder as this program.",
         subcommands: [BenchIngest.self, BenchDiagnose.self, BenchDashboard.self, BenchHTTP.self])
 }
 
@@ -321,12 +327,6 @@ final class ServerProcess: @unchecked Sendable {
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }
 

@@ -35,8 +35,10 @@ struct Measured {
     }
 
     /// This program's own executable, to run its subcommands as separate processes.
+    /// The `himmes` program beside this one.
     static var himmes: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let this = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: this).deletingLastPathComponent().appendingPathComponent("himmes").path
     }
 
     /// The full path of a program on PATH, if any.
@@ -49,10 +51,3 @@ struct Measured {
     }
 }
 
-extension Array where Element == Double {
-    /// The value at quantile `q` (0.5 the median, 0.99 the 99th percentile) of these sorted values,
-    /// by nearest rank; nil when there are none.
-    func quantile(_ q: Double) -> Double? {
-        isEmpty ? nil : self[Swift.min(count - 1, Int(Double(count) * q))]
-    }
-}

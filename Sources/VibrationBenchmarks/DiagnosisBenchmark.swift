@@ -1,3 +1,4 @@
+import VibrationCore
 import Foundation
 
 /// Accuracy of the classifier on windows whose answer is known, from two independent sources: the

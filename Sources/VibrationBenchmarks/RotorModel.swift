@@ -1,3 +1,4 @@
+import VibrationCore
 import Foundation
 
 /// A physical model of a machine, a second source of labelled windows beside the additive
