@@ -4,9 +4,9 @@ import OpenAPIRuntime
 import VibrationCore
 import VibrationStore
 
-/// `GET /machines/{name}/waveform` answered with its JSON written straight into bytes. Foundation's
-/// JSONEncoder (boxing every value, sorting every object's keys) took about 4 ms of a 10 ms
-/// zoomed-in request for 2,000 buckets; written here it is a small fraction of that. The query is
+/// `GET /machines/{name}/waveform` answered with its JSON written straight into bytes: Foundation's
+/// JSONEncoder boxes every value and sorts every object's keys, which for thousands of buckets costs
+/// more than reading them (docs/PERFORMANCE.md has the figures). The query is
 /// read here only when it is plain (no `+`, every parameter known and well-formed); anything else,
 /// and every error, goes to the generated handler, which answers as the API document says.
 struct WaveformFastPath<S: Store>: ServerMiddleware {

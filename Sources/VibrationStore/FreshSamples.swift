@@ -2,8 +2,8 @@ import Synchronization
 import VibrationCore
 
 /// The samples a SQLite store has just written, handed to the diagnosis engine in memory so that it
-/// does not read back every sample it was given a moment ago (at 800k samples a second that read
-/// was most of the engine's work).
+/// does not read back every sample it was given a moment ago (at high rates that read would be most
+/// of the engine's work).
 ///
 /// The writer publishes each commit's rows with their ids (a run of consecutive rowids). The engine
 /// takes the runs of the id range it scans; every id of that range no run covers (rows another

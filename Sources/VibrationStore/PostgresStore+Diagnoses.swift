@@ -56,8 +56,8 @@ extension PostgresStore {
     }
 
     /// The newest diagnosis of each machine. As a LATERAL join, PostgreSQL probes the index once
-    /// per machine whatever its statistics say (joined on a subquery's id, it measured ten times
-    /// slower on diagnoses not yet analysed).
+    /// per machine whatever its statistics say (joined on a subquery's id, the planner may scan the
+    /// table instead while the diagnoses are not yet analysed).
     static let latestDiagnosesSQL = StoreSQL.diagnosedMachines + """
         SELECT d.id, d.machine_name, d.detected_at, d.fault_type
         FROM machine CROSS JOIN LATERAL (

@@ -104,8 +104,8 @@ public final class PostgresStore: Store {
 
     /// `all` for a query on sample ids, planned to read the id index whatever the statistics say:
     /// until a partition written by small uploads is first analysed, the planner takes its block
-    /// ranges to be unordered and scans every row instead (with the engine scanning each second, a
-    /// load grew quadratic).
+    /// ranges to be unordered and scans every row instead, which with the engine scanning each second
+    /// makes a load's cost grow with the square of its size.
     func allByID<each C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ types: (repeat each C).Type) async throws
         -> [(repeat each C)]
     {

@@ -96,7 +96,7 @@ public final class SQLiteStore: Store {
     /// writing the file. A passive checkpoint never waits for readers or the writer. The writer's own
     /// automatic checkpoint stays on: it finds nearly every frame copied already, copies the rest, and
     /// so lets the next transaction start the WAL again from its beginning (the background one alone,
-    /// always a few commits behind, never would: the WAL grew to 2.4 GB in 20 s of uploads).
+    /// always a few commits behind, never would, and the WAL would grow without bound under uploads).
     final class Checkpointer: Sendable {
         private let task: Task<Void, Never>
 
@@ -120,9 +120,9 @@ public final class SQLiteStore: Store {
 
     /// A read-only connection of its own that runs short reads (a page of a table, a waveform's
     /// summary rows, the latest diagnoses, the alarms) on the thread that asks, when no other
-    /// thread is using it. A read through the pool hands the work to one of the pool's threads and the answer back to
-    /// the caller's: with uploads streaming in and both cores busy, waiting for those two threads
-    /// to be scheduled took 2-3 ms of a table page's time, its read 0.2 ms.
+    /// thread is using it. A read through the pool hands the work to one of the pool's threads and the
+    /// answer back to the caller's; with uploads streaming in and every core busy, waiting for those
+    /// two threads to be scheduled costs far more than a short read itself.
     final class InlineReader: Sendable {
         private let connection: DatabaseQueue
         private let busy = Atomic<Bool>(false)

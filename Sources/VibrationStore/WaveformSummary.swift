@@ -13,7 +13,7 @@ enum WaveformSummary {
     /// The most samples a waveform reads from the samples themselves.
     static let sampleLimit = 5_000_000
     /// The most samples a waveform finer than the finest level reads before drawing from that level
-    /// instead (5 s of a 4 kHz sensor; about 3 ms on a quiet 2-core server).
+    /// instead (5 s of a 4 kHz sensor), so that a request's work is bounded whatever the rate.
     static let rawSampleBudget = 20_000
 
     /// The start of the bucket of width `width` holding `t`, for negative times too.

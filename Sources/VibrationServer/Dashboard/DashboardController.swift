@@ -279,9 +279,8 @@ extension Request {
 /// The machine names the table pages offer as a filter, read at most once a second and never
 /// waited for once read: a page gets the list as it was last read, and a list older than the
 /// lifetime is read again in the background for the pages after it (a machine added shows a second
-/// later). Under a stream of uploads the read of the registry took longer than the table's own.
-/// The `<option>` list is written once per read (the template engine took a tenth of a
-/// millisecond per hundred names, on every page).
+/// later): under a stream of uploads a page must not wait for the registry. The `<option>` list is
+/// written once per read, not by the template engine on every page.
 final class MachineNameList: Sendable {
     struct Listed: Equatable {
         let names: [String]
