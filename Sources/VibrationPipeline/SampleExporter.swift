@@ -65,11 +65,11 @@ public struct SampleCSVExport: AsyncSequence, Sendable {
                     rows += page.count
                 case .recording(let extent, let measuredTimes):
                     page = try await store.samples(of: extent, measuredTimes: measuredTimes, after: cursor, limit: SampleCSVExport.pageRows)
-                    let from = filter.from?.microseconds ?? .min
-                    let to = filter.to?.microseconds ?? .max
-                    for row in page where extent.holds(collectedAt: row.sample.collectedAt.microseconds, measuredTime: row.sample.measuredTime) {
-                        let instant = extent.instant(measuredTime: row.sample.measuredTime)
-                        guard instant >= from, instant <= to else { continue }
+                    let instants = (filter.from?.microseconds ?? .min)...(filter.to?.microseconds ?? .max)
+                    for row in page
+                    where extent.instant(
+                        ofRowCollectedAt: row.sample.collectedAt.microseconds, measuredTime: row.sample.measuredTime, within: instants) != nil
+                    {
                         writer.append(row.sample, to: &out)
                         rows += 1
                     }

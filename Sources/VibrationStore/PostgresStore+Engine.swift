@@ -84,7 +84,7 @@ extension PostgresStore {
             }
         }
         let placed = scan.finish()
-        if !scan.spans.isEmpty {
+        if !scan.windowRows.isEmpty {
             var monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)] = [:]
             for (id, machine, sensorNo, channel) in try await all(
                 """

@@ -172,7 +172,7 @@ extension PostgresStore {
             RecordingExtent(
                 sensorID: sensor, start: start, timeLow: low, timeHigh: high, collectedLow: collectedLow, collectedHigh: collectedHigh,
                 clockOffset: offset)
-        }.filter { $0.instants.upperBound >= from.microseconds && $0.instants.lowerBound <= to.microseconds }
+        }.filter { $0.meets(from: from.microseconds, to: to.microseconds) }
     }
 
     /// The sensor's samples in an instant range read recording by recording, when some recording
@@ -217,28 +217,22 @@ extension PostgresStore {
             ).first,
             let low, let high
         else { return nil }
-        let span = InstantSeries.span(
-            instants: instantLow.flatMap { a in instantHigh.map { a...max(a, $0) } },
-            extentsCollected: extentLow.flatMap { a in extentHigh.map { a...max(a, $0) } }, collected: low...max(low, high))
-        return Timestamp(microseconds: span.lowerBound)...Timestamp(microseconds: span.upperBound)
+        return InstantSeries.span(
+            collected: low...max(low, high),
+            extents: .init(instantLow: instantLow, instantHigh: instantHigh, collectedLow: extentLow, collectedHigh: extentHigh))
     }
 
     public func waveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int
     ) async throws -> Downsampling.Reduced? {
-        let limit = WaveformSummary.sampleLimit
-        if let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo),
-            let placed = try await seriesByRecording(sensor: sensor, channel: channel, from: from, to: to, limit: limit)
-        {
-            return Downsampling.Reduced(
-                buckets: Downsampling.minMax(
-                    times: placed.times, values: placed.values, from: from.microseconds, to: to.microseconds + 1, buckets: buckets),
-                samples: placed.times.count, truncated: placed.times.count == limit, summaryMicroseconds: nil)
-        }
         // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
         return try await drawWaveform(
-            machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
+            machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets,
+            placed: {
+                guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
+                return try await seriesByRecording(sensor: sensor, channel: channel, from: from, to: to, limit: WaveformSummary.sampleLimit)
+            }
         ) { level, firstBucket in
             guard let sensor = try await sensorID(machineName: machineName, sensorNo: sensorNo) else { return nil }
             let rows = try await query(

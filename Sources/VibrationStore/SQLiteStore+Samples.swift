@@ -191,12 +191,9 @@ extension SQLiteStore {
                                min(collected_low), max(collected_high)
                         FROM recording_extents WHERE sensor_id = ?
                         """), arguments: [sensor])
-            let instants: (Int64?, Int64?) = (row?[0], row?[1])
-            let collected: (Int64?, Int64?) = (row?[2], row?[3])
-            let span = InstantSeries.span(
-                instants: instants.0.flatMap { a in instants.1.map { a...max(a, $0) } },
-                extentsCollected: collected.0.flatMap { a in collected.1.map { a...max(a, $0) } }, collected: low...high)
-            return Timestamp(microseconds: span.lowerBound)...Timestamp(microseconds: span.upperBound)
+            return InstantSeries.span(
+                collected: low...max(low, high),
+                extents: .init(instantLow: row?[0], instantHigh: row?[1], collectedLow: row?[2], collectedHigh: row?[3]))
         }
     }
 
@@ -240,7 +237,7 @@ extension SQLiteStore {
             RecordingExtent(
                 sensorID: sensor, start: row[0], timeLow: row[1], timeHigh: row[2], collectedLow: row[3], collectedHigh: row[4],
                 clockOffset: row[5])
-        }.filter { $0.instants.upperBound >= from.microseconds && $0.instants.lowerBound <= to.microseconds }
+        }.filter { $0.meets(from: from.microseconds, to: to.microseconds) }
     }
 
     /// The sensor's samples in an instant range read recording by recording, when some recording
@@ -278,20 +275,15 @@ extension SQLiteStore {
     ) async throws -> Downsampling.Reduced? {
         // The channel names a column; it comes from the enum, never from a request.
         let column = channel.rawValue
-        let limit = WaveformSummary.sampleLimit
-        let placed = try await pool.read { db in
-            try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo).flatMap {
-                try Self.seriesByRecording(db, sensor: $0, column: column, from: from, to: to, limit: limit)
-            }
-        }
-        if let placed {
-            return Downsampling.Reduced(
-                buckets: Downsampling.minMax(
-                    times: placed.times, values: placed.values, from: from.microseconds, to: to.microseconds + 1, buckets: buckets),
-                samples: placed.times.count, truncated: placed.times.count == limit, summaryMicroseconds: nil)
-        }
         return try await drawWaveform(
-            machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets
+            machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, buckets: buckets,
+            placed: {
+                try await pool.read { db in
+                    try Self.existingSensorID(db, machineName: machineName, sensorNo: sensorNo).flatMap {
+                        try Self.seriesByRecording(db, sensor: $0, column: column, from: from, to: to, limit: WaveformSummary.sampleLimit)
+                    }
+                }
+            }
         ) { level, firstBucket in
             // Up to ten rows a drawing bucket: a few hundred are read here, thousands through the pool.
             let rows = (to.microseconds - firstBucket) / WaveformSummary.levels[level] + 1

@@ -7,11 +7,22 @@ extension SampleStore {
     /// `WaveformSummary.rawSampleBudget` of them (counted from the 100 ms level), and from the finest
     /// level otherwise: then a bucket of 10 ms may span a few drawing buckets, and a narrower range
     /// brings the samples back. The work of a request so stays bounded whatever the sensor's rate.
+    /// Before any of that, `placed` reads the range recording by recording (at most
+    /// `WaveformSummary.sampleLimit` samples) when collected_at does not place its samples, and
+    /// answers nil when it does.
     func drawWaveform(
         machineName: String, sensorNo: String, channel: SignalChannel, from: Timestamp, to: Timestamp, buckets: Int,
+        placed: () async throws -> (times: [Int64], values: [Double])?,
         summary: (_ level: Int, _ firstBucket: Int64) async throws -> [Downsampling.Bucket]?
     ) async throws -> Downsampling.Reduced? {
         let end = to.microseconds + 1
+        let limit = WaveformSummary.sampleLimit
+        func drawn(_ series: (times: [Int64], values: [Double])) -> Downsampling.Reduced {
+            Downsampling.Reduced(
+                buckets: Downsampling.minMax(times: series.times, values: series.values, from: from.microseconds, to: end, buckets: buckets),
+                samples: series.times.count, truncated: series.times.count == limit, summaryMicroseconds: nil)
+        }
+        if let series = try await placed() { return drawn(series) }
         let perBucket = (end - from.microseconds) / Int64(max(buckets, 1))
         func drawn(level: Int) async throws -> Downsampling.Reduced? {
             let width = WaveformSummary.levels[level]
@@ -30,13 +41,7 @@ extension SampleStore {
         if around.reduce(0, { $0 + $1.count }) > WaveformSummary.rawSampleBudget {
             return try await drawn(level: 0)
         }
-        let limit = WaveformSummary.sampleLimit
-        guard
-            let series = try await series(
-                machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, limit: limit)
-        else { return nil }
-        return Downsampling.Reduced(
-            buckets: Downsampling.minMax(times: series.times, values: series.values, from: from.microseconds, to: end, buckets: buckets),
-            samples: series.times.count, truncated: series.times.count == limit, summaryMicroseconds: nil)
+        return try await series(machineName: machineName, sensorNo: sensorNo, channel: channel, from: from, to: to, limit: limit)
+            .map(drawn)
     }
 }

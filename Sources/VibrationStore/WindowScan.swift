@@ -42,12 +42,22 @@ struct WindowKey: Hashable, Comparable {
 /// The engine's scan of new rows, in id (arrival) order: each row is placed in its sensor's
 /// recording (`RecordingTracker`) and filed under its window, whose rows' collected_at span grows.
 struct WindowScan {
+    /// What the scan saw of a window's rows: the range of their collected_at, and the largest
+    /// distance between a row's collected_at and its instant (µs).
+    struct Rows {
+        var collected: ClosedRange<Int64>
+        var clockOffset: Int64
+
+        mutating func merge(_ other: Rows) {
+            collected = min(collected.lowerBound, other.collected.lowerBound)...max(collected.upperBound, other.collected.upperBound)
+            clockOffset = max(clockOffset, other.clockOffset)
+        }
+    }
+
     var tracker: RecordingTracker
     let seconds: Double
-    private(set) var spans: [WindowKey: ClosedRange<Int64>] = [:]
-    /// Per window, the largest distance between a row's collected_at and its instant (µs).
-    private(set) var offsets: [WindowKey: Int64] = [:]
-    private var last: (key: WindowKey, low: Int64, high: Int64, offset: Int64)?
+    private(set) var windowRows: [WindowKey: Rows] = [:]
+    private var last: (key: WindowKey, rows: Rows)?
 
     init(tracker: RecordingTracker, seconds: Double) {
         self.tracker = tracker
@@ -59,12 +69,12 @@ struct WindowScan {
     mutating func add(sensor: Int64, collectedAt: Int64, measuredTime t: Double) -> WindowKey {
         let start = tracker.place(sensor: sensor, low: t, high: t, collectedAt: collectedAt)
         let key = WindowKey(sensor: sensor, recording: start, index: Int(t / seconds))
-        let offset = abs(collectedAt &- (start &+ Int64((t * 1_000_000).rounded())))
-        if let current = last, current.key == key {
-            last = (key, min(current.low, collectedAt), max(current.high, collectedAt), max(current.offset, offset))
+        let rows = Rows(collected: collectedAt...collectedAt, clockOffset: abs(RecordingTracker.impliedStart(collectedAt, t) &- start))
+        if last?.key == key {
+            last!.rows.merge(rows)
         } else {
             flush()
-            last = (key, collectedAt, collectedAt, offset)
+            last = (key, rows)
         }
         return key
     }
@@ -79,27 +89,20 @@ struct WindowScan {
         let start = tracker.place(sensor: sensor, low: low, high: high, count: count, collectedAt: collectedFirst)
         let key = WindowKey(sensor: sensor, recording: start, index: Int(low / seconds))
         let offset = max(
-            abs(collectedLow &- (start &+ Int64((low * 1_000_000).rounded()))),
-            abs(collectedHigh &- (start &+ Int64((high * 1_000_000).rounded()))))
+            abs(RecordingTracker.impliedStart(collectedLow, low) &- start), abs(RecordingTracker.impliedStart(collectedHigh, high) &- start))
         flush()
-        last = (key, collectedLow, collectedHigh, offset)
+        last = (key, Rows(collected: collectedLow...collectedHigh, clockOffset: offset))
         return key
     }
 
     private mutating func flush() {
-        guard let (key, low, high, offset) = last else { return }
-        if let span = spans[key] {
-            spans[key] = min(span.lowerBound, low)...max(span.upperBound, high)
-            offsets[key] = max(offsets[key] ?? 0, offset)
-        } else {
-            spans[key] = low...high
-            offsets[key] = offset
-        }
+        guard let (key, rows) = last else { return }
+        windowRows[key, default: rows].merge(rows)
         last = nil
     }
 
     /// Ends the scan: files the last window and returns each sensor's open recordings. The windows
-    /// the rows fell in are `spans`' keys.
+    /// the rows fell in are `windowRows`' keys.
     mutating func finish() -> [Int64: [RecordingTracker.Recording]] {
         flush()
         tracker.settle()
@@ -109,15 +112,15 @@ struct WindowScan {
     /// What the scanned rows add to their recordings' extents (after `finish`).
     var extents: [RecordingExtent] {
         RecordingExtent.merged(
-            spans.lazy.map { key, span in
+            windowRows.lazy.map { key, rows in
                 RecordingExtent(
-                    sensorID: key.sensor, start: key.recording, index: key.index, seconds: self.seconds, collected: span,
-                    clockOffset: self.offsets[key] ?? 0)
+                    sensorID: key.sensor, start: key.recording, index: key.index, seconds: self.seconds, collected: rows.collected,
+                    clockOffset: rows.clockOffset)
             })
     }
 
     /// The sensors the scanned rows belong to (after `finish`).
-    var sensors: Set<Int64> { Set(spans.keys.map(\.sensor)) }
+    var sensors: Set<Int64> { Set(windowRows.keys.map(\.sensor)) }
 
     /// The windows the scanned rows fell in (after `finish`) on the monitored sensors, on their
     /// monitored channel (or on `channels`), each with its rows' span, in key order.
@@ -125,14 +128,14 @@ struct WindowScan {
         monitored: [Int64: (machine: String, sensorNo: String, channel: SignalChannel)], channels: [SignalChannel]?
     ) -> [AnalysisWindow] {
         var windows: [AnalysisWindow] = []
-        for (key, span) in spans.sorted(by: { $0.key < $1.key }) {
+        for (key, rows) in windowRows.sorted(by: { $0.key < $1.key }) {
             guard let sensor = monitored[key.sensor] else { continue }
             for channel in channels ?? [sensor.channel] {
                 windows.append(
                     AnalysisWindow(
                         machineName: sensor.machine, sensorNo: sensor.sensorNo, sensorID: key.sensor, channel: channel,
                         recordingStart: Timestamp(microseconds: key.recording), index: key.index, seconds: seconds,
-                        collectedSpan: span))
+                        collectedSpan: rows.collected))
             }
         }
         return windows

@@ -121,7 +121,7 @@ struct FreshSamplesTests {
         var scan = WindowScan(tracker: RecordingTracker(), seconds: 1)
         fresh.absorb([.init(firstID: 1, count: 200, batch: Self.batch(Array(0..<200)), sensorIDs: [1])], scan: &scan) { _ in .normal }
         _ = scan.finish()
-        #expect(Set(scan.spans.keys) == [WindowKey(sensor: 1, recording: Self.recording, index: 0)])
+        #expect(Set(scan.windowRows.keys) == [WindowKey(sensor: 1, recording: Self.recording, index: 0)])
         #expect(fresh.samples(of: window)?.values.count == 200)
         var other = window
         other.channel = .looseness

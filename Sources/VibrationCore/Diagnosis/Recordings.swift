@@ -185,7 +185,7 @@ public struct RecordingTracker: Sendable {
     static let clockTolerance: Int64 = 1_000_000
 
     /// collected_at - measured_time, in µs: the recording's start, if collected_at is the instant.
-    static func impliedStart(_ collectedAt: Int64, _ measuredTime: Double) -> Int64 {
+    public static func impliedStart(_ collectedAt: Int64, _ measuredTime: Double) -> Int64 {
         collectedAt &- Int64((measuredTime * 1_000_000).rounded())
     }
 
@@ -325,6 +325,20 @@ public struct RecordingExtent: Sendable, Equatable {
             || abs(collectedAt &- instant(measuredTime: measuredTime)) <= RecordingTracker.clockTolerance
     }
 
+    /// The instant of a row collected at `collectedAt` with `measuredTime` when the recording holds
+    /// it and the instant lies in `instants`; nil otherwise.
+    @inline(__always)
+    public func instant(ofRowCollectedAt collectedAt: Int64, measuredTime: Double, within instants: ClosedRange<Int64>) -> Int64? {
+        guard holds(collectedAt: collectedAt, measuredTime: measuredTime) else { return nil }
+        let t = instant(measuredTime: measuredTime)
+        return instants.contains(t) ? t : nil
+    }
+
+    /// Whether its instants meet the range `from...to` (µs).
+    public func meets(from: Int64, to: Int64) -> Bool {
+        instants.upperBound >= from && instants.lowerBound <= to
+    }
+
     /// Both extents' rows (same sensor and start).
     public mutating func merge(_ other: RecordingExtent) {
         timeLow = min(timeLow, other.timeLow)
@@ -412,9 +426,7 @@ extension InstantSeries {
 
         @inline(__always)
         public mutating func add(collectedAt: Int64, measuredTime: Double, value: Double) {
-            guard extent.holds(collectedAt: collectedAt, measuredTime: measuredTime) else { return }
-            let t = extent.instant(measuredTime: measuredTime)
-            guard t >= from, t <= to else { return }
+            guard let t = extent.instant(ofRowCollectedAt: collectedAt, measuredTime: measuredTime, within: from...to) else { return }
             times.append(t)
             values.append(value)
         }
@@ -422,16 +434,29 @@ extension InstantSeries {
         public var series: (times: [Int64], values: [Double]) { (times, values) }
     }
 
-    /// The first and last instants of a sensor's samples: from its recordings' extents (the
-    /// instants they cover, the collected_at they hold) when the engine has placed its oldest and
-    /// newest rows (`collected` is the range of its rows' collected_at), from collected_at otherwise.
-    public static func span(
-        instants: ClosedRange<Int64>?, extentsCollected: ClosedRange<Int64>?, collected: ClosedRange<Int64>
-    ) -> ClosedRange<Int64> {
-        guard let instants, let extentsCollected else { return collected }
-        let tolerance = RecordingTracker.clockTolerance
-        let low = extentsCollected.lowerBound <= collected.lowerBound &+ tolerance ? instants.lowerBound : collected.lowerBound
-        let high = extentsCollected.upperBound >= collected.upperBound &- tolerance ? instants.upperBound : collected.upperBound
-        return min(low, high)...max(low, high)
+    /// What a store sums up of a sensor's recording extents: the lowest and highest instants they
+    /// cover and the lowest and highest collected_at they hold (µs).
+    public struct ExtentTotals: Sendable {
+        public var instantLow, instantHigh, collectedLow, collectedHigh: Int64
+
+        /// The four aggregates as a query gives them: all present, or none (no extents).
+        public init?(instantLow: Int64?, instantHigh: Int64?, collectedLow: Int64?, collectedHigh: Int64?) {
+            guard let instantLow, let instantHigh, let collectedLow, let collectedHigh else { return nil }
+            (self.instantLow, self.instantHigh, self.collectedLow, self.collectedHigh) = (instantLow, instantHigh, collectedLow, collectedHigh)
+        }
+    }
+
+    /// The first and last instants of a sensor's samples: from its recordings' extents when the
+    /// engine has placed its oldest and newest rows (`collected` is the range of its rows'
+    /// collected_at), from collected_at otherwise.
+    public static func span(collected: ClosedRange<Int64>, extents: ExtentTotals?) -> ClosedRange<Timestamp> {
+        var low = collected.lowerBound
+        var high = collected.upperBound
+        if let extents {
+            let tolerance = RecordingTracker.clockTolerance
+            if extents.collectedLow <= collected.lowerBound &+ tolerance { low = extents.instantLow }
+            if extents.collectedHigh >= collected.upperBound &- tolerance { high = extents.instantHigh }
+        }
+        return Timestamp(microseconds: min(low, high))...Timestamp(microseconds: max(low, high))
     }
 }
