@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import ServiceLifecycle
+import Synchronization
 import VibrationCore
 import VibrationStore
 
@@ -47,15 +49,16 @@ public actor DiagnosisService {
     /// Told after each round how many verdicts of each fault type it stored and which alarms it
     /// opened (for metrics and open dashboard pages).
     let recorded: (@Sendable (_ byFault: [FaultType: Int], _ opened: [Alarm]) -> Void)?
-    private var scheduled = false
-    /// A scheduled run is under way; runs never overlap (each would classify the same windows).
+    /// Requests for a run; requests made while one is pending make one run together.
+    private let requests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// A request is waiting for the automatic loop.
+    private let requested = Atomic<Bool>(false)
+    /// The automatic loop is in a run.
     private var running = false
-    /// Asked for again while running: run once more when done.
-    private var again = false
     private var lastRun = ContinuousClock.now - .seconds(60)
 
-    /// Whether a run is under way or scheduled.
-    public var busy: Bool { running || scheduled }
+    /// Whether an automatic run is under way or asked for.
+    public var busy: Bool { running || requested.load(ordering: .acquiring) }
 
     public init(
         store: any EngineStore & MachineStore, options: Options = Options(), logger: Logger, alarmSink: (@Sendable ([Alarm]) async -> Void)? = nil,
@@ -154,37 +157,45 @@ public actor DiagnosisService {
         }
     }
 
-    /// Asks for a run soon; calls close together make one run, at most one a second.
-    public func notify() {
-        guard !scheduled else { return }
-        scheduled = true
-        Task {
-            let wait = max(.zero, .seconds(1) - (ContinuousClock.now - lastRun))
-            try? await Task.sleep(for: wait)
-            await self.runScheduled()
+    /// Asks the automatic loop (`automatic`) for a run soon; requests close together make one run,
+    /// at most one a second.
+    public nonisolated func notify() {
+        requested.store(true, ordering: .releasing)
+        requests.continuation.yield()
+    }
+
+    /// The engine as a service: runs once at start (for data stored while no server ran), then
+    /// whenever `notify` asks, never two runs at once. A graceful shutdown lets the run under way
+    /// finish and stops the loop.
+    public nonisolated var automatic: some Service { Automatic(engine: self) }
+
+    struct Automatic: Service {
+        let engine: DiagnosisService
+
+        func run() async throws {
+            engine.notify()
+            for await _ in engine.requests.stream.cancelOnGracefulShutdown() {
+                await engine.runRequested()
+            }
         }
     }
 
-    private func runScheduled() async {
-        scheduled = false
-        // The actor lets another call in at every await of a run: one still going takes the
-        // request over instead of a second run doing the same work beside it.
-        guard !running else {
-            again = true
+    private func runRequested() async {
+        running = true
+        defer { running = false }
+        do {
+            try await cancelWhenGracefulShutdown { try await Task.sleep(for: max(.zero, .seconds(1) - (ContinuousClock.now - self.lastRun))) }
+        } catch {
             return
         }
-        running = true
-        repeat {
-            again = false
-            do {
-                let run = try await run()
-                if run.windows > 0 {
-                    logger.debug("diagnosed windows", metadata: ["windows": "\(run.windows)", "alarms": "\(run.alarmsOpened.count)"])
-                }
-            } catch {
-                logger.error("automatic diagnosis failed", metadata: ["error": "\(error)"])
+        requested.store(false, ordering: .releasing)
+        do {
+            let run = try await run()
+            if run.windows > 0 {
+                logger.debug("diagnosed windows", metadata: ["windows": "\(run.windows)", "alarms": "\(run.alarmsOpened.count)"])
             }
-        } while again
-        running = false
+        } catch {
+            logger.error("automatic diagnosis failed", metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -2,18 +2,35 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import ServiceLifecycle
 import VibrationCore
 
-/// Posts each opened alarm as JSON to a URL, retrying with backoff when the receiver fails.
-public struct AlarmWebhook: Sendable {
+/// Posts each opened alarm as JSON to a URL, retrying with backoff when the receiver fails. As a
+/// service it posts what `enqueue` hands it, in order; at a graceful shutdown it still posts the
+/// alarms handed to it before, then stops.
+public struct AlarmWebhook: Service {
     public let url: String
     public let attempts: Int
     let logger: Logger
+    private let queue = AsyncStream.makeStream(of: [Alarm].self)
 
     public init(url: String, attempts: Int = 4, logger: Logger) {
         self.url = url
         self.attempts = max(1, attempts)
         self.logger = logger
+    }
+
+    /// Hands alarms to the service to post; returns at once.
+    public func enqueue(_ alarms: [Alarm]) {
+        queue.continuation.yield(alarms)
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            for await alarms in queue.stream { await deliver(alarms) }
+        } onGracefulShutdown: {
+            queue.continuation.finish()
+        }
     }
 
     /// The receiver as logs name it: scheme, host and port. A webhook's path and query often hold

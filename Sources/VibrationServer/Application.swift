@@ -3,6 +3,7 @@ import NIOCore
 import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
+import ServiceLifecycle
 import VibrationCore
 import VibrationPipeline
 import VibrationStore
@@ -21,17 +22,11 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     }
 }
 
-/// Opens the database named in the configuration (an SQLite file or a PostgreSQL URL) and builds
-/// the application on it.
-public func buildApplication(config: ServerConfig) async throws -> some ApplicationProtocol {
-    var logger = Logger(label: "himmes")
-    logger.logLevel = config.logLevel
-    let store = try await StoreLocation.open(config.databasePath, logger: logger)
-    return try buildApplication(store: store, config: config, logger: logger)
-}
-
 /// The whole HTTP application on a given store; `himmes serve` and the tests both start here.
-public func buildApplication(store: any Store, config: ServerConfig, logger: Logger? = nil) throws
+/// Besides the HTTP server it runs, as services shut down with it: the engine (when automatic),
+/// the live-event hub, the alarm webhook and retention, and `services` given here (the demo's
+/// gateways). The store is the caller's: it runs it and closes it.
+public func buildApplication(store: any Store, config: ServerConfig, logger: Logger? = nil, services: [any Service] = []) throws
     -> some ApplicationProtocol
 {
     let logger = logger ?? {
@@ -44,14 +39,18 @@ public func buildApplication(store: any Store, config: ServerConfig, logger: Log
     let metrics = ServerMetrics()
     let engine = DiagnosisService(
         store: store, options: config.diagnosis, logger: logger,
-        alarmSink: webhook.map { hook in { @Sendable alarms in Task { await hook.deliver(alarms) } } }, events: events,
+        alarmSink: webhook.map { hook in { @Sendable alarms in hook.enqueue(alarms) } }, events: events,
         metrics: metrics)
     let router = try buildRouter(
         store: store, config: config,
         changes: Changes(engine: config.automaticDiagnosis ? engine : nil, events: events, metrics: metrics))
-    if config.automaticDiagnosis {
-        // Data loaded while the server was down is diagnosed on start.
-        Task { await engine.notify() }
+    // Shut down in the reverse order, after the HTTP server: the engine finishes its round before
+    // the webhook posts what it was handed.
+    var ownServices: [any Service] = [events]
+    if let webhook { ownServices.append(webhook) }
+    if config.automaticDiagnosis { ownServices.append(engine.automatic) }
+    if let period = config.retention {
+        ownServices.append(RetentionService(store: store, period: period, interval: .seconds(86_400), logger: logger))
     }
     return Application(
         router: router,
@@ -60,7 +59,7 @@ public func buildApplication(store: any Store, config: ServerConfig, logger: Log
                 additionalChannelHandlers: [ConnectionDeadlineHandler(limits: config.deadlines)],
                 idleTimeout: TimeAmount(config.idleTimeout))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "himmes"),
-        services: config.retention.map { [RetentionService(store: store, period: $0, interval: .seconds(86_400), logger: logger)] } ?? [],
+        services: ownServices + services,
         logger: logger)
 }
 

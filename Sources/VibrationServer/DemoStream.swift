@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import VibrationCore
 import VibrationStore
 
@@ -12,7 +13,7 @@ import VibrationStore
 /// it: every second, one second of samples for each machine and sensor. The monitored signal of some
 /// machines drifts into a fault and one is repaired, so states change and alarms open and close
 /// within minutes.
-public struct DemoStream: Sendable {
+public struct DemoStream: Service {
     /// How a machine's live signal evolves: its condition from `seconds` after the start.
     public struct Scenario: Sendable {
         public var machineName: String
@@ -192,11 +193,22 @@ public struct DemoStream: Sendable {
         return "Line \(letter.uppercased())"
     }
 
+    /// The demo as a service of the server it feeds: sends until the server shuts down. A demo that
+    /// fails says so and leaves the server running.
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await send() }
+        } catch {
+            if !Task.isShuttingDownGracefully { logger.error("demo stream stopped", metadata: ["error": "\(error)"]) }
+        }
+        try? await gracefulShutdown()
+    }
+
     /// Sends the history through the public bulk API once the server answers (as a gateway sends
     /// what it buffered while offline), then a second of data every second, in step with the clock,
     /// until cancelled. Through the API the engine and open pages hear of every upload, so the
     /// history's first verdicts show while the rest of it is still arriving.
-    public func run() async throws {
+    func send() async throws {
         let now = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
         let start = now.adding(seconds: -Double(historySeconds))
         let snapshots = Int(historyHours * 3_600) / snapshotEvery

@@ -14,8 +14,9 @@ public enum LiveEvent: String, Sendable, CaseIterable {
 }
 
 /// Fans changes out to every open `/events` stream. Bursts are coalesced: each kind of event goes
-/// out at most once per `spacing`, and the last of a burst is never lost.
-public final class EventHub: Sendable {
+/// out at most once per `spacing`, and the last of a burst is never lost. As a service it sends the
+/// events held back by the spacing when their time comes.
+public final class EventHub: Service {
     private struct State {
         /// Each open stream; it also carries nil, the heartbeat.
         var subscribers: [UUID: AsyncStream<LiveEvent?>.Continuation] = [:]
@@ -31,6 +32,8 @@ public final class EventHub: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Events held back, with when they are due.
+    private let held = AsyncStream.makeStream(of: (event: LiveEvent, due: ContinuousClock.Instant).self)
     let spacing: Duration
 
     public init(spacing: Duration = .milliseconds(250)) {
@@ -39,7 +42,7 @@ public final class EventHub: Sendable {
 
     public func publish(_ event: LiveEvent) {
         let now = ContinuousClock.now
-        let wait: Duration? = state.withLock { state in
+        let due: ContinuousClock.Instant? = state.withLock { state in
             state.generation[event, default: 0] += 1
             if state.deferred.contains(event) { return nil }
             let since = state.lastSent[event].map { now - $0 } ?? spacing
@@ -48,12 +51,15 @@ public final class EventHub: Sendable {
                 return nil
             }
             state.deferred.insert(event)
-            return spacing - since
+            return now + (spacing - since)
         }
-        guard let wait else { return }
-        Task {
-            try? await Task.sleep(for: wait)
-            self.state.withLock { state in
+        if let due { held.continuation.yield((event, due)) }
+    }
+
+    public func run() async throws {
+        for await (event, due) in held.stream.cancelOnGracefulShutdown() {
+            try? await Task.sleep(until: due)
+            state.withLock { state in
                 state.deferred.remove(event)
                 state.send(event, at: .now)
             }
@@ -66,28 +72,16 @@ public final class EventHub: Sendable {
     /// Streams open now.
     var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
-    /// A stream of the events published from now on; it ends when `lifetime` is over or when
-    /// `end` is called.
-    func subscribe(lifetime: Duration) -> (events: AsyncStream<LiveEvent?>, end: @Sendable () -> Void) {
+    /// A stream of the events published from now on; `beat` puts a heartbeat (nil) in it, `end`
+    /// closes it.
+    func subscribe() -> (events: AsyncStream<LiveEvent?>, beat: @Sendable () -> Void, end: @Sendable () -> Void) {
         let id = UUID()
-        // nil is a heartbeat, so that proxies and the client see a live connection.
         let (events, output) = AsyncStream.makeStream(of: LiveEvent?.self, bufferingPolicy: .bufferingNewest(8))
         state.withLock { $0.subscribers[id] = output }
-        let heartbeat = Task {
-            let clock = ContinuousClock()
-            let deadline = clock.now + lifetime
-            while clock.now < deadline {
-                try? await Task.sleep(for: min(.seconds(15), deadline - clock.now))
-                if Task.isCancelled { return }
-                output.yield(nil)
-            }
-            output.finish()
-        }
         output.onTermination = { [weak self] _ in
-            heartbeat.cancel()
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
-        return (events, { output.finish() })
+        return (events, { output.yield(nil) }, { output.finish() })
     }
 }
 
@@ -100,7 +94,7 @@ struct Changes: Sendable {
 
     func samplesStored() {
         events.publish(.data)
-        if let engine { Task { await engine.notify() } }
+        engine?.notify()
     }
 
     /// What became of the rows of a sample upload, for `/metrics`.
@@ -128,20 +122,36 @@ struct LiveEventsController {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/events") { _, _ in
-            let (events, end) = hub.subscribe(lifetime: lifetime)
+            let (events, beat, end) = hub.subscribe()
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
                 body: ResponseBody { writer in
                     try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
                     try await withGracefulShutdownHandler {
-                        for await event in events {
-                            if let event {
-                                try await writer.write(
-                                    ByteBuffer(string: "event: \(event.rawValue)\ndata: {\"at\":\"\(Timestamp.now.rfc3339)\"}\n\n"))
-                            } else {
-                                try await writer.write(ByteBuffer(string: ": alive\n\n"))
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            // The heartbeat, so that proxies and the client see a live connection; it
+                            // ends the stream when its lifetime is over.
+                            group.addTask {
+                                let clock = ContinuousClock()
+                                let deadline = clock.now + lifetime
+                                var pause = min(.seconds(15), lifetime)
+                                while clock.now < deadline {
+                                    try await Task.sleep(for: pause)
+                                    beat()
+                                    pause = min(.seconds(15), deadline - clock.now)
+                                }
+                                end()
                             }
+                            for await event in events {
+                                if let event {
+                                    try await writer.write(
+                                        ByteBuffer(string: "event: \(event.rawValue)\ndata: {\"at\":\"\(Timestamp.now.rfc3339)\"}\n\n"))
+                                } else {
+                                    try await writer.write(ByteBuffer(string: ": alive\n\n"))
+                                }
+                            }
+                            group.cancelAll()
                         }
                     } onGracefulShutdown: {
                         end()

@@ -101,3 +101,28 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         return "\(error.code)"
     }
 }
+
+extension PostgresLocation {
+    /// Parameters every session starts with: times travel as UTC (month partitions are cut in
+    /// UTC), and the schema named in the URL comes first on the search path.
+    var startupParameters: [(String, String)] {
+        var parameters = [("TimeZone", "UTC")]
+        if let schema { parameters.append(("search_path", schema)) }
+        return parameters
+    }
+
+    /// One connection's settings, for work done before the pool runs (migrations).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch self.tls {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+}

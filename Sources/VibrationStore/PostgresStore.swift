@@ -14,46 +14,34 @@ public final class PostgresStore: Store {
     let logger: Logger
     public let location: PostgresLocation
     public let maximumConnections: Int
-    private let running: Task<Void, Never>
+    /// The pool's run when the store runs it itself (`start`).
+    private let background = BackgroundRun()
 
-    /// Connects, makes the schema when missing and brings it up to date.
+    /// Connects, makes the schema when missing and brings it up to date, on a connection of its
+    /// own. The pool's connections are made once the store runs (`run`, or `start`).
     public static func connect(
         _ location: PostgresLocation, maximumConnections: Int = 16, logger: Logger = Logger(label: "himmes.store")
     ) async throws -> PostgresStore {
-        try await probe(location, logger: logger)
-        let store = PostgresStore(location: location, maximumConnections: maximumConnections, logger: logger)
+        let connection: PostgresConnection
         do {
-            try await store.migrate()
+            connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration(), id: 0, logger: logger)
         } catch {
-            store.close()
+            // The pool would retry a server that is down, or a wrong password, for ever; this says
+            // at once what is wrong.
             throw PostgresStoreError.unreachable(location.description, PostgresStoreError.explain(error))
         }
-        return store
+        do {
+            try await migrate(connection, location: location, logger: logger)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw PostgresStoreError.unreachable(location.description, PostgresStoreError.explain(error))
+        }
+        return PostgresStore(location: location, maximumConnections: maximumConnections, logger: logger)
     }
 
     public static func connect(url: String, logger: Logger = Logger(label: "himmes.store")) async throws -> PostgresStore {
         try await connect(PostgresLocation(url: url), logger: logger)
-    }
-
-    /// One connection made and closed before the pool starts: the pool would retry a server that
-    /// is down, or a wrong password, for ever; this says at once what is wrong.
-    static func probe(_ location: PostgresLocation, logger: Logger) async throws {
-        do {
-            let tls: PostgresConnection.Configuration.TLS =
-                switch location.tls {
-                case .disable: .disable
-                case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                }
-            var configuration = PostgresConnection.Configuration(
-                host: location.host, port: location.port, username: location.username, password: location.password,
-                database: location.database, tls: tls)
-            configuration.options.connectTimeout = .seconds(10)
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            try await connection.close()
-        } catch {
-            throw PostgresStoreError.unreachable(location.description, PostgresStoreError.explain(error))
-        }
     }
 
     private init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
@@ -67,25 +55,27 @@ public final class PostgresStore: Store {
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
-        // Times travel as UTC; month partitions are cut in UTC.
-        var parameters = [("TimeZone", "UTC")]
-        if let schema = location.schema { parameters.append(("search_path", schema)) }
-        configuration.options.additionalStartupParameters = parameters
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
+        configuration.options.additionalStartupParameters = location.startupParameters
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.location = location
         self.maximumConnections = maximumConnections
-        // Started at once, so that the first query does not find the pool idle.
-        running = Task.immediate { await client.run() }
     }
 
-    /// Closes the pool's connections. The store cannot be used after.
+    /// Runs the connection pool until cancelled or shut down gracefully; queries wait until it runs.
+    public func run() async throws {
+        await client.run()
+    }
+
+    public func start() {
+        background.start { [client] in await client.run() }
+    }
+
     public func close() {
-        running.cancel()
+        background.stop()
     }
 
-    deinit { running.cancel() }
+    deinit { background.stop() }
 
     // MARK: Queries
 
@@ -132,8 +122,8 @@ public final class PostgresStore: Store {
 
     // MARK: Migrations
 
-    private func migrate() async throws {
-        try await client.withConnection { connection in
+    private static func migrate(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws {
+        do {
             if let schema = location.schema {
                 try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
             }

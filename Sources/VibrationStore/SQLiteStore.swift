@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Logging
+import ServiceLifecycle
 import Synchronization
 import VibrationCore
 
@@ -10,9 +11,11 @@ import VibrationCore
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
-    /// Copies the WAL into the database file beside the writer; nil when it could not open, and
-    /// then the writer's own automatic checkpoint does all the copying, as SQLite does by default.
+    /// Copies the WAL into the database file beside the writer while the store runs; nil when it
+    /// could not open, and then the writer's own automatic checkpoint does all the copying, as
+    /// SQLite does by default.
     private let checkpointer: Checkpointer?
+    private let background = BackgroundRun()
     /// The dashboard's short reads on the calling thread; nil when it could not open.
     let inline: InlineReader?
     /// What this store just wrote, kept for the diagnosis engine once it starts scanning.
@@ -80,14 +83,23 @@ public final class SQLiteStore: Store {
             maximumConnections: pool.configuration.maximumReaderCount + 1, openAlarms: openAlarms)
     }
 
-    /// Stops the checkpointer; the pool closes when the store is released (SQLite checkpoints the
-    /// WAL as the last connection closes).
+    /// Checkpoints the WAL beside the writer until cancelled or shut down gracefully.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { [checkpointer] in await checkpointer?.run() }
+    }
+
+    public func start() {
+        background.start { [checkpointer] in await checkpointer?.run() }
+    }
+
+    /// Stops the checkpoints `start` began; the pool closes when the store is released (SQLite
+    /// checkpoints the WAL as the last connection closes).
     public func close() {
-        checkpointer?.stop()
+        background.stop()
     }
 
     deinit {
-        checkpointer?.stop()
+        background.stop()
     }
 
     /// Runs SQLite's passive checkpoint twenty times a second on a connection of its own. With only
@@ -98,23 +110,23 @@ public final class SQLiteStore: Store {
     /// so lets the next transaction start the WAL again from its beginning (the background one alone,
     /// always a few commits behind, never would, and the WAL would grow without bound under uploads).
     final class Checkpointer: Sendable {
-        private let task: Task<Void, Never>
+        private let connection: DatabaseQueue
+        private let interval: Duration
 
         init(path: String, every interval: Duration = .milliseconds(50)) throws {
             var configuration = Configuration()
             configuration.label = "himmes.checkpoint"
-            let connection = try DatabaseQueue(path: path, configuration: configuration)
-            task = Task.detached(priority: .utility) {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    // Busy (another process's checkpoint running) or failing: the next round tries again.
-                    _ = try? await connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-                }
-            }
+            connection = try DatabaseQueue(path: path, configuration: configuration)
+            self.interval = interval
         }
 
-        func stop() {
-            task.cancel()
+        /// Checkpoints until cancelled.
+        func run() async {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                // Busy (another process's checkpoint running) or failing: the next round tries again.
+                _ = try? await connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import VibrationCore
 
 /// Everything the server and the command line ask of the database, as the roles below: a consumer
@@ -8,8 +9,15 @@ public protocol Store: StoreAdministration, SampleStore, DiagnosisStore, Machine
 {}
 
 /// The database itself: its connections, health, schema and size.
-public protocol StoreAdministration: Sendable {
-    /// Lets go of the database's connections; the store cannot be used after.
+public protocol StoreAdministration: Service {
+    /// The store's background work (PostgreSQL: its connection pool, which every query waits for;
+    /// SQLite: copying the WAL into the database file) until cancelled or shut down gracefully: a
+    /// service of the program that uses the store.
+    func run() async throws
+    /// Runs the background work in a task of the store's own until `close`, for tools and tests
+    /// that use the store outside a service group.
+    func start()
+    /// Stops the background work `start` began; the store cannot be used after.
     func close()
     /// Answers when the database does; throws otherwise.
     func ping() async throws

@@ -9,6 +9,17 @@ public enum StoreLocation {
         return try SQLiteStore(path: text, logger: logger)
     }
 
+    /// Opens the store, runs `body` on it while its background work runs beside, then stops that
+    /// work: for a command that uses the store and ends.
+    public static func withStore<T>(_ text: String, logger: Logger, _ body: (any Store) async throws -> T) async throws -> T {
+        let store = try await open(text, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+
     /// The value as it may be shown in logs: without a password.
     public static func display(_ text: String) -> String {
         PostgresLocation.isURL(text) ? PostgresLocation.redacted(text) : text

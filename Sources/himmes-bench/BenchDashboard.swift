@@ -33,6 +33,7 @@ struct BenchDashboard: AsyncParsableCommand {
         // the encoded answer in front.
         do {
             let store = try await StoreLocation.open(database, logger: Logger(label: "bench"))
+            store.start()
             defer { store.close() }
             var times: [Double] = []
             for _ in 0..<(requests + 5) {
@@ -162,6 +163,7 @@ struct BenchDashboard: AsyncParsableCommand {
     /// over the same period as the samples.
     static func seedDiagnoses(db: String, diagnoses: Int, machines: Int) async throws -> Plan {
         let store = try await StoreLocation.open(db, logger: Logger(label: "bench"))
+        store.start()
         defer { store.close() }
         let summaries = try await store.machines()
         guard let sampled = summaries.first(where: { $0.sampleCount > 0 }), let first = sampled.firstCollectedAt,

@@ -44,15 +44,16 @@ struct Diagnose: AsyncParsableCommand {
             guard let t = Timestamp(parsingBound: text, upper: true) else { throw ValidationError("--to '\(text)' is not a time or date") }
             return t
         }
-        let store = try await database.open(logger: logger)
-        if machine != nil || fromTime != nil || toTime != nil {
-            let dropped = try await store.forgetEngineDiagnoses(machineName: machine, from: fromTime, to: toTime)
-            print("dropped \(dropped.grouped) earlier verdicts")
+        try await database.withStore(logger: logger) { store in
+            if machine != nil || fromTime != nil || toTime != nil {
+                let dropped = try await store.forgetEngineDiagnoses(machineName: machine, from: fromTime, to: toTime)
+                print("dropped \(dropped.grouped) earlier verdicts")
+            }
+            if channels != nil { try await store.restartScan() }
+            let started = Date()
+            let run = try await DiagnosisService(store: store, logger: logger).run(channels: channels)
+            print(run.summary + String(format: " in %.2f s", Date().timeIntervalSince(started)))
         }
-        if channels != nil { try await store.restartScan() }
-        let started = Date()
-        let run = try await DiagnosisService(store: store, logger: logger).run(channels: channels)
-        print(run.summary + String(format: " in %.2f s", Date().timeIntervalSince(started)))
     }
 }
 

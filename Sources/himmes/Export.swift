@@ -36,12 +36,13 @@ struct Export: AsyncParsableCommand {
             machineName: machineName, sensorNo: sensorNo, from: from.flatMap { Timestamp(parsingBound: $0, upper: false) },
             to: to.flatMap { Timestamp(parsingBound: $0, upper: true) }
         ).validated()
-        let store = try await database.open(logger: logger)
-        let sink = try OutputSink(path: out)
-        for try await chunk in SampleCSVExport(store: store, filter: filter, placement: rangeOn == .instant ? .instants : .stored) {
-            try sink.write(chunk)
+        try await database.withStore(logger: logger) { store in
+            let sink = try OutputSink(path: out)
+            for try await chunk in SampleCSVExport(store: store, filter: filter, placement: rangeOn == .instant ? .instants : .stored) {
+                try sink.write(chunk)
+            }
+            try sink.close()
         }
-        try sink.close()
     }
 }
 

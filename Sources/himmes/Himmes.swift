@@ -33,8 +33,9 @@ struct DatabaseOptions: ParsableArguments {
     /// The file path or the PostgreSQL URL.
     var path: String { Environment.value(flag: db, variable: "HIMMES_DB", default: "himmes.sqlite") }
 
-    func open(logger: Logger) async throws -> any Store {
-        try await StoreLocation.open(path, logger: logger)
+    /// Runs `body` on the store, running while the body does.
+    func withStore<T>(logger: Logger, _ body: (any Store) async throws -> T) async throws -> T {
+        try await StoreLocation.withStore(path, logger: logger, body)
     }
 }
 

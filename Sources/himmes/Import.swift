@@ -55,79 +55,80 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         let logger = try logging.bootstrap()
         let files = try ImportInput.expand(inputs)
-        let store = try await database.open(logger: logger)
-        let importer = SampleImporter(store: store)
-        let zone = try Environment.timeZone(flag: timeZone)
-        let errorsFile = try errorsOut.map { try OutputSink(path: $0) }
-        let errorLines = ErrorLines(sink: errorsFile)
-        let progress = SampleImporter.Progress()
-        let totalBytes = files.reduce(0) { $0 + ($1.size ?? 0) }
-        let display = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressLine(progress: progress, totalBytes: files.allSatisfy { $0.size != nil } ? totalBytes : nil)
-        display?.start()
+        try await database.withStore(logger: logger) { store in
+            let importer = SampleImporter(store: store)
+            let zone = try Environment.timeZone(flag: timeZone)
+            let errorsFile = try errorsOut.map { try OutputSink(path: $0) }
+            let errorLines = ErrorLines(sink: errorsFile)
+            let progress = SampleImporter.Progress()
+            let totalBytes = files.reduce(0) { $0 + ($1.size ?? 0) }
+            let display = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressLine(progress: progress, totalBytes: files.allSatisfy { $0.size != nil } ? totalBytes : nil)
+            display?.start()
 
-        // The engine diagnoses as the load goes: each round takes the windows completed since the
-        // last one (from the rows the load hands it in memory, where the store keeps them), so that
-        // little is left once the last row is stored.
-        let engine = noDiagnose ? nil : DiagnosisService(store: store, logger: logger)
-        let loaded = Latch()
-        let alongside: Task<DiagnosisService.Run, any Error>? = engine.map { engine in
-            Task {
-                var run = DiagnosisService.Run()
-                while !loaded.isSet {
-                    run.add(try await engine.run())
-                    try await Task.sleep(for: .milliseconds(200))
+            // The engine diagnoses as the load goes: each round takes the windows completed since the
+            // last one (from the rows the load hands it in memory, where the store keeps them), so that
+            // little is left once the last row is stored.
+            let engine = noDiagnose ? nil : DiagnosisService(store: store, logger: logger)
+            let loaded = Latch()
+            let alongside: Task<DiagnosisService.Run, any Error>? = engine.map { engine in
+                Task {
+                    var run = DiagnosisService.Run()
+                    while !loaded.isSet {
+                        run.add(try await engine.run())
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    return run
                 }
-                return run
             }
-        }
 
-        var total = IngestReport()
-        let clock = ContinuousClock()
-        let started = clock.now
-        var failure: (file: String, error: any Error)?
-        for file in files {
-            let layout = SampleCSVParser.Layout.detect(original: file.originalSource(machine: machine, sensor: sensor, start: start.flatMap { Timestamp(parsing: $0, zone: zone) }))
-            do {
-                let handle = file.path == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: file.path))
-                defer { if file.path != "-" { try? handle.close() } }
-                let chunks = FileChunks(handle: handle)
-                let report: IngestReport
-                let name = file.path
-                if file.path != "-", try await file.holdsDiagnoses() {
-                    report = try await Self.importDiagnoses(file, into: store, zone: zone) { errorLines.write($0, file: name) }
-                } else if file.gzip {
-                    report = try await importer.importCSV(GunzippedChunks(chunks), layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
-                } else {
-                    report = try await importer.importCSV(chunks, layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
+            var total = IngestReport()
+            let clock = ContinuousClock()
+            let started = clock.now
+            var failure: (file: String, error: any Error)?
+            for file in files {
+                let layout = SampleCSVParser.Layout.detect(original: file.originalSource(machine: machine, sensor: sensor, start: start.flatMap { Timestamp(parsing: $0, zone: zone) }))
+                do {
+                    let handle = file.path == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: file.path))
+                    defer { if file.path != "-" { try? handle.close() } }
+                    let chunks = FileChunks(handle: handle)
+                    let report: IngestReport
+                    let name = file.path
+                    if file.path != "-", try await file.holdsDiagnoses() {
+                        report = try await Self.importDiagnoses(file, into: store, zone: zone) { errorLines.write($0, file: name) }
+                    } else if file.gzip {
+                        report = try await importer.importCSV(GunzippedChunks(chunks), layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
+                    } else {
+                        report = try await importer.importCSV(chunks, layout: layout, zone: zone, progress: progress) { errorLines.write($0, file: name) }
+                    }
+                    total.received += report.received
+                    total.inserted += report.inserted
+                    total.duplicates += report.duplicates
+                    total.record(report.errors)
+                    total.rejected += report.rejected - min(report.rejected, report.errors.count)
+                } catch {
+                    failure = (file.path, error)
+                    break
                 }
-                total.received += report.received
-                total.inserted += report.inserted
-                total.duplicates += report.duplicates
-                total.record(report.errors)
-                total.rejected += report.rejected - min(report.rejected, report.errors.count)
-            } catch {
-                failure = (file.path, error)
-                break
             }
+            total.elapsedSeconds = (clock.now - started).inSeconds
+            display?.stop()
+            try errorsFile?.close()
+            if let failure {
+                // What was committed before the failure stays; a second run skips it as duplicates.
+                FileHandle.standardError.write(Data("error: \(failure.file): \(failure.error)\n".utf8))
+                total.received = progress.received
+                total.inserted = progress.inserted
+                total.duplicates = progress.duplicates
+            }
+            loaded.set()
+            var diagnosed = try await alongside?.value
+            print(json ? total.jsonText : total.text(files: files.count))
+            if failure == nil, let engine {
+                diagnosed?.add(try await engine.run())
+                if !json, let diagnosed { print(diagnosed.summary) }
+            }
+            if failure != nil || total.rejected > 0 { throw ExitCode(1) }
         }
-        total.elapsedSeconds = (clock.now - started).inSeconds
-        display?.stop()
-        try errorsFile?.close()
-        if let failure {
-            // What was committed before the failure stays; a second run skips it as duplicates.
-            FileHandle.standardError.write(Data("error: \(failure.file): \(failure.error)\n".utf8))
-            total.received = progress.received
-            total.inserted = progress.inserted
-            total.duplicates = progress.duplicates
-        }
-        loaded.set()
-        var diagnosed = try await alongside?.value
-        print(json ? total.jsonText : total.text(files: files.count))
-        if failure == nil, let engine {
-            diagnosed?.add(try await engine.run())
-            if !json, let diagnosed { print(diagnosed.summary) }
-        }
-        if failure != nil || total.rejected > 0 { throw ExitCode(1) }
     }
 }
 

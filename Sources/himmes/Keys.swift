@@ -28,14 +28,15 @@ struct KeysCreate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try await database.open(logger: Logger(label: "himmes"))
-        do {
-            let (key, secret) = try await store.createKey(name: name, readOnly: readOnly)
-            print(secret)
-            FileHandle.standardError.write(
-                Data("key '\(key.name)' made\(key.readOnly ? " (read-only)" : ""); it is not stored and cannot be shown again\n".utf8))
-        } catch let error as StoreError {
-            throw ValidationError(error.description)
+        try await database.withStore(logger: Logger(label: "himmes")) { store in
+            do {
+                let (key, secret) = try await store.createKey(name: name, readOnly: readOnly)
+                print(secret)
+                FileHandle.standardError.write(
+                    Data("key '\(key.name)' made\(key.readOnly ? " (read-only)" : ""); it is not stored and cannot be shown again\n".utf8))
+            } catch let error as StoreError {
+                throw ValidationError(error.description)
+            }
         }
     }
 }
@@ -46,19 +47,20 @@ struct KeysList: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let store = try await database.open(logger: Logger(label: "himmes"))
-        let keys = try await store.apiKeys()
-        if keys.isEmpty {
-            print("no keys: writes are taken from this machine only")
-            return
-        }
-        let rows =
-            [["name", "access", "created", "revoked"]]
-            + keys.map { [$0.name, $0.readOnly ? "read-only" : "read-write", $0.createdAt.rfc3339, $0.revokedAt?.rfc3339 ?? "-"] }
-        // Each column as wide as its widest cell and two spaces: names of any length stay apart.
-        let widths = (0..<4).map { column in rows.map { $0[column].count }.max()! + 2 }
-        for row in rows {
-            print(zip(row, widths).dropLast().map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + row[3])
+        try await database.withStore(logger: Logger(label: "himmes")) { store in
+            let keys = try await store.apiKeys()
+            if keys.isEmpty {
+                print("no keys: writes are taken from this machine only")
+                return
+            }
+            let rows =
+                [["name", "access", "created", "revoked"]]
+                + keys.map { [$0.name, $0.readOnly ? "read-only" : "read-write", $0.createdAt.rfc3339, $0.revokedAt?.rfc3339 ?? "-"] }
+            // Each column as wide as its widest cell and two spaces: names of any length stay apart.
+            let widths = (0..<4).map { column in rows.map { $0[column].count }.max()! + 2 }
+            for row in rows {
+                print(zip(row, widths).dropLast().map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + row[3])
+            }
         }
     }
 }
@@ -70,10 +72,11 @@ struct KeysRevoke: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let store = try await database.open(logger: Logger(label: "himmes"))
-        guard try await store.revokeKey(name: name) else {
-            throw ValidationError("no key named '\(name)' is in use")
+        try await database.withStore(logger: Logger(label: "himmes")) { store in
+            guard try await store.revokeKey(name: name) else {
+                throw ValidationError("no key named '\(name)' is in use")
+            }
+            print("revoked '\(name)'")
         }
-        print("revoked '\(name)'")
     }
 }

@@ -20,12 +20,12 @@ struct Prune: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try logging.bootstrap()
-        let store = try await database.open(logger: logger)
-        defer { store.close() }
-        let report = try await store.prune(before: Timestamp.now.adding(seconds: -Double(olderThan.duration.components.seconds)))
-        print("pruned \(report.samplesDeleted.grouped) samples collected before \(report.cutoff)")
-        if !report.partitionsDropped.isEmpty {
-            print("dropped partitions: \(report.partitionsDropped.joined(separator: ", "))")
+        try await database.withStore(logger: logger) { store in
+            let report = try await store.prune(before: Timestamp.now.adding(seconds: -Double(olderThan.duration.components.seconds)))
+            print("pruned \(report.samplesDeleted.grouped) samples collected before \(report.cutoff)")
+            if !report.partitionsDropped.isEmpty {
+                print("dropped partitions: \(report.partitionsDropped.joined(separator: ", "))")
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import VibrationPipeline
 import VibrationServer
 import VibrationStore
@@ -189,31 +190,39 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try config()
         let logger = try logging.bootstrap()
-        let store = try await StoreLocation.open(config.databasePath, logger: logger)
-        defer { store.close() }
-        let app = try buildApplication(store: store, config: config, logger: logger)
-        let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
-        if demo {
-            // A plant that is alive: its history, then live data, through the public bulk API as
-            // edge gateways would send them, with a key of its own.
-            let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
-            let name = "demo-gateway-\(UUID().uuidString.prefix(8).lowercased())"
-            let (_, secret) = try await store.createKey(name: name, readOnly: false)
-            let stream = DemoStream(url: "http://\(host):\(config.port)", historyHours: 3, apiKey: secret, logger: logger)
-            try await stream.register(in: store)
-            logger.notice("the demo's gateways write with the key \(secret) (Authorization: Bearer KEY); use it for your own writes too")
-            Task {
-                do {
-                    try await stream.run()
-                } catch {
-                    logger.error("demo stream stopped", metadata: ["error": "\(error)"])
-                }
+        // The store runs beside the application and stops after it: the application's services
+        // (engine, webhook, retention, the demo) finish their work on it first.
+        try await StoreLocation.withStore(config.databasePath, logger: logger) { store in
+            var services: [any Service] = []
+            if demo {
+                // A plant that is alive: its history, then live data, through the public bulk API as
+                // edge gateways would send them, with a key of its own.
+                let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
+                let name = "demo-gateway-\(UUID().uuidString.prefix(8).lowercased())"
+                let (_, secret) = try await store.createKey(name: name, readOnly: false)
+                let stream = DemoStream(url: "http://\(host):\(config.port)", historyHours: 3, apiKey: secret, logger: logger)
+                try await stream.register(in: store)
+                logger.notice("the demo's gateways write with the key \(secret) (Authorization: Bearer KEY); use it for your own writes too")
+                services.append(stream)
+            } else if try await !store.hasKeys() {
+                logger.warning(
+                    "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
+                )
             }
-        } else if try await !store.hasKeys() {
-            logger.warning(
-                "no API key exists: writes are taken from this machine only; make one with 'himmes keys create --name NAME' and send it as 'Authorization: Bearer KEY'"
-            )
+            let app = try buildApplication(store: store, config: config, logger: logger, services: services)
+            announce(config, logger: logger)
+            try await app.runService()
         }
+        if demo && database.db == nil {
+            // The demo's own temporary database goes with it (it grows by gigabytes an hour).
+            try? FileManager.default.removeItem(atPath: (config.databasePath as NSString).deletingLastPathComponent)
+            logger.notice("removed the demo database")
+        }
+    }
+
+    /// What the server's settings mean for its users, in the log as it starts.
+    func announce(_ config: ServerConfig, logger: Logger) {
+        let shownHost = config.host == "0.0.0.0" ? "localhost" : config.host
         logger.notice("times without an offset are read as local times of \(config.timeZone)", metadata: ["time_zone": "\(config.timeZone)"])
         if config.compatibility == .original {
             logger.notice("GET /vibration-data and GET /vibration-diagnosis answer the original system's plain arrays (--compat original)")
@@ -232,12 +241,6 @@ struct Serve: AsyncParsableCommand {
         logger.notice(
             "HIM-MES is up: open http://\(shownHost):\(config.port)/ (API docs at /docs)",
             metadata: ["database": .string(StoreLocation.display(config.databasePath))])
-        try await app.runService()
-        if demo && database.db == nil {
-            // The demo's own temporary database goes with it (it grows by gigabytes an hour).
-            try? FileManager.default.removeItem(atPath: (config.databasePath as NSString).deletingLastPathComponent)
-            logger.notice("removed the demo database")
-        }
     }
 }
 
@@ -250,11 +253,11 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try logging.bootstrap()
-        let store = try await database.open(logger: logger)
-        defer { store.close() }
-        for migration in try await store.migrationStatus() {
-            print("\(migration.applied ? "applied" : "pending") \(migration.name)")
+        try await database.withStore(logger: logger) { store in
+            for migration in try await store.migrationStatus() {
+                print("\(migration.applied ? "applied" : "pending") \(migration.name)")
+            }
+            print("\(StoreLocation.display(database.path)) is up to date")
         }
-        print("\(StoreLocation.display(database.path)) is up to date")
     }
 }

@@ -27,17 +27,22 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
+    /// The store runs its background work itself (`start`) until the test lets it go.
     public func makeStore() async throws -> any Store {
         // Every test makes a store: its migrations are not news.
         var logger = Logger(label: "himmes.store")
         logger.logLevel = .warning
         switch self {
         case .sqlite:
-            return try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("test.sqlite").path, logger: logger)
+            let store = try SQLiteStore(path: TemporaryDirectory.make().appendingPathComponent("test.sqlite").path, logger: logger)
+            store.start()
+            return store
         case .postgres:
             let location = try Self.freshPostgresLocation()
             await OldTestSchemas.shared.dropOnce(location)
-            return try await PostgresStore.connect(location, maximumConnections: 4, logger: logger)
+            let store = try await PostgresStore.connect(location, maximumConnections: 4, logger: logger)
+            store.start()
+            return store
         }
     }
 

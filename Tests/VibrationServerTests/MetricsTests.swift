@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import StoreTestSupport
+import ServiceLifecycle
 import Testing
 import VibrationCore
 import VibrationPipeline
@@ -84,17 +85,23 @@ struct MetricsTests {
         #expect(Int(counted) == run.windows)
     }
 
-    @Test("runs asked for while one is going do not overlap: every window is diagnosed and counted once")
+    @Test(
+        "runs asked for while one is going do not overlap: every window is diagnosed and counted once; the loop ends with a graceful shutdown",
+        .timeLimit(.minutes(2)))
     func runsDoNotOverlap() async throws {
         let metrics = ServerMetrics()
         let store = try await Self.plant(seconds: 400)
         let engine = DiagnosisService(store: store, logger: .init(label: "test"), events: nil, metrics: metrics)
+        let group = ServiceGroup(services: [engine.automatic], logger: .init(label: "test"))
+        async let running: Void = group.run()
         // Asked again and again while the first run is still going, as uploads do.
         for _ in 0..<4 {
-            await engine.notify()
+            engine.notify()
             try await Task.sleep(for: .milliseconds(1_100))
         }
         while await engine.busy { try await Task.sleep(for: .milliseconds(100)) }
+        await group.triggerGracefulShutdown()
+        try await running
         let values = Self.series(String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
         let counted = FaultType.allCases.reduce(0.0) { $0 + (values[#"himmes_diagnoses_total{fault_type="\#($1.rawValue)",source="engine"}"#] ?? 0) }
         let stored = try await store.diagnosisCount()

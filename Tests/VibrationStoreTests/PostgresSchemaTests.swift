@@ -152,6 +152,7 @@ struct PostgresSchemaTests {
     @Test("many uploads at once through a pool of two connections all finish, and store each row once")
     func concurrentLoadsSmallPool() async throws {
         let store = try await PostgresStore.connect(Backend.freshPostgresLocation(), maximumConnections: 2)
+        store.start()
         defer { store.close() }
         let uploads = try (0..<6).map { seed in try IngestTests().batches(rows: 4_000, rowsPerBatch: 1_000, seed: UInt64(seed % 3)) }
         let inserted = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -85,6 +85,7 @@ struct SQLiteSchemaTests {
         let directory = try TemporaryDirectory.make()
         let path = directory.appendingPathComponent("wal.sqlite").path
         let store = try SQLiteStore(path: path)
+        store.start()
         // Fewer frames than the writer's automatic checkpoint waits for (1,000 pages).
         for i in 0..<100 {
             _ = try await store.insert(
