@@ -31,7 +31,7 @@ struct DatabaseOptions: ParsableArguments {
     var db: String?
 
     /// The file path or the PostgreSQL URL.
-    var path: String { Environment.value(flag: db, variable: "HIMMES_DB", default: "himmes.sqlite") }
+    var path: String { Settings(flags: ["db": db]).string("db", default: "himmes.sqlite") }
 
     /// Runs `body` on the store, running while the body does.
     func withStore<T>(logger: Logger, _ body: (any Store) async throws -> T) async throws -> T {
@@ -44,7 +44,10 @@ struct LoggingOptions: ParsableArguments {
     var logLevel: String?
 
     func level() throws -> Logger.Level {
-        let text = Environment.value(flag: logLevel, variable: "HIMMES_LOG_LEVEL", default: "info")
+        try Self.level(Settings(flags: ["log-level": logLevel]).string("log-level", default: "info"))
+    }
+
+    static func level(_ text: String) throws -> Logger.Level {
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             throw ValidationError("unknown log level '\(text)'")
         }
@@ -52,7 +55,10 @@ struct LoggingOptions: ParsableArguments {
     }
 
     func bootstrap() throws -> Logger {
-        let level = try level()
+        try bootstrap(level: level())
+    }
+
+    func bootstrap(level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -64,41 +70,13 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
-/// Flags first, then the `HIMMES_*` environment, then the default.
-enum Environment {
-    /// The plant's zone from the flag, else `HIMMES_TIME_ZONE`, else UTC.
-    static func timeZone(flag: String?) throws -> PlantTimeZone {
-        let text = value(flag: flag, variable: "HIMMES_TIME_ZONE", default: "UTC")
+extension PlantTimeZone {
+    /// The zone a `--time-zone` value names (UTC when none is given).
+    static func named(_ text: String?) throws -> PlantTimeZone {
+        let text = text ?? "UTC"
         guard let zone = PlantTimeZone(identifier: text) else {
             throw ValidationError("--time-zone must be an IANA zone name such as Asia/Seoul or Europe/Berlin (or UTC), got '\(text)'")
         }
         return zone
-    }
-
-    static func value(flag: String?, variable: String, default fallback: String) -> String {
-        if let flag { return flag }
-        if let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty { return env }
-        return fallback
-    }
-
-    /// A whole number from the flag, else the variable, else the default, at least `minimum`.
-    static func integer(flag: Int?, variable: String, default fallback: Int, minimum: Int, name: String) throws -> Int {
-        let text = flag.map(String.init) ?? value(flag: nil, variable: variable, default: String(fallback))
-        guard let number = Int(text), number >= minimum else {
-            throw ValidationError("\(name) must be a whole number of at least \(minimum), got '\(text)'")
-        }
-        return number
-    }
-
-    static func flag(_ flag: Bool, variable: String) -> Bool {
-        if flag { return true }
-        let env = ProcessInfo.processInfo.environment[variable]?.lowercased() ?? ""
-        return ["1", "true", "yes", "on"].contains(env)
-    }
-
-    static func list(flag: [String], variable: String) -> [String] {
-        if !flag.isEmpty { return flag }
-        guard let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty else { return [] }
-        return env.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -46,7 +46,7 @@ struct Import: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        let zone = try Environment.timeZone(flag: timeZone)
+        let zone = try PlantTimeZone.named(Settings(flags: ["time-zone": timeZone]).string("time-zone", default: "UTC"))
         if let start, Timestamp(parsing: start, zone: zone) == nil {
             throw ValidationError("--start '\(start)' is not an RFC 3339 time")
         }
@@ -57,7 +57,7 @@ struct Import: AsyncParsableCommand {
         let files = try ImportInput.expand(inputs)
         try await database.withStore(logger: logger) { store in
             let importer = SampleImporter(store: store)
-            let zone = try Environment.timeZone(flag: timeZone)
+            let zone = try PlantTimeZone.named(Settings(flags: ["time-zone": timeZone]).string("time-zone", default: "UTC"))
             let errorsFile = try errorsOut.map { try OutputSink(path: $0) }
             let errorLines = ErrorLines(sink: errorsFile)
             let progress = SampleImporter.Progress()

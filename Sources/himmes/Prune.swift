@@ -33,8 +33,11 @@ struct Prune: AsyncParsableCommand {
 /// A span of time written as a number and a unit: 90d, 36h, 2w.
 struct RetentionPeriod: ExpressibleByArgument, Sendable {
     let duration: Duration
+    /// As written.
+    let text: String
 
     init?(argument: String) {
+        text = argument
         guard let unit = argument.last, let count = Int(argument.dropLast()), count > 0 else { return nil }
         let hours: Int
         switch unit {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import VibrationCore
 import VibrationPipeline
 import VibrationServer
 import VibrationStore
@@ -12,6 +13,14 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the HTTP API (OpenAPI docs at /docs) and the dashboard, on SQLite or PostgreSQL.")
 
     @OptionGroup var database: DatabaseOptions
+
+    @Option(
+        name: .customLong("config"),
+        help: """
+            YAML file of settings, keyed by the flags' names (port: 8080, time-zone: Asia/Seoul, cors-origins: [...]). \
+            A flag wins over its environment variable, which wins over the file. [env: HIMMES_CONFIG]
+            """)
+    var configFile: String?
 
     @Option(name: .long, help: "Address to listen on. [env: HIMMES_HOST] (default: 127.0.0.1)")
     var host: String?
@@ -30,7 +39,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "URL to POST each opened alarm to, as JSON, with retries. [env: HIMMES_ALARM_WEBHOOK]")
     var alarmWebhook: String?
 
-    @Option(help: "Consecutive windows that must agree before a machine's state changes. (default: 3)")
+    @Option(help: "Consecutive windows that must agree before a machine's state changes. [env: HIMMES_CONFIRMATIONS] (default: 3)")
     var confirmations: Int?
 
     @Option(
@@ -102,7 +111,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a request's body may stall before the request is dropped. [env: HIMMES_BODY_TIMEOUT] (default: 60)")
     var bodyTimeout: Int?
 
-    @Flag(help: "Do not diagnose arriving data (himmes diagnose can do it later).")
+    @Flag(help: "Do not diagnose arriving data (himmes diagnose can do it later). [env: HIMMES_AUTO_DIAGNOSE=false]")
     var noAutoDiagnose = false
 
     @Flag(
@@ -114,71 +123,94 @@ struct Serve: AsyncParsableCommand {
             """)
     var demo = false
 
+    @Flag(help: "Print each setting's value and where it came from (flag, environment, config file, default), then exit.")
+    var showConfig = false
+
     @OptionGroup var logging: LoggingOptions
 
-    func config() throws -> ServerConfig {
-        let portText = port.map(String.init) ?? Environment.value(flag: nil, variable: "HIMMES_PORT", default: "8080")
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw ValidationError("port must be a number from 0 to 65535, got '\(portText)'")
+    /// The settings given as flags; the rest come from the environment, the config file and the
+    /// defaults (`Settings`).
+    func settings(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> Settings {
+        try await Settings(
+            flags: [
+                "db": database.db, "host": host, "port": port.map(String.init), "log-level": logging.logLevel,
+                "alarm-webhook": alarmWebhook, "confirmations": confirmations.map(String.init), "assets-dir": assetsDir,
+                "require-auth-for-reads": requireAuthForReads ? "true" : nil, "compat": compat, "time-zone": timeZone,
+                "max-json-bytes": maxJsonBytes.map(String.init), "max-json-rows": maxJsonRows.map(String.init),
+                "max-concurrent-imports": maxConcurrentImports.map(String.init), "idle-timeout": idleTimeout.map(String.init),
+                "body-timeout": bodyTimeout.map(String.init), "retention": retention?.text, "auto-diagnose": noAutoDiagnose ? "false" : nil,
+            ],
+            lists: ["cors-origins": corsOrigins, "trust-networks": trustNetworks, "tls-proxies": tlsProxies],
+            environment: environment, file: configFile)
+    }
+
+    func config(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServerConfig {
+        let settings = try await settings(environment: environment)
+        var config = ServerConfig(host: try await settings.string("host") ?? "127.0.0.1", port: 8080, databasePath: "")
+        config.port = try await settings.integer("port", default: 8080, minimum: 0)
+        guard config.port <= 65535 else {
+            throw ValidationError("port (\(settings.sources("port"))) must be a number from 0 to 65535, got \(config.port)")
         }
-        var diagnosis = DiagnosisService.Options()
-        if let confirmations {
-            guard confirmations >= 1 else { throw ValidationError("--confirmations must be at least 1") }
-            diagnosis.confirmations = confirmations
+        let db = try await settings.string("db")
+        config.databasePath = demo && db == nil ? Self.demoDatabasePath() : db ?? "himmes.sqlite"
+        config.logLevel = try LoggingOptions.level(try await settings.string("log-level") ?? "info")
+        config.corsOrigins = try await settings.list("cors-origins")
+        config.automaticDiagnosis = try await settings.bool("auto-diagnose", default: true)
+        config.diagnosis.confirmations = try await settings.integer("confirmations", default: config.diagnosis.confirmations, minimum: 1)
+        config.alarmWebhook = try await settings.string("alarm-webhook")
+        if let webhook = config.alarmWebhook, URL(string: webhook)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw ValidationError("alarm-webhook (\(settings.sources("alarm-webhook"))) must be an http or https URL, got '\(webhook)'")
         }
-        let webhook = alarmWebhook ?? ProcessInfo.processInfo.environment["HIMMES_ALARM_WEBHOOK"].flatMap { $0.isEmpty ? nil : $0 }
-        if let webhook, URL(string: webhook)?.scheme.map({ ["http", "https"].contains($0) }) != true {
-            throw ValidationError("--alarm-webhook must be an http or https URL, got '\(webhook)'")
-        }
-        var config = ServerConfig(
-            host: Environment.value(flag: host, variable: "HIMMES_HOST", default: "127.0.0.1"),
-            port: port,
-            databasePath: demo && database.db == nil ? Self.demoDatabasePath() : database.path,
-            corsOrigins: Environment.list(flag: corsOrigins, variable: "HIMMES_CORS_ORIGINS"),
-            logLevel: try logging.level(), automaticDiagnosis: !noAutoDiagnose, diagnosis: diagnosis,
-            alarmWebhook: webhook,
-            assetsDirectory: assetsDir ?? ProcessInfo.processInfo.environment["HIMMES_ASSETS_DIR"].flatMap { $0.isEmpty ? nil : $0 })
-        func networks(_ flag: [String], _ variable: String, _ name: String) throws -> [NetworkRange] {
-            try Environment.list(flag: flag, variable: variable).map { text in
+        config.assetsDirectory = try await settings.string("assets-dir")
+        func networks(_ key: String, flag: String) async throws -> [NetworkRange] {
+            try await settings.list(key).map { text in
                 guard let range = NetworkRange(text) else {
-                    throw ValidationError("\(name) must be an IP address or a network in CIDR notation (10.0.0.0/8), got '\(text)'")
+                    throw ValidationError(
+                        "\(key) (\(settings.sources(key, flag: flag))) must be an IP address or a network in CIDR notation (10.0.0.0/8), got '\(text)'")
                 }
                 return range
             }
         }
-        let compatText = compat ?? Environment.value(flag: nil, variable: "HIMMES_COMPAT", default: "current")
+        let compatText = try await settings.string("compat") ?? "current"
         guard let compatibility = APICompatibility(rawValue: compatText) else {
-            throw ValidationError("--compat must be current or original, got '\(compatText)'")
+            throw ValidationError("compat (\(settings.sources("compat"))) must be current or original, got '\(compatText)'")
         }
         config.compatibility = compatibility
-        config.timeZone = try Environment.timeZone(flag: timeZone)
-        config.tlsProxies = try networks(tlsProxies, "HIMMES_TLS_PROXIES", "--tls-proxy")
-        config.trustedNetworks = try networks(trustNetworks, "HIMMES_TRUST_NETWORKS", "--trust-network")
-        config.requireAuthForReads = Environment.flag(requireAuthForReads, variable: "HIMMES_REQUIRE_AUTH_FOR_READS")
-        config.maximumJSONBytes = try Environment.integer(
-            flag: maxJsonBytes, variable: "HIMMES_MAX_JSON_BYTES", default: config.maximumJSONBytes, minimum: 1024, name: "--max-json-bytes")
-        config.maximumJSONRows = try Environment.integer(
-            flag: maxJsonRows, variable: "HIMMES_MAX_JSON_ROWS", default: config.maximumJSONRows, minimum: 1, name: "--max-json-rows")
-        config.maximumConcurrentImports = try Environment.integer(
-            flag: maxConcurrentImports, variable: "HIMMES_MAX_CONCURRENT_IMPORTS", default: config.maximumConcurrentImports,
-            minimum: 1, name: "--max-concurrent-imports")
-        config.idleTimeout = .seconds(
-            try Environment.integer(
-                flag: idleTimeout, variable: "HIMMES_IDLE_TIMEOUT", default: Int(config.idleTimeout.components.seconds), minimum: 1,
-                name: "--idle-timeout"))
-        config.bodyTimeout = .seconds(
-            try Environment.integer(
-                flag: bodyTimeout, variable: "HIMMES_BODY_TIMEOUT", default: Int(config.bodyTimeout.components.seconds), minimum: 1,
-                name: "--body-timeout"))
-        if let retention {
-            config.retention = retention.duration
-        } else if let text = ProcessInfo.processInfo.environment["HIMMES_RETENTION"], !text.isEmpty {
+        config.timeZone = try PlantTimeZone.named(try await settings.string("time-zone"))
+        config.tlsProxies = try await networks("tls-proxies", flag: "tls-proxy")
+        config.trustedNetworks = try await networks("trust-networks", flag: "trust-network")
+        config.requireAuthForReads = try await settings.bool("require-auth-for-reads", default: false)
+        config.maximumJSONBytes = try await settings.integer("max-json-bytes", default: config.maximumJSONBytes, minimum: 1024)
+        config.maximumJSONRows = try await settings.integer("max-json-rows", default: config.maximumJSONRows, minimum: 1)
+        config.maximumConcurrentImports = try await settings.integer(
+            "max-concurrent-imports", default: config.maximumConcurrentImports, minimum: 1)
+        config.idleTimeout = .seconds(try await settings.integer("idle-timeout", default: Int(config.idleTimeout.components.seconds), minimum: 1))
+        config.bodyTimeout = .seconds(try await settings.integer("body-timeout", default: Int(config.bodyTimeout.components.seconds), minimum: 1))
+        if let text = try await settings.string("retention") {
             guard let period = RetentionPeriod(argument: text) else {
-                throw ValidationError("HIMMES_RETENTION must be a number and a unit (h, d or w), as in 90d; got '\(text)'")
+                throw ValidationError("retention (\(settings.sources("retention"))) must be a number and a unit (h, d or w), as in 90d; got '\(text)'")
             }
             config.retention = period.duration
         }
         return config
+    }
+
+    /// Each setting's effective value, as a config file would write it.
+    static func described(_ config: ServerConfig) -> [(key: String, value: String)] {
+        func list(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
+        let settings: [String: String] = [
+            "db": StoreLocation.display(config.databasePath), "host": config.host, "port": "\(config.port)",
+            "log-level": config.logLevel.rawValue, "cors-origins": list(config.corsOrigins),
+            "alarm-webhook": config.alarmWebhook == nil ? "~" : "(set)", "confirmations": "\(config.diagnosis.confirmations)",
+            "assets-dir": config.assetsDirectory ?? "~", "require-auth-for-reads": "\(config.requireAuthForReads)",
+            "compat": config.compatibility.rawValue, "time-zone": config.timeZone.identifier,
+            "trust-networks": list(config.trustedNetworks.map(\.description)), "tls-proxies": list(config.tlsProxies.map(\.description)),
+            "max-json-bytes": "\(config.maximumJSONBytes)", "max-json-rows": "\(config.maximumJSONRows)",
+            "max-concurrent-imports": "\(config.maximumConcurrentImports)", "idle-timeout": "\(config.idleTimeout.components.seconds)",
+            "body-timeout": "\(config.bodyTimeout.components.seconds)",
+            "retention": config.retention.map { "\($0.components.seconds / 3600)h" } ?? "~", "auto-diagnose": "\(config.automaticDiagnosis)",
+        ]
+        return settings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     static func demoDatabasePath() -> String {
@@ -188,8 +220,15 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let config = try config()
-        let logger = try logging.bootstrap()
+        let config = try await config()
+        if showConfig {
+            let settings = try await settings()
+            for (key, value) in Self.described(config) {
+                print("\(key): \(value)".padding(toLength: max(40, key.count + value.count + 4), withPad: " ", startingAt: 0) + "# \(settings.source(of: key))")
+            }
+            return
+        }
+        let logger = logging.bootstrap(level: config.logLevel)
         // The store runs beside the application and stops after it: the application's services
         // (engine, webhook, retention, the demo) finish their work on it first.
         try await StoreLocation.withStore(config.databasePath, logger: logger) { store in

@@ -12,8 +12,10 @@ struct Himmes {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, out: String, err: String) {
-        let (status, out, err) = try await ChildProcess.run(path, arguments, stdin: Data((stdin ?? "").utf8))
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) async throws
+        -> (status: Int32, out: String, err: String)
+    {
+        let (status, out, err) = try await ChildProcess.run(path, arguments, stdin: Data((stdin ?? "").utf8), environment: environment)
         return (status, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
@@ -28,6 +30,72 @@ func temporaryFolder() throws -> String {
 
 @Suite("Command line")
 struct CommandLineTests {
+    @Test("serve's settings: a flag wins over its variable, the variable over the config file, the file over the default; bad files are refused")
+    func settingsPrecedence() async throws {
+        let dir = try temporaryFolder()
+        let file = "\(dir)/himmes.yaml"
+        try """
+        port: 9100
+        host: 0.0.0.0
+        time-zone: Asia/Seoul
+        retention: 30d
+        require-auth-for-reads: true
+        cors-origins:
+          - http://a.example
+          - http://b.example
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        // Only what the test sets: HIMMES_* variables of the machine running the tests stay out.
+        let base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
+        func settings(_ arguments: [String], _ environment: [String: String] = [:]) async throws -> [String: (value: String, source: String)] {
+            let run = try await Himmes.run(["serve", "--show-config"] + arguments, environment: base.merging(environment) { $1 })
+            #expect(run.status == 0, "\(run.err)")
+            var table: [String: (String, String)] = [:]
+            for line in run.out.split(separator: "\n") {
+                let parts = line.split(separator: "#", maxSplits: 1)
+                let pair = parts[0].split(separator: ":", maxSplits: 1)
+                table[String(pair[0])] = (pair[1].trimmingCharacters(in: .whitespaces), parts[1].trimmingCharacters(in: .whitespaces))
+            }
+            return table
+        }
+
+        let defaults = try await settings([])
+        #expect(defaults["port"]?.value == "8080" && defaults["port"]?.source == "default")
+        #expect(defaults["time-zone"]?.value == "UTC")
+        #expect(defaults.count == 20)
+
+        let fromFile = try await settings(["--config", file])
+        #expect(fromFile["port"]?.value == "9100" && fromFile["port"]?.source == file)
+        #expect(fromFile["host"]?.value == "0.0.0.0")
+        #expect(fromFile["time-zone"]?.value == "Asia/Seoul")
+        #expect(fromFile["retention"]?.value == "720h")
+        #expect(fromFile["require-auth-for-reads"]?.value == "true")
+        #expect(fromFile["cors-origins"]?.value == "[http://a.example, http://b.example]")
+        #expect(fromFile["log-level"]?.source == "default")
+
+        // HIMMES_CONFIG names the file as --config does; variables win over it, flags over both.
+        let layered = try await settings(
+            ["--time-zone", "Europe/Berlin"],
+            ["HIMMES_CONFIG": file, "HIMMES_PORT": "9200", "HIMMES_TIME_ZONE": "America/Chicago", "HIMMES_CORS_ORIGINS": "http://c.example, http://d.example"])
+        #expect(layered["port"]?.value == "9200" && layered["port"]?.source == "environment (HIMMES_PORT)")
+        #expect(layered["time-zone"]?.value == "Europe/Berlin" && layered["time-zone"]?.source == "flag")
+        #expect(layered["cors-origins"]?.value == "[http://c.example, http://d.example]")
+        #expect(layered["host"]?.value == "0.0.0.0" && layered["host"]?.source == file)
+        let flagged = try await settings(["--config", file, "--port", "9300", "--cors-origin", "http://e.example"], ["HIMMES_PORT": "9200"])
+        #expect(flagged["port"]?.value == "9300" && flagged["cors-origins"]?.value == "[http://e.example]")
+
+        // A misspelt key, a value of the wrong kind, a bad value: refused, naming the key and where it may be set.
+        try "prot: 9100\n".write(toFile: "\(dir)/typo.yaml", atomically: true, encoding: .utf8)
+        let typo = try await Himmes.run(["serve", "--show-config", "--config", "\(dir)/typo.yaml"], environment: base)
+        #expect(typo.status != 0 && typo.err.contains("unknown setting 'prot'"))
+        try "port: [1, 2]\n".write(toFile: "\(dir)/list.yaml", atomically: true, encoding: .utf8)
+        let list = try await Himmes.run(["serve", "--show-config", "--config", "\(dir)/list.yaml"], environment: base)
+        #expect(list.status != 0 && list.err.contains("port (--port / HIMMES_PORT / port in \(dir)/list.yaml)"))
+        let port = try await Himmes.run(["serve", "--show-config"], environment: base.merging(["HIMMES_PORT": "eighty"]) { $1 })
+        #expect(port.status != 0 && port.err.contains("got 'eighty'"))
+        let missing = try await Himmes.run(["serve", "--show-config", "--config", "\(dir)/none.yaml"], environment: base)
+        #expect(missing.status != 0 && missing.err.contains("\(dir)/none.yaml cannot be read"))
+    }
+
     @Test("import stores a generated file once; the second import inserts nothing")
     func importTwice() async throws {
         let dir = try temporaryFolder()
