@@ -216,10 +216,9 @@ enum PostgresSchema {
     /// time, so the trigger that fills `sensor_id` for tools that leave it out becomes an `AFTER`
     /// trigger: such a row is stored with a placeholder (a negative number of its own, so rows of
     /// one statement never collide on the identity), then the trigger sets the sensor's id, which
-    /// checks the identity as the insert would have, and adds the row to the waveform summary
-    /// (which such rows used to miss). The summary's reference to `sensors` goes: only the store
-    /// and this trigger write summary rows, for sensors just looked up, and the check per row was
-    /// half the cost of writing them.
+    /// checks the identity as the insert would have, and adds the row to the waveform summary. The
+    /// summary has no foreign key to `sensors`: only the store and this trigger write summary rows,
+    /// for sensors just looked up, and a check per row would cost as much as writing it.
     static var migration0005: String {
         let channels = WaveformSummary.channels
         let levels = WaveformSummary.levels.enumerated().map { "(\($0.offset), \($0.element)::bigint)" }.joined(separator: ", ")
@@ -254,8 +253,8 @@ enum PostgresSchema {
 
     /// Sample ids are given out in the order rows are appended, so a block-range (BRIN) index finds
     /// an id's rows as well for the engine's scan and a lookup by id (a range of 128 pages, under
-    /// a millisecond) while costing next to nothing to keep: the B-tree on `id` was a fifth of a
-    /// bulk load's time and a sixth of its WAL. A range appended is not summed up until
+    /// a millisecond) while costing next to nothing to keep, where a B-tree on `id` would be written
+    /// with every row of a bulk load. A range appended is not summed up until
     /// `himmes_summarize_new_ranges()` (or a vacuum) does so, and until then is read whole by any
     /// query on ids; the engine calls it before each scan and a large load after it is done. Each
     /// sums up the full ranges after the last summed up, so those summed up are always the first

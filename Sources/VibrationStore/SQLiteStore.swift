@@ -52,8 +52,8 @@ public final class SQLiteStore: Store {
     }
 
     /// Multi-thread mode and no memory statistics, set once before the process's first connection
-    /// (see `himmes_sqlite_configure`): with uploads streaming in, the writer spent about a seventh of
-    /// its time taking and waiting for mutexes that GRDB's one-thread-per-connection access makes needless.
+    /// (see `himmes_sqlite_configure`): GRDB uses each connection from one thread at a time, so
+    /// SQLite's own mutexes only cost the writer time.
     static let processSettings = himmes_sqlite_configure()
 
     /// The migrations this build knows and whether each is applied.
@@ -102,10 +102,8 @@ public final class SQLiteStore: Store {
         background.stop()
     }
 
-    /// Runs SQLite's passive checkpoint twenty times a second on a connection of its own. With only
-    /// the automatic checkpoint, the connection that commits copies the WAL into the database file:
-    /// under a steady upload the writer spent about a fifth of its time reading the WAL back and
-    /// writing the file. A passive checkpoint never waits for readers or the writer. The writer's own
+    /// Runs SQLite's passive checkpoint twenty times a second on a connection of its own, so that the
+    /// writer does not spend its own time copying the WAL into the database file. A passive checkpoint never waits for readers or the writer. The writer's own
     /// automatic checkpoint stays on: it finds nearly every frame copied already, copies the rest, and
     /// so lets the next transaction start the WAL again from its beginning (the background one alone,
     /// always a few commits behind, never would, and the WAL would grow without bound under uploads).
