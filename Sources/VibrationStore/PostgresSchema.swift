@@ -21,12 +21,19 @@ enum PostgresSchema {
         ("0008 recording extents", extentsMigration),
     ]
 
+    /// Advisory lock keys are the database's, not a schema's: each key is the hash of its name and
+    /// the session's schema, so that stores in different schemas of one database never wait on
+    /// each other, while every session on the same schema takes the same key.
+    private static func lock(_ name: String) -> String {
+        "hashtextextended('himmes.\(name):' || current_schema(), 0)"
+    }
+
     /// Serialises schema changes, partition creation and sample writes between sessions, processes
     /// and hosts: sample ids then grow in commit order, which the engine's scan relies on.
-    static let writeLock: Int64 = 0x6869_6D6D_6573_0001
-    static let migrationLock: Int64 = 0x6869_6D6D_6573_0002
+    static let writeLock = lock("write")
+    static let migrationLock = lock("migration")
     /// Serialises the engines of several servers sharing one database as they record verdicts.
-    static let engineLock: Int64 = 0x6869_6D6D_6573_0003
+    static let engineLock = lock("engine")
 
     /// A migration's statements: split at each `;` that ends a line, except inside a `$$` body.
     static func statements(_ sql: String) -> [String] {

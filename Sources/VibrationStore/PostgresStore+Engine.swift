@@ -133,7 +133,7 @@ extension PostgresStore {
     func newestSampleID() async throws -> Int64 {
         _ = try await one("SELECT himmes_summarize_new_ranges()", Int32.self)
         return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.writeLock))", logger: logger)
             return try await connection.query(
                 "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM vibration_data_id_seq", logger: logger
             ).first(Int64.self) ?? 0
@@ -201,7 +201,7 @@ extension PostgresStore {
             }
             // Servers sharing the database each run an engine: one records at a time, so that a
             // window one of them recorded is seen as done by the other.
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.engineLock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.engineLock))", logger: logger)
             // Which windows were recorded before (by an earlier run, or another server's engine).
             var done = Set<AnalysisWindow>()
             if !results.isEmpty {

@@ -206,7 +206,7 @@ extension PostgresStore {
         -> (sensorIDs: [Int64], counts: IngestCounts)
     {
         guard batch.count > 0 || !batch.newStreams.isEmpty else { return (known, IngestCounts()) }
-        try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
+        try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.writeLock))", logger: logger)
         var ids = known
         for key in batch.newStreams {
             ids.append(try await sensorID(connection, machineName: key.machineName, sensorNo: key.sensorNo, logger: logger))

@@ -115,7 +115,7 @@ public final class PostgresStore: Store {
     /// Runs the body in a transaction that holds the sample write lock.
     func writing<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.writeLock))", logger: logger)
             return try await body(connection)
         }
     }
@@ -127,7 +127,7 @@ public final class PostgresStore: Store {
             if let schema = location.schema {
                 try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
             }
-            try await connection.query("SELECT pg_advisory_lock(\(PostgresSchema.migrationLock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_lock(\(unescaped: PostgresSchema.migrationLock))", logger: logger)
             do {
                 try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.migrationTable), logger: logger)
                 let applied = Set(try await connection.query("SELECT name FROM himmes_migrations", logger: logger).values(String.self))
@@ -146,10 +146,10 @@ public final class PostgresStore: Store {
                     "SELECT himmes_ensure_partitions(ARRAY[now(), now() + interval '1 month', now() + interval '2 months'])",
                     logger: logger)
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(PostgresSchema.migrationLock))", logger: logger)
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(unescaped: PostgresSchema.migrationLock))", logger: logger)
                 throw error
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(PostgresSchema.migrationLock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_unlock(\(unescaped: PostgresSchema.migrationLock))", logger: logger)
         }
     }
 

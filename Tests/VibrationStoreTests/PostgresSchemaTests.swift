@@ -11,6 +11,35 @@ struct PostgresSchemaTests {
         try await Backend.postgres.makeStore() as? PostgresStore
     }
 
+    @Test("the write lock is the schema's: a store in another schema of the database writes while it is held", .timeLimit(.minutes(1)))
+    func writeLockPerSchema() async throws {
+        guard let held = try await makeStore(), let other = try await makeStore() else { return }
+        defer {
+            held.close()
+            other.close()
+        }
+        let batches = try IngestTests().batches(rows: 2_000, rowsPerBatch: 1_000)
+        // A session of the first store's schema takes its write lock and keeps it.
+        let connection = try await PostgresConnection.connect(configuration: held.location.connectionConfiguration(), id: 9, logger: held.logger)
+        try await connection.query("BEGIN", logger: held.logger)
+        try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.writeLock))", logger: held.logger)
+        let waiting = Task { try await held.ingest(IngestTests.Stream(items: batches)) { _, _ in }.inserted }
+        let beside = Task { try await other.ingest(IngestTests.Stream(items: batches)) { _, _ in }.inserted }
+        // The other schema's store writes meanwhile (reads take no lock).
+        var stored = 0
+        for _ in 0..<100 where stored < 2_000 {
+            try await Task.sleep(for: .milliseconds(100))
+            stored = try await other.sampleCount()
+        }
+        #expect(stored == 2_000)
+        // The first store's own write waits for the lock, and goes through once it is let go.
+        #expect(try await held.sampleCount() == 0)
+        try await connection.query("COMMIT", logger: held.logger)
+        #expect(try await waiting.value == 2_000)
+        #expect(try await beside.value == 2_000)
+        try await connection.close()
+    }
+
     @Test("tools written for the original table insert into vibration_data; the identity stays unique")
     func originalInserts() async throws {
         guard let store = try await makeStore() else { return }
