@@ -24,7 +24,8 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
 
 /// The whole HTTP application on a given store; `himmes serve` and the tests both start here.
 /// Besides the HTTP server it runs, as services shut down with it: the engine (when automatic),
-/// the live-event hub, the alarm webhook and retention, and `services` given here (the demo's
+/// the live-event hub and the changes other servers make (on PostgreSQL), the alarm webhook and
+/// retention, and `services` given here (the demo's
 /// gateways). The store is the caller's: it runs it and closes it.
 public func buildApplication(store: any Store, config: ServerConfig, logger: Logger? = nil, services: [any Service] = []) throws
     -> some ApplicationProtocol
@@ -47,6 +48,7 @@ public func buildApplication(store: any Store, config: ServerConfig, logger: Log
     // Shut down in the reverse order, after the HTTP server: the engine finishes its round before
     // the webhook posts what it was handed.
     var ownServices: [any Service] = [events]
+    if let feed = store as? any ChangeFeed { ownServices.append(SharedChanges(feed: feed, hub: events)) }
     if let webhook { ownServices.append(webhook) }
     if config.automaticDiagnosis { ownServices.append(engine.automatic) }
     if let period = config.retention {

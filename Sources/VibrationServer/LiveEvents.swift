@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Synchronization
 import VibrationCore
 import VibrationPipeline
+import VibrationStore
 
 /// What changed in the store, as open dashboard pages learn it through `/events`.
 public enum LiveEvent: String, Sendable, CaseIterable {
@@ -82,6 +83,21 @@ public final class EventHub: Service {
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
         return (events, { output.yield(nil) }, { output.finish() })
+    }
+}
+
+/// Changes committed through other servers sharing the database, passed to this server's hub: its
+/// open pages hear of them and its cached answers are dropped, as for changes made here.
+struct SharedChanges: Service {
+    let feed: any ChangeFeed
+    let hub: EventHub
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { [hub] in
+            await feed.followChanges { change in
+                if let event = LiveEvent(rawValue: change.rawValue) { hub.publish(event) }
+            }
+        }
     }
 }
 

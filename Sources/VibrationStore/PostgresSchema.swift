@@ -19,6 +19,7 @@ enum PostgresSchema {
         ("0006 block-range index on sample ids", migration0006),
         ("0007 recordings found from the samples", recordingsMigration),
         ("0008 recording extents", extentsMigration),
+        ("0009 change notifications", changesMigration),
     ]
 
     /// Advisory lock keys are the database's, not a schema's: each key is the hash of its name and
@@ -395,5 +396,26 @@ enum PostgresSchema {
         DELETE FROM diagnosis_progress;
         DELETE FROM diagnosis_open_windows;
         DELETE FROM diagnosis_recordings;
+        """
+
+    /// The channel on which every committed change of samples, diagnoses and alarms is announced,
+    /// as `schema:kind` (`data`, `diagnosis`, `alarm`), whoever wrote it: each server sharing the
+    /// database tells its open pages and drops its cached answers (`PostgresStore.followChanges`).
+    static let changesChannel = "himmes_changes"
+
+    /// One notice per statement, sent at commit (PostgreSQL folds a transaction's equal notices
+    /// into one).
+    static let changesMigration = """
+        CREATE FUNCTION himmes_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('\(changesChannel)', current_schema() || ':' || TG_ARGV[0]);
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER vibration_data_changed AFTER INSERT OR UPDATE OR DELETE ON vibration_data
+            FOR EACH STATEMENT EXECUTE FUNCTION himmes_notify_change('data');
+        CREATE TRIGGER vibration_diagnosis_changed AFTER INSERT OR UPDATE OR DELETE ON vibration_diagnosis
+            FOR EACH STATEMENT EXECUTE FUNCTION himmes_notify_change('diagnosis');
+        CREATE TRIGGER alarms_changed AFTER INSERT OR UPDATE OR DELETE ON alarms
+            FOR EACH STATEMENT EXECUTE FUNCTION himmes_notify_change('alarm');
         """
 }
