@@ -116,7 +116,7 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(
         help: """
-            Start on a fresh database in a temporary folder (unless --db is given) with a living demo \
+            Start on a fresh database in a temporary folder, removed at the end (unless --db, HIMMES_DB or the config file names one) with a living demo \
             plant of twelve machines on three lines: three hours of history, then live data every second \
             through the bulk API; within minutes machines develop faults, one is repaired, and alarms \
             open and close.
@@ -213,10 +213,20 @@ struct Serve: AsyncParsableCommand {
         return settings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
+    /// A database file in a new temporary folder of the demo's own (made when the server starts).
     static func demoDatabasePath() -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("himmes-demo-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder.appendingPathComponent("demo.sqlite").path
+        FileManager.default.temporaryDirectory.appendingPathComponent("himmes-demo-\(UUID().uuidString)")
+            .appendingPathComponent("demo.sqlite").path
+    }
+
+    /// The demo's temporary folder when the database is in one; nil for a database named by --db,
+    /// HIMMES_DB or the config file, which is never removed.
+    static func demoFolder(of databasePath: String) -> URL? {
+        let folder = URL(fileURLWithPath: databasePath).deletingLastPathComponent()
+        guard folder.lastPathComponent.hasPrefix("himmes-demo-"),
+            folder.deletingLastPathComponent().standardizedFileURL == FileManager.default.temporaryDirectory.standardizedFileURL
+        else { return nil }
+        return folder
     }
 
     func run() async throws {
@@ -229,6 +239,8 @@ struct Serve: AsyncParsableCommand {
             return
         }
         let logger = logging.bootstrap(level: config.logLevel)
+        let demoFolder = demo ? Self.demoFolder(of: config.databasePath) : nil
+        if let demoFolder { try FileManager.default.createDirectory(at: demoFolder, withIntermediateDirectories: true) }
         // The store runs beside the application and stops after it: the application's services
         // (engine, webhook, retention, the demo) finish their work on it first.
         try await StoreLocation.withStore(config.databasePath, logger: logger) { store in
@@ -252,9 +264,9 @@ struct Serve: AsyncParsableCommand {
             announce(config, logger: logger)
             try await app.runService()
         }
-        if demo && database.db == nil {
+        if let demoFolder {
             // The demo's own temporary database goes with it (it grows by gigabytes an hour).
-            try? FileManager.default.removeItem(atPath: (config.databasePath as NSString).deletingLastPathComponent)
+            try? FileManager.default.removeItem(at: demoFolder)
             logger.notice("removed the demo database")
         }
     }
