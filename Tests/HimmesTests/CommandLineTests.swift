@@ -94,6 +94,13 @@ struct CommandLineTests {
         #expect(port.status != 0 && port.err.contains("got 'eighty'"))
         let missing = try await Himmes.run(["serve", "--show-config", "--config", "\(dir)/none.yaml"], environment: base)
         #expect(missing.status != 0 && missing.err.contains("\(dir)/none.yaml cannot be read"))
+
+        // The sample the systemd unit installs holds only known settings of the right kinds.
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/himmes.yaml").path
+        let deployed = try await settings(["--config", sample])
+        #expect(deployed["db"]?.value == "/var/lib/himmes/himmes.sqlite" && deployed["db"]?.source == sample)
+        #expect(deployed["retention"]?.value == "2160h")
     }
 
     @Test("import stores a generated file once; the second import inserts nothing")
