@@ -103,9 +103,24 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
 }
 
 extension PostgresLocation {
+    /// The pool's settings: at most `maximumConnections` sessions, each started as `startupParameters` says.
+    func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch self.tls {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+
     /// Parameters every session starts with: times travel as UTC (month partitions are cut in
     /// UTC), and the schema named in the URL comes first on the search path.
-    var startupParameters: [(String, String)] {
+    private var startupParameters: [(String, String)] {
         var parameters = [("TimeZone", "UTC")]
         if let schema { parameters.append(("search_path", schema)) }
         return parameters

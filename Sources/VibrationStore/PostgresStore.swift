@@ -45,18 +45,8 @@ public final class PostgresStore: Store {
     }
 
     private init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
-        let tls: PostgresClient.Configuration.TLS =
-            switch location.tls {
-            case .disable: .disable
-            case .prefer: .prefer(.makeClientConfiguration())
-            case .require: .require(.makeClientConfiguration())
-            }
-        var configuration = PostgresClient.Configuration(
-            host: location.host, port: location.port, username: location.username, password: location.password,
-            database: location.database, tls: tls)
-        configuration.options.maximumConnections = maximumConnections
-        configuration.options.additionalStartupParameters = location.startupParameters
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = PostgresClient(
+            configuration: location.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
         self.logger = logger
         self.location = location
         self.maximumConnections = maximumConnections

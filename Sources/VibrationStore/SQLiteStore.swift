@@ -103,7 +103,8 @@ public final class SQLiteStore: Store {
     }
 
     /// Runs SQLite's passive checkpoint twenty times a second on a connection of its own, so that the
-    /// writer does not spend its own time copying the WAL into the database file. A passive checkpoint never waits for readers or the writer. The writer's own
+    /// writer does not spend its own time copying the WAL into the database file. A passive
+    /// checkpoint never waits for readers or the writer. The writer's own
     /// automatic checkpoint stays on: it finds nearly every frame copied already, copies the rest, and
     /// so lets the next transaction start the WAL again from its beginning (the background one alone,
     /// always a few commits behind, never would, and the WAL would grow without bound under uploads).

@@ -33,11 +33,7 @@ struct Settings: Sendable {
 
     /// Settings from flags and the environment only (the commands besides `serve`).
     init(flags: [String: String?], lists: [String: [String]] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
-        reader = ConfigReader(providers: Self.providers(flags: flags, lists: lists, environment: environment))
-        file = nil
-        fromFlags = Self.given(flags: flags, lists: lists)
-        fromEnvironment = Self.keys.filter { environment[Self.variable($0)].map { !$0.isEmpty } ?? false }
-        fromFile = []
+        self.init(flags: flags, lists: lists, environment: environment, file: nil, fileProvider: nil, fileKeys: [])
     }
 
     /// Settings from flags, the environment and, when `file` (or `HIMMES_CONFIG`) names one, a YAML file.
@@ -45,26 +41,42 @@ struct Settings: Sendable {
         flags: [String: String?], lists: [String: [String]] = [:], environment: [String: String] = ProcessInfo.processInfo.environment,
         file: String?
     ) async throws {
-        var providers = Self.providers(flags: flags, lists: lists, environment: environment)
-        let path = file ?? environment["HIMMES_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        var inFile: Set<String> = []
-        if let path {
-            inFile = try Self.checkKeys(ofFile: path)
-            do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
-            } catch {
-                throw ValidationError("config file \(path) cannot be read: \(error)")
-            }
+        guard let path = file ?? environment["HIMMES_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            self.init(flags: flags, lists: lists, environment: environment)
+            return
         }
-        reader = ConfigReader(providers: providers)
-        self.file = path
-        fromFlags = Self.given(flags: flags, lists: lists)
-        fromEnvironment = Self.keys.filter { environment[Self.variable($0)].map { !$0.isEmpty } ?? false }
-        fromFile = inFile
+        let keys = try Self.checkKeys(ofFile: path)
+        let provider: FileProvider<YAMLSnapshot>
+        do {
+            provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
+        } catch {
+            throw ValidationError("config file \(path) cannot be read: \(error)")
+        }
+        self.init(flags: flags, lists: lists, environment: environment, file: path, fileProvider: provider, fileKeys: keys)
     }
 
-    private static func given(flags: [String: String?], lists: [String: [String]]) -> Set<String> {
-        Set(flags.compactMap { key, text in text.map { $0.isEmpty ? nil : key } ?? nil } + lists.filter { !$0.value.isEmpty }.keys)
+    /// Flags first, then the environment (`HIMMES_` + the key), then the file.
+    private init(
+        flags: [String: String?], lists: [String: [String]], environment: [String: String], file: String?,
+        fileProvider: (any ConfigProvider)?, fileKeys: Set<String>
+    ) {
+        // A flag left empty is a flag not given.
+        var given: [String: ConfigContent] = [:]
+        for case (let key, let text?) in flags where !text.isEmpty { given[key] = .string(text) }
+        for (key, list) in lists where !list.isEmpty { given[key] = .stringArray(list) }
+        let set = environment.filter { !$0.value.isEmpty }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(
+                name: "flags",
+                values: Dictionary(uniqueKeysWithValues: given.map { (AbsoluteConfigKey([$0.key]), ConfigValue($0.value, isSecret: false)) })),
+            EnvironmentVariablesProvider(environmentVariables: set).prefixKeys(with: "himmes"),
+        ]
+        if let fileProvider { providers.append(fileProvider) }
+        reader = ConfigReader(providers: providers)
+        self.file = file
+        fromFlags = Set(given.keys)
+        fromEnvironment = Self.keys.filter { set[Self.variable($0)] != nil }
+        fromFile = fileKeys
     }
 
     /// The environment variable of a key.
@@ -78,22 +90,6 @@ struct Settings: Sendable {
         if fromEnvironment.contains(key) { return "environment (\(Self.variable(key)))" }
         if fromFile.contains(key), let file { return file }
         return "default"
-    }
-
-    private static func providers(flags: [String: String?], lists: [String: [String]], environment: [String: String])
-        -> [any ConfigProvider]
-    {
-        var given: [AbsoluteConfigKey: ConfigValue] = [:]
-        for case (let key, let text?) in flags where !text.isEmpty {
-            given[AbsoluteConfigKey([key])] = ConfigValue(.string(text), isSecret: false)
-        }
-        for (key, list) in lists where !list.isEmpty {
-            given[AbsoluteConfigKey([key])] = ConfigValue(.stringArray(list), isSecret: false)
-        }
-        return [
-            InMemoryProvider(name: "flags", values: given),
-            EnvironmentVariablesProvider(environmentVariables: environment.filter { !$0.value.isEmpty }).prefixKeys(with: "himmes"),
-        ]
     }
 
     /// Refuses a file that is not a mapping of known keys: a misspelt key would otherwise be
