@@ -154,6 +154,8 @@ let package = Package(
             name: "HimmesTests",
             dependencies: [
                 "himmes", "VibrationCore", "StoreTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

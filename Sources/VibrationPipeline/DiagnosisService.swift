@@ -16,6 +16,14 @@ public actor DiagnosisService {
         public var thresholds = DiagnosisThresholds()
         /// Windows with fewer samples cannot be analysed and are passed over.
         public var minimumSamples = 64
+        /// This engine's name among several sharing a database (`EngineLeases`): it diagnoses the
+        /// machines it leases. Nil: it diagnoses every machine (one server, or a one-off run).
+        public var holder: String?
+        /// How long a server may go unseen before its machines go to the others.
+        public var liveness: Duration = .seconds(5)
+        /// The automatic loop also runs this often without being asked: with a holder, to say it is
+        /// alive and take over the machines of a server that stopped.
+        public var tick: Duration?
 
         public init() {}
     }
@@ -29,6 +37,8 @@ public actor DiagnosisService {
         public var unanalysable = 0
         public var alarmsOpened: [Alarm] = []
         public var byFault: [FaultType: Int] = [:]
+        /// The machines this engine held in its last round (nil: every machine, no leases).
+        public var machinesHeld: Int?
 
         public init() {}
 
@@ -39,6 +49,7 @@ public actor DiagnosisService {
             unanalysable += other.unanalysable
             alarmsOpened += other.alarmsOpened
             byFault.merge(other.byFault, uniquingKeysWith: +)
+            machinesHeld = other.machinesHeld ?? machinesHeld
         }
     }
 
@@ -80,7 +91,12 @@ public actor DiagnosisService {
         var previousMarker: Int64 = -1
         var profiles: [String: MachineProfile] = [:]
         while true {
-            let pending = try await store.pendingWindows(seconds: options.windowSeconds, limit: 500, channels: channels)
+            var machines: Set<String>?
+            if let holder = options.holder, let leases = store as? any EngineLeases {
+                machines = try await leases.shareMachines(holder: holder, liveness: options.liveness)
+                total.machinesHeld = machines?.count
+            }
+            let pending = try await store.scan(seconds: options.windowSeconds, limit: 500, channels: channels, machines: machines)
             if pending.abandoned > 0 {
                 logger.warning(
                     "gave up on incomplete windows: more were open than are kept (more sensors are streaming at once than the engine follows)",
@@ -94,7 +110,7 @@ public actor DiagnosisService {
             }
             let (results, skipped, unanalysable) = await Self.classify(
                 pending.windows, series, profiles: profiles, classifier: classifier, minimumSamples: options.minimumSamples)
-            total.skipped += skipped
+            total.skipped += skipped.count
             total.unanalysable += unanalysable.count
             if let first = unanalysable.first {
                 logger.warning(
@@ -106,7 +122,8 @@ public actor DiagnosisService {
             }
             var byFault: [FaultType: Int] = [:]
             for result in results { byFault[result.diagnosis.faultType, default: 0] += 1 }
-            let opened = try await store.record(results, progress: pending, tracker: tracker)
+            let opened = try await store.record(
+                results, passedOver: skipped + unanalysable, tracker: tracker, holder: machines == nil ? nil : options.holder)
             total.byFault.merge(byFault, uniquingKeysWith: +)
             recorded?(byFault, opened)
             total.windows += results.count
@@ -128,17 +145,17 @@ public actor DiagnosisService {
     static func classify(
         _ windows: [AnalysisWindow], _ series: [(times: [Double], values: [Double])], profiles: [String: MachineProfile],
         classifier: FaultClassifier, minimumSamples: Int
-    ) async -> (results: [WindowResult], skipped: Int, unanalysable: [AnalysisWindow]) {
+    ) async -> (results: [WindowResult], skipped: [AnalysisWindow], unanalysable: [AnalysisWindow]) {
         await withCheckedContinuation { continuation in
             classifying.async {
                 var results: [WindowResult] = []
-                var skipped = 0
+                var skipped: [AnalysisWindow] = []
                 // One window the engine cannot analyse must never hold up the others: it is passed
                 // over, and the scan moves on past it.
                 var unanalysable: [AnalysisWindow] = []
                 for (window, (times, values)) in zip(windows, series) {
                     guard values.count >= minimumSamples, let waveform = Waveform(values: values, times: times) else {
-                        skipped += 1
+                        skipped.append(window)
                         continue
                     }
                     guard waveform.isAnalysable else {
@@ -174,8 +191,24 @@ public actor DiagnosisService {
 
         func run() async throws {
             engine.notify()
-            for await _ in engine.requests.stream.cancelOnGracefulShutdown() {
-                await engine.runRequested()
+            await withDiscardingTaskGroup { group in
+                if let tick = engine.options.tick {
+                    group.addTask {
+                        while (try? await Task.sleep(for: tick)) != nil { engine.notify() }
+                    }
+                }
+                for await _ in engine.requests.stream.cancelOnGracefulShutdown() {
+                    await engine.runRequested()
+                }
+                group.cancelAll()
+            }
+            // The others take this server's machines at once rather than after `liveness`.
+            if let holder = engine.options.holder, let leases = engine.store as? any EngineLeases {
+                do {
+                    try await leases.leaveEngine(holder: holder)
+                } catch {
+                    engine.logger.warning("could not give up the engine's machines", metadata: ["error": "\(error)"])
+                }
             }
         }
     }

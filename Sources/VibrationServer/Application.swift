@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import Logging
@@ -38,8 +39,15 @@ public func buildApplication(store: any Store, config: ServerConfig, logger: Log
     let webhook = config.alarmWebhook.map { AlarmWebhook(url: $0, logger: logger) }
     let events = EventHub()
     let metrics = ServerMetrics()
+    var engineOptions = config.diagnosis
+    if store is any EngineLeases, engineOptions.holder == nil {
+        // Servers sharing the database share the engine's work: each names itself (host, process
+        // and a random part, so that a restarted process is a new holder) and leases its machines.
+        engineOptions.holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UInt32.random(in: 0...UInt32.max))"
+        engineOptions.tick = engineOptions.tick ?? .seconds(1)
+    }
     let engine = DiagnosisService(
-        store: store, options: config.diagnosis, logger: logger,
+        store: store, options: engineOptions, logger: logger,
         alarmSink: webhook.map { hook in { @Sendable alarms in hook.enqueue(alarms) } }, events: events,
         metrics: metrics)
     let router = try buildRouter(

@@ -270,8 +270,8 @@ public struct DemoStream: Service {
     }
 
     /// A gateway's upload: CSV to `/vibration-data/bulk`, with the key when there is one.
-    public func bulkRequest(_ csv: [UInt8]) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: url + "/vibration-data/bulk")
+    public func bulkRequest(_ csv: [UInt8], to base: String? = nil) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: (base ?? url) + "/vibration-data/bulk")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "text/csv")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }

@@ -20,6 +20,7 @@ enum PostgresSchema {
         ("0007 recordings found from the samples", recordingsMigration),
         ("0008 recording extents", extentsMigration),
         ("0009 change notifications", changesMigration),
+        ("0010 engine leases", leasesMigration),
     ]
 
     /// Advisory lock keys are the database's, not a schema's: each key is the hash of its name and
@@ -35,6 +36,8 @@ enum PostgresSchema {
     static let migrationLock = lock("migration")
     /// Serialises the engines of several servers sharing one database as they record verdicts.
     static let engineLock = lock("engine")
+    /// Serialises the engines' scans: each scan reads the progress the last one kept and keeps its own.
+    static let scanLock = lock("scan")
 
     /// A migration's statements: split at each `;` that ends a line, except inside a `$$` body.
     static func statements(_ sql: String) -> [String] {
@@ -417,5 +420,19 @@ enum PostgresSchema {
             FOR EACH STATEMENT EXECUTE FUNCTION himmes_notify_change('diagnosis');
         CREATE TRIGGER alarms_changed AFTER INSERT OR UPDATE OR DELETE ON alarms
             FOR EACH STATEMENT EXECUTE FUNCTION himmes_notify_change('alarm');
+        """
+
+    /// Servers whose engines share the work (`seen_at` is each one's last round), and which of
+    /// them diagnoses each machine.
+    static let leasesMigration = """
+        CREATE TABLE engine_servers (
+            holder text PRIMARY KEY,
+            seen_at timestamptz NOT NULL
+        );
+        CREATE TABLE engine_leases (
+            machine_name varchar(50) COLLATE "C" PRIMARY KEY,
+            holder text NOT NULL,
+            since timestamptz NOT NULL DEFAULT now()
+        );
         """
 }

@@ -2,8 +2,19 @@ import PostgresNIO
 import VibrationCore
 
 extension PostgresStore {
-    public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
+    public func scan(seconds: Double, limit: Int, channels: [SignalChannel]?, machines: Set<String>?) async throws -> PendingWindows {
         try await registerSeenMachines()
+        // The scan lock is held from reading the progress to keeping the new one; the scan's reads
+        // run on other connections meanwhile.
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.scanLock))", logger: logger)
+            let pending = try await findWindows(seconds: seconds, limit: limit, channels: channels, machines: machines)
+            try await Self.keep(pending, on: connection, logger: logger)
+            return pending
+        }
+    }
+
+    private func findWindows(seconds: Double, limit: Int, channels: [SignalChannel]?, machines: Set<String>?) async throws -> PendingWindows {
         let marker = try await one("SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1", Int64.self) ?? 0
         let newest = try await newestSampleID()
         let upto = min(newest, marker + PendingWindows.scanRows)
@@ -99,7 +110,8 @@ extension PostgresStore {
         }
         guard !candidates.isEmpty else {
             var pending = PendingWindows.split(
-                ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
+                ready: [], incomplete: [], limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil,
+                machines: machines)
             pending.extents = scan.extents
             return pending
         }
@@ -117,7 +129,8 @@ extension PostgresStore {
         }
         let (ready, open) = PendingWindows.sort(candidates, tracker: scan.tracker) { done.contains($0) }
         var pending = PendingWindows.split(
-            ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil)
+            ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: upto > marker ? placed : nil,
+                machines: machines)
         pending.extents = scan.extents
         return pending
     }
@@ -192,7 +205,9 @@ extension PostgresStore {
         return result
     }
 
-    public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
+    public func record(_ results: [WindowResult], passedOver: [AnalysisWindow], tracker: MachineStateTracker, holder: String?)
+        async throws -> [Alarm]
+    {
         // The evidence is encoded before the transaction begins.
         let evidence = try EvidenceText.byWindow(results)
         return try await client.withTransaction(logger: logger) { connection in
@@ -202,6 +217,18 @@ extension PostgresStore {
             // Servers sharing the database each run an engine: one records at a time, so that a
             // window one of them recorded is seen as done by the other.
             try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.engineLock))", logger: logger)
+            // With a holder, only the machines it still leases (held until COMMIT: no other server
+            // takes them over meanwhile).
+            var held = Set(results.map(\.window.machineName) + passedOver.map(\.machineName))
+            if let holder, !held.isEmpty {
+                var leased = Set<String>()
+                for try await name in try await connection.query(
+                    "SELECT machine_name FROM engine_leases WHERE holder = \(holder) AND machine_name = ANY(\(Array(held))::text[]) FOR SHARE",
+                    logger: logger
+                ).decode(String.self) { leased.insert(name) }
+                held = leased
+            }
+            let results = results.filter { held.contains($0.window.machineName) }
             // Which windows were recorded before (by an earlier run, or another server's engine).
             var done = Set<AnalysisWindow>()
             if !results.isEmpty {
@@ -281,65 +308,81 @@ extension PostgresStore {
                     WHERE machine_name = \(machine)
                     """, logger: logger)
             }
-            try await connection.query(
-                """
-                INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, \(progress.scannedThrough))
-                ON CONFLICT (id) DO UPDATE SET scanned_through_id = greatest(diagnosis_progress.scanned_through_id, excluded.scanned_through_id)
-                """, logger: logger)
-            try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)
-            let open = progress.open
-            if !open.isEmpty {
+            // Taken off the open list: every window of the machines held, recorded now or before, or passed over.
+            let finished = results.map(\.window).filter { held.contains($0.machineName) } + passedOver.filter { held.contains($0.machineName) }
+            if !finished.isEmpty {
                 try await connection.query(
                     """
-                    INSERT INTO diagnosis_open_windows
-                        (sensor_id, channel, recording_start, window_index, window_seconds, collected_from, collected_through)
-                    SELECT o.sensor_id, o.channel, o.recording_start, o.window_index, o.window_seconds,
-                           nullif(o.collected_from, \(Int64.min)), nullif(o.collected_through, \(Int64.min))
-                    FROM unnest(\(open.map(\.sensorID))::bigint[], \(open.map(\.channel.rawValue))::text[],
-                                \(open.map(\.recordingStart.microseconds))::bigint[], \(open.map(\.index))::bigint[],
-                                \(open.map(\.seconds))::float8[], \(open.map(\.machineName))::text[],
-                                \(open.map { $0.collectedSpan?.lowerBound ?? .min })::bigint[],
-                                \(open.map { $0.collectedSpan?.upperBound ?? .min })::bigint[])
-                         AS o(sensor_id, channel, recording_start, window_index, window_seconds, machine, collected_from, collected_through)
-                    WHERE EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = o.machine AND m.channel = o.channel)
-                    ON CONFLICT DO NOTHING
+                    DELETE FROM diagnosis_open_windows o
+                    USING unnest(\(finished.map(\.sensorID))::bigint[], \(finished.map(\.channel.rawValue))::text[],
+                                 \(finished.map(\.recordingStart.microseconds))::bigint[], \(finished.map(\.index))::bigint[]) AS f(sensor, channel, recording, idx)
+                    WHERE o.sensor_id = f.sensor AND o.channel = f.channel AND o.recording_start = f.recording AND o.window_index = f.idx
                     """, logger: logger)
-            }
-            if !progress.extents.isEmpty {
-                let e = progress.extents
-                try await connection.query(
-                    """
-                    INSERT INTO recording_extents AS x
-                        (sensor_id, recording_start, time_low, time_high, collected_low, collected_high, clock_offset)
-                    SELECT * FROM unnest(\(e.map(\.sensorID))::bigint[], \(e.map(\.start))::bigint[], \(e.map(\.timeLow))::float8[],
-                                         \(e.map(\.timeHigh))::float8[], \(e.map(\.collectedLow))::bigint[],
-                                         \(e.map(\.collectedHigh))::bigint[], \(e.map(\.clockOffset))::bigint[])
-                    ON CONFLICT (sensor_id, recording_start) DO UPDATE SET
-                        time_low = least(x.time_low, excluded.time_low), time_high = greatest(x.time_high, excluded.time_high),
-                        collected_low = least(x.collected_low, excluded.collected_low),
-                        collected_high = greatest(x.collected_high, excluded.collected_high),
-                        clock_offset = greatest(x.clock_offset, excluded.clock_offset)
-                    """, logger: logger)
-            }
-            if let recordings = progress.recordings {
-                try await connection.query("DELETE FROM diagnosis_recordings", logger: logger)
-                let rows = recordings.flatMap { sensor, open in open.map { (sensor, $0) } }
-                if !rows.isEmpty {
-                    try await connection.query(
-                        """
-                        INSERT INTO diagnosis_recordings
-                            (sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
-                        SELECT sensor_id, recording_start, sequence, nullif(spacing, 'Infinity'), covered, first_collected,
-                               last_collected, last_time
-                        FROM unnest(\(rows.map(\.0))::bigint[], \(rows.map(\.1.start))::bigint[], \(rows.map(\.1.sequence))::bigint[],
-                                    \(rows.map(\.1.spacing))::float8[], \(rows.map { RecordingText.encode($0.1.flatCovered) })::text[],
-                                    \(rows.map(\.1.firstCollected))::bigint[], \(rows.map(\.1.lastCollected))::bigint[],
-                                    \(rows.map(\.1.lastTime))::float8[])
-                             AS r(sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
-                        """, logger: logger)
-                }
             }
             return plan.opened(ids: alarmIDs)
+        }
+    }
+
+    /// Keeps a scan's progress: how far the samples were looked at, the open windows, the open
+    /// recordings and the extents the scan added to.
+    static func keep(_ pending: PendingWindows, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, \(pending.scannedThrough))
+            ON CONFLICT (id) DO UPDATE SET scanned_through_id = greatest(diagnosis_progress.scanned_through_id, excluded.scanned_through_id)
+            """, logger: logger)
+        try await connection.query("DELETE FROM diagnosis_open_windows", logger: logger)
+        let open = pending.open
+        if !open.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO diagnosis_open_windows
+                    (sensor_id, channel, recording_start, window_index, window_seconds, collected_from, collected_through)
+                SELECT o.sensor_id, o.channel, o.recording_start, o.window_index, o.window_seconds,
+                       nullif(o.collected_from, \(Int64.min)), nullif(o.collected_through, \(Int64.min))
+                FROM unnest(\(open.map(\.sensorID))::bigint[], \(open.map(\.channel.rawValue))::text[],
+                            \(open.map(\.recordingStart.microseconds))::bigint[], \(open.map(\.index))::bigint[],
+                            \(open.map(\.seconds))::float8[], \(open.map(\.machineName))::text[],
+                            \(open.map { $0.collectedSpan?.lowerBound ?? .min })::bigint[],
+                            \(open.map { $0.collectedSpan?.upperBound ?? .min })::bigint[])
+                     AS o(sensor_id, channel, recording_start, window_index, window_seconds, machine, collected_from, collected_through)
+                WHERE EXISTS (SELECT 1 FROM machines m WHERE m.machine_name = o.machine AND m.channel = o.channel)
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+        if !pending.extents.isEmpty {
+            let e = pending.extents
+            try await connection.query(
+                """
+                INSERT INTO recording_extents AS x
+                    (sensor_id, recording_start, time_low, time_high, collected_low, collected_high, clock_offset)
+                SELECT * FROM unnest(\(e.map(\.sensorID))::bigint[], \(e.map(\.start))::bigint[], \(e.map(\.timeLow))::float8[],
+                                     \(e.map(\.timeHigh))::float8[], \(e.map(\.collectedLow))::bigint[],
+                                     \(e.map(\.collectedHigh))::bigint[], \(e.map(\.clockOffset))::bigint[])
+                ON CONFLICT (sensor_id, recording_start) DO UPDATE SET
+                    time_low = least(x.time_low, excluded.time_low), time_high = greatest(x.time_high, excluded.time_high),
+                    collected_low = least(x.collected_low, excluded.collected_low),
+                    collected_high = greatest(x.collected_high, excluded.collected_high),
+                    clock_offset = greatest(x.clock_offset, excluded.clock_offset)
+                """, logger: logger)
+        }
+        if let recordings = pending.recordings {
+            try await connection.query("DELETE FROM diagnosis_recordings", logger: logger)
+            let rows = recordings.flatMap { sensor, open in open.map { (sensor, $0) } }
+            if !rows.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO diagnosis_recordings
+                        (sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
+                    SELECT sensor_id, recording_start, sequence, nullif(spacing, 'Infinity'), covered, first_collected,
+                           last_collected, last_time
+                    FROM unnest(\(rows.map(\.0))::bigint[], \(rows.map(\.1.start))::bigint[], \(rows.map(\.1.sequence))::bigint[],
+                                \(rows.map(\.1.spacing))::float8[], \(rows.map { RecordingText.encode($0.1.flatCovered) })::text[],
+                                \(rows.map(\.1.firstCollected))::bigint[], \(rows.map(\.1.lastCollected))::bigint[],
+                                \(rows.map(\.1.lastTime))::float8[])
+                         AS r(sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
+                    """, logger: logger)
+            }
         }
     }
 
@@ -396,6 +439,7 @@ extension PostgresStore {
 
     public func restartScan() async throws {
         try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.scanLock))", logger: logger)
             for table in ["diagnosis_progress", "diagnosis_open_windows", "diagnosis_recordings", "recording_extents"] {
                 try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"), logger: logger)
             }
@@ -404,6 +448,7 @@ extension PostgresStore {
 
     public func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int {
         try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: PostgresSchema.scanLock))", logger: logger)
             let rows = try await connection.query(
                 """
                 WITH gone AS (

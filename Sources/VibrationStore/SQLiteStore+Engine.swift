@@ -4,7 +4,22 @@ import GRDBSQLite
 import VibrationCore
 
 extension SQLiteStore {
-    public func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows {
+    public func scan(seconds: Double, limit: Int, channels: [SignalChannel]?, machines: Set<String>?) async throws -> PendingWindows {
+        let (pending, marker) = try await findWindows(seconds: seconds, limit: limit, channels: channels, machines: machines)
+        try await pool.write { db in
+            // Another process's engine (a `himmes diagnose` beside the server) kept its scan since
+            // this one read the progress: its progress stands, and this scan's windows are still
+            // diagnosed (a window recorded twice is skipped).
+            let now = try Int64.fetchOne(db.cachedStatement(sql: "SELECT scanned_through_id FROM diagnosis_progress WHERE id = 1")) ?? 0
+            guard now == marker else { return }
+            try Self.keep(pending, db)
+        }
+        return pending
+    }
+
+    private func findWindows(seconds: Double, limit: Int, channels: [SignalChannel]?, machines: Set<String>?) async throws
+        -> (PendingWindows, marker: Int64)
+    {
         if try await pool.read(Self.machinesMissing) { try await pool.write { db in try Self.registerSeenMachines(db) } }
         // From the first scan on, the writer hands what it stores to the engine (before this read
         // begins, so that no commit after it is missed).
@@ -70,10 +85,10 @@ extension SQLiteStore {
                     arguments: [window.sensorID, window.start.microseconds, window.channel.rawValue]) ?? false
             }
             var pending = PendingWindows.split(
-                ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: recordings)
+                ready: ready, incomplete: open, limit: limit, scannedThrough: max(marker, upto), recordings: recordings, machines: machines)
             pending.extents = scan.extents
-            fresh.keepOnly(pending.windows + pending.open)
-            return pending
+            fresh.keepOnly(pending.open)
+            return (pending, marker)
         }
     }
 
@@ -165,7 +180,10 @@ extension SQLiteStore {
         return (times, values)
     }
 
-    public func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm] {
+    /// One engine per SQLite database: `holder` is not checked.
+    public func record(_ results: [WindowResult], passedOver: [AnalysisWindow], tracker: MachineStateTracker, holder: String?)
+        async throws -> [Alarm]
+    {
         // The evidence is encoded before the writer is taken.
         let evidence = try EvidenceText.byWindow(results)
         return try await pool.write { db in
@@ -230,66 +248,77 @@ extension SQLiteStore {
                         state.pendingCount, state.lastWindowAt?.microseconds, machine,
                     ])
             }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, ?)
-                    ON CONFLICT (id) DO UPDATE SET scanned_through_id = max(scanned_through_id, excluded.scanned_through_id)
-                    """
-            ).execute(arguments: [progress.scannedThrough])
-            try db.cachedStatement(sql: "DELETE FROM diagnosis_open_windows").execute()
-            for w in progress.open {
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO diagnosis_open_windows
-                            (sensor_id, channel, recording_start, window_index, window_seconds, collected_from, collected_through)
-                        SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (
-                            SELECT 1 FROM machines WHERE machine_name = ? AND channel = ?)
-                        ON CONFLICT DO NOTHING
-                        """
-                ).execute(
-                    arguments: [
-                        w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds,
-                        w.collectedSpan?.lowerBound, w.collectedSpan?.upperBound, w.machineName, w.channel.rawValue,
-                    ])
-            }
-            for extent in progress.extents {
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO recording_extents
-                            (sensor_id, recording_start, time_low, time_high, collected_low, collected_high, clock_offset)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (sensor_id, recording_start) DO UPDATE SET
-                            time_low = min(time_low, excluded.time_low), time_high = max(time_high, excluded.time_high),
-                            collected_low = min(collected_low, excluded.collected_low),
-                            collected_high = max(collected_high, excluded.collected_high),
-                            clock_offset = max(clock_offset, excluded.clock_offset)
-                        """
-                ).execute(
-                    arguments: [
-                        extent.sensorID, extent.start, extent.timeLow, extent.timeHigh, extent.collectedLow, extent.collectedHigh,
-                        extent.clockOffset,
-                    ])
-            }
-            if let recordings = progress.recordings {
-                try db.cachedStatement(sql: "DELETE FROM diagnosis_recordings").execute()
-                for (sensor, open) in recordings {
-                    for recording in open {
-                        try db.cachedStatement(
-                            sql: """
-                                INSERT INTO diagnosis_recordings
-                                    (sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                                """
-                        ).execute(
-                            arguments: [
-                                sensor, recording.start, recording.sequence, recording.spacing.isFinite ? recording.spacing : nil,
-                                RecordingText.encode(recording.flatCovered), recording.firstCollected, recording.lastCollected,
-                                recording.lastTime,
-                            ])
-                    }
-                }
+            // Taken off the open list: the windows recorded (now or before) and those passed over.
+            let finish = try db.cachedStatement(
+                sql: "DELETE FROM diagnosis_open_windows WHERE sensor_id = ? AND channel = ? AND recording_start = ? AND window_index = ?")
+            for w in results.map(\.window) + passedOver {
+                try finish.execute(arguments: [w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index])
             }
             return plan.opened(ids: alarmIDs)
+        }
+    }
+
+    /// Keeps a scan's progress: how far the samples were looked at, the open windows, the open
+    /// recordings and the extents the scan added to.
+    static func keep(_ pending: PendingWindows, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO diagnosis_progress (id, scanned_through_id) VALUES (1, ?)
+                ON CONFLICT (id) DO UPDATE SET scanned_through_id = max(scanned_through_id, excluded.scanned_through_id)
+                """
+        ).execute(arguments: [pending.scannedThrough])
+        try db.cachedStatement(sql: "DELETE FROM diagnosis_open_windows").execute()
+        for w in pending.open {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO diagnosis_open_windows
+                        (sensor_id, channel, recording_start, window_index, window_seconds, collected_from, collected_through)
+                    SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (
+                        SELECT 1 FROM machines WHERE machine_name = ? AND channel = ?)
+                    ON CONFLICT DO NOTHING
+                    """
+            ).execute(
+                arguments: [
+                    w.sensorID, w.channel.rawValue, w.recordingStart.microseconds, w.index, w.seconds,
+                    w.collectedSpan?.lowerBound, w.collectedSpan?.upperBound, w.machineName, w.channel.rawValue,
+                ])
+        }
+        for extent in pending.extents {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO recording_extents
+                        (sensor_id, recording_start, time_low, time_high, collected_low, collected_high, clock_offset)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (sensor_id, recording_start) DO UPDATE SET
+                        time_low = min(time_low, excluded.time_low), time_high = max(time_high, excluded.time_high),
+                        collected_low = min(collected_low, excluded.collected_low),
+                        collected_high = max(collected_high, excluded.collected_high),
+                        clock_offset = max(clock_offset, excluded.clock_offset)
+                    """
+            ).execute(
+                arguments: [
+                    extent.sensorID, extent.start, extent.timeLow, extent.timeHigh, extent.collectedLow, extent.collectedHigh,
+                    extent.clockOffset,
+                ])
+        }
+        if let recordings = pending.recordings {
+            try db.cachedStatement(sql: "DELETE FROM diagnosis_recordings").execute()
+            for (sensor, open) in recordings {
+                for recording in open {
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO diagnosis_recordings
+                                (sensor_id, recording_start, sequence, spacing, covered, first_collected, last_collected, last_time)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            """
+                    ).execute(
+                        arguments: [
+                            sensor, recording.start, recording.sequence, recording.spacing.isFinite ? recording.spacing : nil,
+                            RecordingText.encode(recording.flatCovered), recording.firstCollected, recording.lastCollected,
+                            recording.lastTime,
+                        ])
+                }
+            }
         }
     }
 

@@ -115,18 +115,25 @@ public protocol MachineStore: Sendable {
 
 /// The built-in engine's work: finding windows, recording verdicts with their evidence, its measurements.
 public protocol EngineStore: Sendable {
-    /// Complete windows of each machine's monitored channel with data the engine has not looked at
-    /// yet, oldest first. Machines first seen in the data get a registry entry.
+    /// Looks at the samples the engine has not looked at yet and keeps how far it got: returns
+    /// complete windows of each machine's monitored channel, oldest first, of `machines` only (nil:
+    /// every machine). Every complete window stays listed as open until `record` takes it, so a
+    /// window whose verdict is never recorded (its server stopped, another server holds its
+    /// machine) is found again by the next scan. Scans of several engines take turns.
+    /// Machines first seen in the data get a registry entry.
     /// `channels` overrides each machine's monitored channel (for re-diagnosing other columns).
-    func pendingWindows(seconds: Double, limit: Int, channels: [SignalChannel]?) async throws -> PendingWindows
+    func scan(seconds: Double, limit: Int, channels: [SignalChannel]?, machines: Set<String>?) async throws -> PendingWindows
     /// The times (measured_time) and values of the window's channel, in order.
     func samples(of window: AnalysisWindow) async throws -> (times: [Double], values: [Double])
     /// The same for several windows in one read: one wait for the database instead of one per window.
     func samples(of windows: [AnalysisWindow]) async throws -> [(times: [Double], values: [Double])]
     /// Stores the verdicts (one diagnosis with evidence per window; a window diagnosed before is
-    /// skipped), moves each machine's state and opens or closes its alarms, and remembers how far
-    /// the samples have been looked at and which windows are still open. Returns the alarms opened.
-    func record(_ results: [WindowResult], progress: PendingWindows, tracker: MachineStateTracker) async throws -> [Alarm]
+    /// skipped), moves each machine's state and opens or closes its alarms, and takes the windows
+    /// (and those `passedOver`, which cannot be analysed) off the open list. With a `holder`, only
+    /// windows of machines that holder leases are taken (`EngineLeases`); the others stay open for
+    /// the machine's new holder. Returns the alarms opened.
+    func record(_ results: [WindowResult], passedOver: [AnalysisWindow], tracker: MachineStateTracker, holder: String?)
+        async throws -> [Alarm]
     /// The engine's record behind a diagnosis; nil for verdicts posted from outside.
     func engineEvidence(diagnosisID: Int64) async throws -> EngineEvidence?
     /// The engine's measurements of a machine's windows in a range (inclusive), oldest first; the
@@ -138,6 +145,21 @@ public protocol EngineStore: Sendable {
     func restartScan() async throws
     /// Forgets the engine's diagnoses in a range so that the windows are diagnosed again.
     func forgetEngineDiagnoses(machineName: String?, from: Timestamp?, to: Timestamp?) async throws -> Int
+}
+
+/// Engines of several servers sharing one database: each machine's windows are diagnosed by one
+/// of them at a time. Machines are spread over the live servers by rendezvous hashing (each goes to
+/// the server that ranks it highest, so a server joining or leaving moves only its share), and
+/// held through leases in the database; a server that has not been seen for `liveness` loses its
+/// leases to the others.
+public protocol EngineLeases: Sendable {
+    /// Says `holder` is alive, gives up the machines no longer its share and takes those that are
+    /// (when free, or held by a server no longer live). Returns the machines it holds now.
+    func shareMachines(holder: String, liveness: Duration) async throws -> Set<String>
+    /// Lets go of every machine `holder` holds and says it is gone (at a graceful shutdown).
+    func leaveEngine(holder: String) async throws
+    /// The live engines and how many machines each holds.
+    func engineHolders(liveness: Duration) async throws -> [(holder: String, machines: Int)]
 }
 
 /// Removing old samples.

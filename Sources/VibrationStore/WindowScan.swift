@@ -9,12 +9,13 @@ extension PendingWindows {
     /// is normal, so this allows for ten thousand.
     static let maximumOpenWindows = 10_000
 
-    /// The complete windows up to `limit`, oldest first; the rest and the incomplete ones stay open.
+    /// The scan's windows for `machines` (nil: all), the oldest `limit` complete ones first, and
+    /// what stays open: the incomplete windows and every complete one, until its verdict is recorded.
     /// Windows that never complete must not pile up, as every round looks at each open window
-    /// again: beyond the cap the oldest are given up.
+    /// again: beyond the cap the oldest incomplete ones are given up.
     static func split(
         ready: [AnalysisWindow], incomplete: [AnalysisWindow], limit: Int, scannedThrough: Int64,
-        recordings: [Int64: [RecordingTracker.Recording]]?
+        recordings: [Int64: [RecordingTracker.Recording]]?, machines: Set<String>?
     ) -> PendingWindows {
         let ready = ready.sorted { ($0.end, $0.machineName, $0.sensorNo) < ($1.end, $1.machineName, $1.sensorNo) }
         var open = incomplete
@@ -24,9 +25,10 @@ extension PendingWindows {
             abandoned = open.count - maximumOpenWindows
             open.removeLast(abandoned)
         }
+        let mine = machines.map { held in ready.filter { held.contains($0.machineName) } } ?? ready
         return PendingWindows(
-            windows: Array(ready.prefix(limit)), scannedThrough: scannedThrough, open: open + ready.dropFirst(limit),
-            abandoned: abandoned, recordings: recordings)
+            windows: Array(mine.prefix(limit)), scannedThrough: scannedThrough, open: open + ready, abandoned: abandoned,
+            recordings: recordings)
     }
 }
 

@@ -14,10 +14,12 @@ struct Simulate: AsyncParsableCommand {
             Each machine is a gateway that sends one second of its sensors' samples every second (in \
             requests of at most --batch rows), following the demo's scenarios: some machines drift into \
             faults. Prints rows/s sent, accepted and rejected, and request latency percentiles every \
-            second, and a summary at the end of --duration.
+            second, and a summary at the end of --duration. With several --target servers (sharing one \
+            database), the gateways take turns over them, and a request a server does not answer \
+            (stopped, unreachable) is sent to the next one, as a load balancer would.
             """)
 
-    @Option(help: "Base URL of the server.") var target = "http://127.0.0.1:8080"
+    @Option(help: "Base URL of the server; repeat for several servers.") var target: [String] = ["http://127.0.0.1:8080"]
     @Option(help: "Machines (gateways).") var machines = 10
     @Option(help: "Sensors per machine.") var sensors = 1
     @Option(help: "Samples per second per sensor.") var rate = 2_000
@@ -31,7 +33,9 @@ struct Simulate: AsyncParsableCommand {
         guard machines >= 1, sensors >= 1, rate >= 10, duration >= 1, batch >= 0 else {
             throw ValidationError("machines, sensors and duration must be at least 1, rate at least 10, batch 0 or more")
         }
-        guard URL(string: target)?.scheme != nil else { throw ValidationError("--target must be a URL like http://127.0.0.1:8080") }
+        for target in target where URL(string: target)?.scheme == nil {
+            throw ValidationError("--target must be a URL like http://127.0.0.1:8080, not '\(target)'")
+        }
     }
 
     final class Tally: Sendable {
@@ -42,6 +46,8 @@ struct Simulate: AsyncParsableCommand {
             var failedRequests = 0
             /// Requests sent again after a 429.
             var retried = 0
+            /// Requests sent to another server after one did not answer.
+            var rerouted = 0
             var latencies: [Double] = []
         }
         let state = Mutex(State())
@@ -50,7 +56,7 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let names = (1...machines).map { String(format: "sim-%03d", $0) }
         let stream = DemoStream(
-            url: target, machines: names, sensors: sensors, rateHz: Double(rate), historySeconds: 0, apiKey: apiKey,
+            url: target[0], machines: names, sensors: sensors, rateHz: Double(rate), historySeconds: 0, apiKey: apiKey,
             logger: Logger(label: "simulate"))
         let start = Timestamp(microseconds: Timestamp.now.microseconds / 1_000_000 * 1_000_000)
         let tally = Tally()
@@ -58,7 +64,7 @@ struct Simulate: AsyncParsableCommand {
         let pages = PageTimes()
         let clock = ContinuousClock()
         let began = clock.now
-        print("streaming \(machines) machines x \(sensors) sensors at \(rate) Hz (\((machines * sensors * rate).grouped) samples/s offered) to \(target) for \(duration) s")
+        print("streaming \(machines) machines x \(sensors) sensors at \(rate) Hz (\((machines * sensors * rate).grouped) samples/s offered) to \(target.joined(separator: ", ")) for \(duration) s")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, name) in names.enumerated() {
                 // Gateways are not synchronised: each sends at its own moment within the second.
@@ -69,8 +75,8 @@ struct Simulate: AsyncParsableCommand {
                         let csv = stream.csv(second: second, start: start, machine: name)
                         // One machine-second is sensors x rate rows: sent whole when it fits one request.
                         let bodies = batch == 0 || sensors * rate <= batch ? [(bytes: csv, rows: sensors * rate)] : split(csv)
-                        for body in bodies {
-                            await post(stream.bulkRequest(body.bytes), rows: body.rows, tallies: [tally, total])
+                        for (i, body) in bodies.enumerated() {
+                            await post(rows: body.rows, tallies: [tally, total], first: index + second + i) { stream.bulkRequest(body.bytes, to: $0) }
                         }
                     }
                 }
@@ -132,14 +138,32 @@ struct Simulate: AsyncParsableCommand {
         return bodies
     }
 
-    func post(_ request: HTTPClientRequest, rows: Int, tallies: [Tally]) async {
+    /// Sends one body to the targets in turn from `first`: to the next when one does not answer, and
+    /// again after the wait a 429 asks for.
+    func post(rows: Int, tallies: [Tally], first: Int, request: (String) -> HTTPClientRequest) async {
         let started = ContinuousClock.now
         var accepted = 0
         var rejected = rows
         var failed = 1
         var retries = 0
+        var attempt = 0
+        var unanswered = 0
+        func answer() async -> HTTPClientResponse? {
+            // Every target is tried once before the request counts as failed. The client keeps
+            // trying to connect to a server that is down until the deadline: with others to go
+            // to, the deadline is short.
+            for _ in 0..<target.count {
+                defer { attempt += 1 }
+                let deadline: TimeAmount = target.count > 1 ? .seconds(3) : .seconds(30)
+                if let response = try? await HTTPClient.shared.execute(request(target[(first + attempt) % target.count]), timeout: deadline) {
+                    return response
+                }
+                unanswered += 1
+            }
+            return nil
+        }
         // A busy server answers 429 with Retry-After: a gateway waits and sends the same rows again.
-        while retries <= 10, let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(30)) {
+        while retries <= 10, let response = await answer() {
             let data = try? await response.body.collect(upTo: 1 << 20)
             if response.status == .tooManyRequests {
                 retries += 1
@@ -162,6 +186,7 @@ struct Simulate: AsyncParsableCommand {
                 $0.rejected += rejected
                 $0.failedRequests += failed
                 $0.retried += retries
+                $0.rerouted += unanswered > 0 && target.count > 1 ? 1 : 0
                 $0.latencies.append(latency)
             }
         }
@@ -191,7 +216,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func probe(name: String, path: String, into pages: PageTimes) async {
-        var request = HTTPClientRequest(url: target + path)
+        var request = HTTPClientRequest(url: target[0] + path)
         let isData = path.contains("/waveform") || path.hasPrefix("/vibration")
         request.headers.add(name: "Accept", value: isData ? "application/json" : "text/html")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
@@ -250,8 +275,8 @@ struct Simulate: AsyncParsableCommand {
             sorted.quantile(p).map { String(format: "%.1f ms", $0 * 1000) } ?? "-"
         }
         return String(
-            format: "%4d s  sent %@ rows/s  accepted %@  rejected %@  requests %@ (%@ failed, %@ retried after 429)  latency p50 %@ p99 %@",
+            format: "%4d s  sent %@ rows/s  accepted %@  rejected %@  requests %@ (%@ failed, %@ retried after 429, %@ sent to another server)  latency p50 %@ p99 %@",
             second, Int(Double(s.sent) / seconds).grouped, s.accepted.grouped, s.rejected.grouped, s.latencies.count.grouped,
-            s.failedRequests.grouped, s.retried.grouped, percentile(0.5), percentile(0.99))
+            s.failedRequests.grouped, s.retried.grouped, s.rerouted.grouped, percentile(0.5), percentile(0.99))
     }
 }

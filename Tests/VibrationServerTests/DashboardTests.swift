@@ -32,7 +32,7 @@ struct DashboardTests {
             w.index = k
             results.append(WindowResult(window: w, diagnosis: verdict))
         }
-        _ = try await store.record(results, progress: PendingWindows(windows: [], scannedThrough: 0, open: []), tracker: MachineStateTracker())
+        _ = try await store.record(results, passedOver: [], tracker: MachineStateTracker(), holder: nil)
     }
 
     @Test("every page has its own title and the navigation", arguments: [

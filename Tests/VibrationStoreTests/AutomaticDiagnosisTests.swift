@@ -24,14 +24,14 @@ struct AutomaticDiagnosisTests {
         var alarms: [Alarm] = []
         let classifier = FaultClassifier()
         while true {
-            let pending = try await store.pendingWindows(seconds: 1, limit: 7, channels: nil)
+            let pending = try await store.scan(seconds: 1, limit: 7, channels: nil, machines: nil)
             var results: [WindowResult] = []
             for window in pending.windows {
                 let (times, values) = try await store.samples(of: window)
                 let profile = try await store.machineStatus(named: window.machineName)!.config.profile
                 results.append(WindowResult(window: window, diagnosis: classifier.diagnose(Waveform(values: values, times: times)!, profile: profile)))
             }
-            alarms += try await store.record(results, progress: pending, tracker: MachineStateTracker())
+            alarms += try await store.record(results, passedOver: [], tracker: MachineStateTracker(), holder: nil)
             windows += results.count
             if pending.windows.isEmpty { break }
         }
@@ -128,13 +128,13 @@ struct AutomaticDiagnosisTests {
             batch.append(stream: stream, collectedAt: 1_700_000_000_000_000 + Int64(i) * 1_000_000, measuredTime: 0, 0, 0, 0, 0, line: i + 2)
         }
         _ = try await store.ingestAtomically([batch])
-        let first = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)
+        let first = try await store.scan(seconds: 1, limit: 500, channels: nil, machines: nil)
         #expect(first.windows.isEmpty)
         #expect(first.open.count == cap)
         #expect(first.abandoned == 50)
         // The newest are kept: the latest window ends last.
-        _ = try await store.record([], progress: first, tracker: MachineStateTracker())
-        let again = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)
+        _ = try await store.record([], passedOver: [], tracker: MachineStateTracker(), holder: nil)
+        let again = try await store.scan(seconds: 1, limit: 500, channels: nil, machines: nil)
         #expect(again.open.count == cap && again.abandoned == 0)
     }
 }

@@ -38,7 +38,7 @@ struct FreshSamplesTests {
 
     /// One engine round: the ready windows as served, then the verdicts recorded.
     static func round(_ store: SQLiteStore) async throws -> [Served] {
-        let pending = try await store.pendingWindows(seconds: 1, limit: 500, channels: nil)
+        let pending = try await store.scan(seconds: 1, limit: 500, channels: nil, machines: nil)
         let served = try await store.samples(of: pending.windows)
         var out: [Served] = []
         var results: [WindowResult] = []
@@ -47,7 +47,7 @@ struct FreshSamplesTests {
             out.append(Served(engine: (times, values), database: stored))
             results.append(WindowResult(window: window, diagnosis: FaultClassifier().diagnose(Waveform(values: values, times: times)!)))
         }
-        _ = try await store.record(results, progress: pending, tracker: MachineStateTracker())
+        _ = try await store.record(results, passedOver: [], tracker: MachineStateTracker(), holder: nil)
         return out
     }
 

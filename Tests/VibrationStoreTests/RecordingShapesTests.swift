@@ -116,15 +116,19 @@ struct RecordingShapesTests {
         var all: [WindowResult] = []
         var counts: [AnalysisWindow: Int] = [:]
         while true {
-            let pending = try await store.pendingWindows(seconds: 1, limit: 500, channels: SignalChannel.allCases)
+            let pending = try await store.scan(seconds: 1, limit: 500, channels: SignalChannel.allCases, machines: nil)
             let series = try await store.samples(of: pending.windows)
             var results: [WindowResult] = []
+            var passedOver: [AnalysisWindow] = []
             for (window, (times, values)) in zip(pending.windows, series) {
-                guard let waveform = Waveform(values: values, times: times) else { continue }
+                guard let waveform = Waveform(values: values, times: times) else {
+                    passedOver.append(window)
+                    continue
+                }
                 results.append(WindowResult(window: window, diagnosis: classifier.diagnose(waveform)))
                 counts[window] = values.count
             }
-            _ = try await store.record(results, progress: pending, tracker: MachineStateTracker())
+            _ = try await store.record(results, passedOver: passedOver, tracker: MachineStateTracker(), holder: nil)
             all += results
             if pending.windows.isEmpty { break }
         }
