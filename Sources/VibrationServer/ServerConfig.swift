@@ -20,6 +20,8 @@ public struct ServerConfig: Sendable {
     public var diagnosis: DiagnosisService.Options
     /// Where to post each opened alarm, if anywhere.
     public var alarmWebhook: String?
+    /// A PostgreSQL standby of the database that takes the dashboard's and the lists' reads.
+    public var readDatabase: String?
     /// A folder holding the dashboard's charting library (chart.min.js); when nil, the
     /// distribution's copy under /usr/share/javascript is used if installed, else a CDN.
     public var assetsDirectory: String?

@@ -37,7 +37,15 @@ struct VibrationAPI<S: Store>: APIProtocol {
         } catch {
             throw Problem(status: .serviceUnavailable, detail: "The database does not answer: \(error)")
         }
-        return .ok(.init(body: .json(.init(status: "ok"))))
+        var health = Components.Schemas.Health(status: "ok")
+        if let reads = store as? StandbyReads {
+            switch reads.condition {
+            case .streaming(let lag): health.standby = .init(state: .streaming, lagSeconds: lag)
+            case .down: health.standby = .init(state: .down)
+            case .unknown: health.standby = .init(state: .unknown)
+            }
+        }
+        return .ok(.init(body: .json(health)))
     }
 
     func getReady(_ input: Operations.GetReady.Input) async throws -> Operations.GetReady.Output {

@@ -10,7 +10,7 @@ public enum StoreChange: String, Sendable, CaseIterable {
 /// no such role: one process writes it.
 public protocol ChangeFeed: Sendable {
     /// Calls `changed` for every change committed to this store's schema, by this process or
-    /// another, as it commits, until cancelled. A lost connection is made again; changes made
-    /// while it was down are announced as one of each kind once it is back.
+    /// another, as it commits, until cancelled. A lost connection is made again; once listening (at
+    /// first and after each loss) every kind is announced once, for what may have changed unheard.
     func followChanges(_ changed: @escaping @Sendable (StoreChange) -> Void) async
 }

@@ -3,7 +3,8 @@ import PostgresNIO
 
 extension PostgresStore: ChangeFeed {
     public func followChanges(_ changed: @escaping @Sendable (StoreChange) -> Void) async {
-        var reconnected = false
+        // Said once per outage, not once per attempt.
+        var failing = false
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(
@@ -11,8 +12,10 @@ extension PostgresStore: ChangeFeed {
                 do {
                     let schema = try await connection.query("SELECT current_schema()::text", logger: logger).first(String.self) ?? "public"
                     let notices = try await connection.listen(PostgresSchema.changesChannel)
-                    // What happened while no one listened is not known: everything may have.
-                    if reconnected { StoreChange.allCases.forEach(changed) }
+                    failing = false
+                    // What happened while no one listened (before the first connection, or while
+                    // it was lost) is not known: everything may have.
+                    StoreChange.allCases.forEach(changed)
                     for try await notice in notices {
                         guard let (noticeSchema, kind) = Self.change(in: notice.payload), noticeSchema == schema else { continue }
                         changed(kind)
@@ -22,9 +25,11 @@ extension PostgresStore: ChangeFeed {
                 }
                 try? await connection.close()
             } catch {
-                logger.warning("cannot listen for changes; trying again", metadata: ["error": "\(String(reflecting: error))"])
+                if !failing {
+                    logger.warning("cannot listen for changes; trying again every second", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                failing = true
             }
-            reconnected = true
             try? await Task.sleep(for: .seconds(1))
         }
     }

@@ -44,7 +44,7 @@ public final class PostgresStore: Store {
         try await connect(PostgresLocation(url: url), logger: logger)
     }
 
-    private init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
+    init(location: PostgresLocation, maximumConnections: Int, logger: Logger) {
         self.client = PostgresClient(
             configuration: location.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
         self.logger = logger

@@ -39,6 +39,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "URL to POST each opened alarm to, as JSON, with retries. [env: HIMMES_ALARM_WEBHOOK]")
     var alarmWebhook: String?
 
+    @Option(
+        name: .customLong("read-db"),
+        help: """
+            postgres:// URL of a streaming-replication standby of --db: the dashboard and the list endpoints read \
+            from it (writes, the engine and API keys stay on --db); while it does not answer, they read from \
+            --db. [env: HIMMES_READ_DB]
+            """)
+    var readDatabase: String?
+
     @Option(help: "Consecutive windows that must agree before a machine's state changes. [env: HIMMES_CONFIRMATIONS] (default: 3)")
     var confirmations: Int?
 
@@ -139,6 +148,7 @@ struct Serve: AsyncParsableCommand {
                 "max-json-bytes": maxJsonBytes.map(String.init), "max-json-rows": maxJsonRows.map(String.init),
                 "max-concurrent-imports": maxConcurrentImports.map(String.init), "idle-timeout": idleTimeout.map(String.init),
                 "body-timeout": bodyTimeout.map(String.init), "retention": retention?.text, "auto-diagnose": noAutoDiagnose ? "false" : nil,
+                "read-db": readDatabase,
             ],
             lists: ["cors-origins": corsOrigins, "trust-networks": trustNetworks, "tls-proxies": tlsProxies],
             environment: environment, file: configFile)
@@ -162,6 +172,13 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("alarm-webhook (\(settings.sources("alarm-webhook"))) must be an http or https URL, got '\(webhook)'")
         }
         config.assetsDirectory = try await settings.string("assets-dir")
+        config.readDatabase = try await settings.string("read-db")
+        if let read = config.readDatabase {
+            guard PostgresLocation.isURL(read), PostgresLocation.isURL(config.databasePath) else {
+                throw ValidationError("read-db (\(settings.sources("read-db"))) must be a postgres:// URL, and db a PostgreSQL database too")
+            }
+            _ = try PostgresLocation(url: read)
+        }
         func networks(_ key: String, flag: String) async throws -> [NetworkRange] {
             try await settings.list(key).map { text in
                 guard let range = NetworkRange(text) else {
@@ -209,6 +226,7 @@ struct Serve: AsyncParsableCommand {
             "max-concurrent-imports": "\(config.maximumConcurrentImports)", "idle-timeout": "\(config.idleTimeout.components.seconds)",
             "body-timeout": "\(config.bodyTimeout.components.seconds)",
             "retention": config.retention.map { "\($0.components.seconds / 3600)h" } ?? "~", "auto-diagnose": "\(config.automaticDiagnosis)",
+            "read-db": config.readDatabase.map(StoreLocation.display) ?? "~",
         ]
         return settings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
@@ -243,8 +261,17 @@ struct Serve: AsyncParsableCommand {
         if let demoFolder { try FileManager.default.createDirectory(at: demoFolder, withIntermediateDirectories: true) }
         // The store runs beside the application and stops after it: the application's services
         // (engine, webhook, retention, the demo) finish their work on it first.
-        try await StoreLocation.withStore(config.databasePath, logger: logger) { store in
+        try await StoreLocation.withStore(config.databasePath, logger: logger) { primary in
+            var store = primary
             var services: [any Service] = []
+            if let read = config.readDatabase, let primary = primary as? PostgresStore {
+                // The standby's connections and the watch on it run as a service of the application.
+                let standby = PostgresStore.standby(try PostgresLocation(url: read), logger: logger)
+                let reads = StandbyReads(primary: primary, standby: standby, logger: logger)
+                services.append(reads)
+                store = reads
+                logger.notice("the dashboard and the lists read from the standby", metadata: ["standby": "\(StoreLocation.display(read))"])
+            }
             if demo {
                 // A plant that is alive: its history, then live data, through the public bulk API as
                 // edge gateways would send them, with a key of its own.

@@ -20,7 +20,7 @@ struct Settings: Sendable {
     static let keys: Set<String> = [
         "db", "host", "port", "log-level", "cors-origins", "alarm-webhook", "confirmations", "assets-dir",
         "require-auth-for-reads", "compat", "time-zone", "trust-networks", "tls-proxies", "max-json-bytes",
-        "max-json-rows", "max-concurrent-imports", "idle-timeout", "body-timeout", "retention", "auto-diagnose",
+        "max-json-rows", "max-concurrent-imports", "idle-timeout", "body-timeout", "retention", "auto-diagnose", "read-db",
     ]
 
     private let reader: ConfigReader

@@ -6,7 +6,7 @@ import PostgresNIO
 import StoreTestSupport
 import Synchronization
 import Testing
-import VibrationStore
+@testable import VibrationStore
 
 /// Three `himmes serve` processes on one PostgreSQL schema, gateways streaming through all of them,
 /// one server killed with SIGKILL mid-stream and started again: what a plant running several
@@ -59,7 +59,15 @@ struct ClusterTests {
         try await receiver.test(.live) { client in
             let hook = "http://127.0.0.1:\(try #require(client.port))/hook"
             let base = Int.random(in: 20_000..<39_000)
-            let servers = (0..<3).map { Server(port: base + $0, arguments: ["--db", location.url, "--alarm-webhook", hook]) }
+            // With a standby, the servers read from it (`--read-db`).
+            var standby: PostgresLocation?
+            if let url = Backend.standbyURL {
+                standby = try PostgresLocation(url: url)
+                standby?.schema = location.schema
+            }
+            let servers = (0..<3).map {
+                Server(port: base + $0, arguments: ["--db", location.url, "--alarm-webhook", hook] + (standby.map { ["--read-db", $0.url] } ?? []))
+            }
             defer { for server in servers { server.kill(SIGKILL) } }
             for server in servers { try await server.start() }
             let machines = 6
@@ -119,6 +127,12 @@ struct ClusterTests {
             try await Task.sleep(for: .seconds(1))
             let ids = posted.withLock { $0 }
             #expect(ids.count == alarms && Set(ids).count == ids.count, "posted \(ids), \(alarms) alarms")
+            let stored = try await count("SELECT count(*) FROM $schema.vibration_data")
+            let diagnosed = try await count("SELECT count(*) FROM $schema.vibration_diagnosis")
+            let distinct = try await count("SELECT count(DISTINCT (machine_name, detected_at)) FROM $schema.vibration_diagnosis")
+            print(
+                "cluster: rows sent \(sent), acknowledged \(figure("accepted") ?? -1), stored \(stored); windows \(windows), diagnosed \(diagnosed), "
+                    + "duplicate verdicts \(diagnosed - distinct); alarms \(alarms), webhook posts \(ids.count)")
             // The machines are held by live servers only: the killed process's leases went to the others.
             #expect(
                 try await count(
@@ -128,6 +142,32 @@ struct ClusterTests {
                     """) == 0)
             #expect(try await count("SELECT count(*) FROM $schema.engine_leases") == machines)
             #expect(try await count("SELECT count(DISTINCT holder) FROM $schema.engine_leases") >= 2)
+
+            // Reads on the standby converge: every row and verdict is there, and each server's lists show them.
+            guard let standby else {
+                print("HIMMES_TEST_STANDBY_URL is not set: the cluster's reads from a standby are not tested")
+                return
+            }
+            let replica = try await PostgresConnection.connect(configuration: standby.connectionConfiguration(), id: 2, logger: Logger(label: "cluster"))
+            defer { Task { try? await replica.close() } }
+            func replicaCount(_ sql: String) async throws -> Int {
+                let rows = try await replica.query(PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "$schema", with: location.schema!)), logger: replica.logger)
+                for try await value in rows.decode(Int64.self) { return Int(value) }
+                return -1
+            }
+            let waited = ContinuousClock.now
+            while try await replicaCount("SELECT count(*) FROM $schema.vibration_diagnosis") < windows, ContinuousClock.now - waited < .seconds(60) {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(try await replicaCount("SELECT count(*) FROM $schema.vibration_data") == sent)
+            #expect(try await replicaCount("SELECT count(*) FROM $schema.vibration_diagnosis") == windows)
+            for server in servers {
+                let health = try #require(await ServeCommandTests.get("http://127.0.0.1:\(server.port)/health"))
+                #expect(String(decoding: health, as: UTF8.self).contains(#""state":"streaming""#))
+                let latest = try #require(await ServeCommandTests.get("http://127.0.0.1:\(server.port)/vibration-diagnosis/latest"))
+                let items = (try JSONSerialization.jsonObject(with: latest) as? [String: Any])?["items"] as? [Any]
+                #expect(items?.count == machines)
+            }
         }
     }
 }

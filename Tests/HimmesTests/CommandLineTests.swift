@@ -61,7 +61,7 @@ struct CommandLineTests {
         let defaults = try await settings([])
         #expect(defaults["port"]?.value == "8080" && defaults["port"]?.source == "default")
         #expect(defaults["time-zone"]?.value == "UTC")
-        #expect(defaults.count == 20)
+        #expect(defaults.count == 21)
 
         let fromFile = try await settings(["--config", file])
         #expect(fromFile["port"]?.value == "9100" && fromFile["port"]?.source == file)

@@ -19,6 +19,15 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
         return url
     }()
 
+    /// A streaming-replication standby of that server (`HIMMES_TEST_STANDBY_URL`), when there is one.
+    public static let standbyURL: String? = {
+        guard let url = ProcessInfo.processInfo.environment["HIMMES_TEST_STANDBY_URL"], !url.isEmpty else {
+            print("HIMMES_TEST_STANDBY_URL is not set: tests of reads from a standby are skipped")
+            return nil
+        }
+        return url
+    }()
+
     /// Whether a PostgreSQL test server is named.
     public static var hasPostgres: Bool { postgresURL != nil }
 

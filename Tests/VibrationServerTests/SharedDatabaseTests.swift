@@ -30,7 +30,7 @@ struct SharedDatabaseTests {
             second.close()
         }
         var config = ServerConfig(logLevel: .error, automaticDiagnosis: false)
-        config.eventStreamLifetime = .seconds(3)
+        config.eventStreamLifetime = .seconds(10)
         let one = try buildApplication(store: first, config: config)
         let other = try buildApplication(store: second, config: config)
         try await one.test(.router) { one in
