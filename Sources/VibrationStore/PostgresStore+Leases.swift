@@ -3,7 +3,7 @@ import VibrationCore
 
 extension PostgresStore: EngineLeases {
     public func shareMachines(holder: String, liveness: Duration) async throws -> Set<String> {
-        let seconds = Double(liveness.components.seconds) + Double(liveness.components.attoseconds) / 1e18
+        let seconds = liveness.inSeconds
         return try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 """
@@ -47,7 +47,7 @@ extension PostgresStore: EngineLeases {
     }
 
     public func engineHolders(liveness: Duration) async throws -> [(holder: String, machines: Int)] {
-        let seconds = Double(liveness.components.seconds) + Double(liveness.components.attoseconds) / 1e18
+        let seconds = liveness.inSeconds
         return try await all(
             """
             SELECT s.holder, (SELECT count(*) FROM engine_leases l WHERE l.holder = s.holder)

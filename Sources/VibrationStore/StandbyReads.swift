@@ -8,8 +8,8 @@ import VibrationCore
 /// health stay on the primary. While the standby does not answer, its reads go to the primary.
 ///
 /// `run()` runs the standby's connections and watches it once a second: whether it answers, and
-/// how far behind the primary it is (the time since it last had replayed everything the primary
-/// had written a moment before; zero while it keeps up).
+/// how far behind the primary it is (the age, to the second, of the oldest write it has not
+/// replayed; zero while it keeps up).
 public final class StandbyReads: Store, ChangeFeed, EngineLeases {
     public let primary: PostgresStore
     public let standby: PostgresStore
@@ -25,10 +25,13 @@ public final class StandbyReads: Store, ChangeFeed, EngineLeases {
         case down(String)
     }
 
-    private let state = Mutex<(condition: Condition, caughtUp: ContinuousClock.Instant?)>((.unknown, nil))
+    /// The last look's finding, and the primary's WAL positions at recent looks, oldest first.
+    private let state = Mutex<(condition: Condition, positions: [(at: ContinuousClock.Instant, lsn: UInt64)])>((.unknown, []))
 
     /// Reads wait this long for the standby before they go to the primary.
     static let standbyDeadline = Duration.seconds(2)
+    /// Looks remembered: the longest lag measured is this many looks (seconds) long.
+    static let remembered = 3_600
 
     public init(primary: PostgresStore, standby: PostgresStore, logger: Logger) {
         self.primary = primary
@@ -44,23 +47,28 @@ public final class StandbyReads: Store, ChangeFeed, EngineLeases {
         return nil
     }
 
-    /// Looks at the standby: the primary's WAL position first, then whether the standby has
-    /// replayed up to it.
+    /// Looks at the standby: the primary's WAL position, then the position the standby has
+    /// replayed. The lag is the age of the oldest position the primary had at a look that the
+    /// standby has not replayed yet (zero when it has replayed the one just read): writes that old
+    /// are not on the standby, newer ones may not be.
     public func look() async {
         let now = ContinuousClock.now
         do {
             let position = try await primary.walPosition()
-            let caughtUp = try await withDeadline(Self.standbyDeadline) { try await self.standby.hasReplayed(position) }
+            let replayed = try await withDeadline(Self.standbyDeadline) { try await self.standby.replayPosition() }
             state.withLock {
-                if caughtUp { $0.caughtUp = now }
-                let since = $0.caughtUp ?? now
-                $0.condition = .streaming(lag: caughtUp ? 0 : max(0, (now - since).seconds))
+                $0.positions.append((now, position))
+                if $0.positions.count > Self.remembered { $0.positions.removeFirst($0.positions.count - Self.remembered) }
+                let behind = $0.positions.first { $0.lsn > replayed }
+                $0.condition = .streaming(lag: behind.map { max(0, (now - $0.at).inSeconds) } ?? 0)
+                // Positions replayed are of no more use.
+                $0.positions.removeAll { $0.lsn <= replayed }
             }
         } catch {
             let was = condition
             state.withLock {
                 $0.condition = .down("\(error)")
-                $0.caughtUp = nil
+                $0.positions = []
             }
             if case .down = was {} else {
                 logger.warning("the standby does not answer: its reads go to the primary", metadata: ["error": "\(error)"])
@@ -248,19 +256,22 @@ struct DeadlinePassed: Error, CustomStringConvertible {
     var description: String { "no answer within \(limit)" }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
 extension PostgresStore {
     /// The primary's current write-ahead log position.
-    func walPosition() async throws -> String {
-        try await one("SELECT pg_current_wal_lsn()::text", String.self) ?? "0/0"
+    func walPosition() async throws -> UInt64 {
+        Self.lsn(try await one("SELECT pg_current_wal_lsn()::text", String.self) ?? "0/0")
     }
 
-    /// Whether this standby has replayed the primary's log up to `position`.
-    func hasReplayed(_ position: String) async throws -> Bool {
-        try await one("SELECT coalesce(pg_last_wal_replay_lsn() >= \(position)::pg_lsn, false)", Bool.self) ?? false
+    /// How far this standby has replayed the primary's log (0 when it is not a standby).
+    func replayPosition() async throws -> UInt64 {
+        Self.lsn(try await one("SELECT coalesce(pg_last_wal_replay_lsn()::text, '0/0')", String.self) ?? "0/0")
+    }
+
+    /// A log position as PostgreSQL writes it, `16/B374D848`, as one number.
+    static func lsn(_ text: String) -> UInt64 {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16) else { return 0 }
+        return high << 32 | low
     }
 
     /// A store on a standby: no migrations (it replays the primary's), and no connection is made

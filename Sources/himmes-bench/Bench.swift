@@ -14,7 +14,7 @@ struct HimmesBench: AsyncParsableCommand {
         commandName: "himmes-bench",
         abstract: "Measure the product on this machine and print the figures.",
         discussion: "Build with -c release for figures worth quoting; `himmes` is run from the same folder as this program.",
-        subcommands: [BenchIngest.self, BenchDiagnose.self, BenchDashboard.self, BenchHTTP.self])
+        subcommands: [BenchIngest.self, BenchDiagnose.self, BenchDashboard.self, BenchHTTP.self, BenchCluster.self])
 }
 
 struct BenchIngest: AsyncParsableCommand {

@@ -71,7 +71,7 @@ struct ClusterTests {
             defer { for server in servers { server.kill(SIGKILL) } }
             for server in servers { try await server.start() }
             let machines = 6
-            let rate = 1_000
+            let rate = 500
             let duration = 24
             // The gateways take turns over the three servers and send to the next one when a
             // server does not answer, as behind a load balancer.

@@ -53,7 +53,7 @@ struct StandbyReadsTests {
 
     @Test(
         "reads come from the standby and catch up with writes; a standby that stops replaying is shown as behind, and catches up again",
-        .enabled(if: Backend.standbyURL != nil, "HIMMES_TEST_STANDBY_URL is not set: no standby to read from"), .timeLimit(.minutes(2)))
+        .enabled(if: Backend.standbyURL != nil, "HIMMES_TEST_STANDBY_URL is not set: no standby to read from"), .timeLimit(.minutes(3)))
     func standbyStreaming() async throws {
         let location = try Backend.freshPostgresLocation()
         let primary = try await PostgresStore.connect(location, maximumConnections: 4, logger: Self.logger)
@@ -77,9 +77,9 @@ struct StandbyReadsTests {
                 }
                 return false
             }
-            #expect(try await until(10) { reads.lag == 0 })
+            #expect(try await until(30) { (reads.lag ?? 99) < 2 })
             #expect(try await client.call(.post, "/vibration-diagnosis", json: #"{"machine_name": "m1", "fault_type": 1}"#).status == .created)
-            #expect(try await until(10) { try await Self.latestMachines(client) == ["m1"] })
+            #expect(try await until(30) { try await Self.latestMachines(client) == ["m1"] })
             let health = try await client.call(.get, "/health")
             #expect((health["standby"] as? [String: Any])?["state"] as? String == "streaming")
 
@@ -87,7 +87,7 @@ struct StandbyReadsTests {
             try await standbySession.query("SELECT pg_wal_replay_pause()", logger: Self.logger)
             do {
                 #expect(try await client.call(.post, "/vibration-diagnosis", json: #"{"machine_name": "m2", "fault_type": 2}"#).status == .created)
-                #expect(try await until(20) { (reads.lag ?? 0) > StandbyReadsTests.noticeableLag })
+                #expect(try await until(30) { (reads.lag ?? 0) > StandbyReadsTests.noticeableLag })
                 #expect(try await Self.latestMachines(client) == ["m1"])
                 let lagging = try await client.call(.get, "/health")
                 #expect(((lagging["standby"] as? [String: Any])?["lag_seconds"] as? Double ?? 0) > 5)
@@ -97,12 +97,23 @@ struct StandbyReadsTests {
                 Issue.record(error)
             }
             try await standbySession.query("SELECT pg_wal_replay_resume()", logger: Self.logger)
-            #expect(try await until(20) { try await Self.latestMachines(client) == ["m1", "m2"] })
-            #expect(try await until(10) { reads.lag == 0 })
+            #expect(try await until(30) { try await Self.latestMachines(client) == ["m1", "m2"] })
+            #expect(try await until(30) { (reads.lag ?? 99) < 2 })
             let board = try await client.call(.get, "/", headers: [.accept: "text/html"])
             #expect(!board.text.contains("standby-notice"))
         }
     }
 
     static let noticeableLag = 5.0
+}
+
+@Suite("Standby log positions")
+struct LogPositionTests {
+    @Test("PostgreSQL's log positions read as numbers in their order; anything else as zero")
+    func positions() {
+        #expect(PostgresStore.lsn("0/0") == 0)
+        #expect(PostgresStore.lsn("16/B374D848") == 0x16_B374_D848)
+        #expect(PostgresStore.lsn("1/0") > PostgresStore.lsn("0/FFFFFFFF"))
+        #expect(PostgresStore.lsn("") == 0 && PostgresStore.lsn("x/1") == 0)
+    }
 }

@@ -11,7 +11,7 @@ struct PostgresSchemaTests {
         try await Backend.postgres.makeStore() as? PostgresStore
     }
 
-    @Test("the write lock is the schema's: a store in another schema of the database writes while it is held", .timeLimit(.minutes(1)))
+    @Test("the write lock is the schema's: a store in another schema of the database writes while it is held", .timeLimit(.minutes(3)))
     func writeLockPerSchema() async throws {
         guard let held = try await makeStore(), let other = try await makeStore() else { return }
         defer {
@@ -27,7 +27,7 @@ struct PostgresSchemaTests {
         let beside = Task { try await other.ingest(IngestTests.Stream(items: batches)) { _, _ in }.inserted }
         // The other schema's store writes meanwhile (reads take no lock).
         var stored = 0
-        for _ in 0..<100 where stored < 2_000 {
+        for _ in 0..<300 where stored < 2_000 {
             try await Task.sleep(for: .milliseconds(100))
             stored = try await other.sampleCount()
         }
