@@ -212,23 +212,28 @@ struct Serve: AsyncParsableCommand {
         return config
     }
 
-    /// Each setting's effective value, as a config file would write it.
-    static func described(_ config: ServerConfig) -> [(key: String, value: String)] {
-        func list(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
-        let settings: [String: String] = [
-            "db": StoreLocation.display(config.databasePath), "host": config.host, "port": "\(config.port)",
-            "log-level": config.logLevel.rawValue, "cors-origins": list(config.corsOrigins),
-            "alarm-webhook": config.alarmWebhook == nil ? "~" : "(set)", "confirmations": "\(config.diagnosis.confirmations)",
-            "assets-dir": config.assetsDirectory ?? "~", "require-auth-for-reads": "\(config.requireAuthForReads)",
-            "compat": config.compatibility.rawValue, "time-zone": config.timeZone.identifier,
-            "trust-networks": list(config.trustedNetworks.map(\.description)), "tls-proxies": list(config.tlsProxies.map(\.description)),
-            "max-json-bytes": "\(config.maximumJSONBytes)", "max-json-rows": "\(config.maximumJSONRows)",
-            "max-concurrent-imports": "\(config.maximumConcurrentImports)", "idle-timeout": "\(config.idleTimeout.components.seconds)",
-            "body-timeout": "\(config.bodyTimeout.components.seconds)",
-            "retention": config.retention.map { "\($0.components.seconds / 3600)h" } ?? "~", "auto-diagnose": "\(config.automaticDiagnosis)",
-            "read-db": config.readDatabase.map(StoreLocation.display) ?? "~",
+    /// Every setting of `serve`, by key, with its effective value as a config file would write it:
+    /// the keys a config file may hold (`Settings.keys`) and what `--show-config` prints.
+    static let shown: [(key: String, value: @Sendable (ServerConfig) -> String)] = {
+        @Sendable func list(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
+        return [
+            ("db", { StoreLocation.display($0.databasePath) }), ("host", \.host), ("port", { "\($0.port)" }),
+            ("log-level", \.logLevel.rawValue), ("cors-origins", { list($0.corsOrigins) }),
+            ("alarm-webhook", { $0.alarmWebhook == nil ? "~" : "(set)" }), ("confirmations", { "\($0.diagnosis.confirmations)" }),
+            ("assets-dir", { $0.assetsDirectory ?? "~" }), ("require-auth-for-reads", { "\($0.requireAuthForReads)" }),
+            ("compat", \.compatibility.rawValue), ("time-zone", \.timeZone.identifier),
+            ("trust-networks", { list($0.trustedNetworks.map(\.description)) }), ("tls-proxies", { list($0.tlsProxies.map(\.description)) }),
+            ("max-json-bytes", { "\($0.maximumJSONBytes)" }), ("max-json-rows", { "\($0.maximumJSONRows)" }),
+            ("max-concurrent-imports", { "\($0.maximumConcurrentImports)" }),
+            ("idle-timeout", { "\($0.idleTimeout.components.seconds)" }), ("body-timeout", { "\($0.bodyTimeout.components.seconds)" }),
+            ("retention", { $0.retention.map { "\($0.components.seconds / 3600)h" } ?? "~" }),
+            ("auto-diagnose", { "\($0.automaticDiagnosis)" }), ("read-db", { $0.readDatabase.map(StoreLocation.display) ?? "~" }),
         ]
-        return settings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }()
+
+    /// Each setting's effective value, ordered by key.
+    static func described(_ config: ServerConfig) -> [(key: String, value: String)] {
+        shown.map { ($0.key, $0.value(config)) }.sorted { $0.key < $1.key }
     }
 
     /// A database file in a new temporary folder of the demo's own (made when the server starts).

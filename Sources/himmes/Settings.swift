@@ -17,11 +17,7 @@ import Yams
 /// not know, is an error that names the key and the file.
 struct Settings: Sendable {
     /// Every key a config file may hold (the settings of `himmes serve`).
-    static let keys: Set<String> = [
-        "db", "host", "port", "log-level", "cors-origins", "alarm-webhook", "confirmations", "assets-dir",
-        "require-auth-for-reads", "compat", "time-zone", "trust-networks", "tls-proxies", "max-json-bytes",
-        "max-json-rows", "max-concurrent-imports", "idle-timeout", "body-timeout", "retention", "auto-diagnose", "read-db",
-    ]
+    static let keys = Set(Serve.shown.map(\.key))
 
     private let reader: ConfigReader
     /// The config file read, for messages.
