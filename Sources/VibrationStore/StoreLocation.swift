@@ -16,6 +16,8 @@ public enum StoreLocation {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
+            // The background work begins first: PostgreSQL's pool warns of queries made before it runs.
+            try? await Task.sleep(for: .milliseconds(20))
             return try await body(store)
         }
     }
