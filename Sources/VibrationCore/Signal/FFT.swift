@@ -148,7 +148,7 @@ public struct FFTPlan: Sendable {
 final class SignalTables: Sendable {
     static let shared = SignalTables()
     private let plans = Mutex<[Int: FFTPlan]>([:])
-    private let windows = Mutex<[Int: [Double]]>([:])
+    private let windows = Mutex<[Int: (window: [Double], sum: Double)]>([:])
 
     func plan(size: Int) -> FFTPlan {
         if let plan = plans.withLock({ $0[size] }) { return plan }
@@ -157,15 +157,34 @@ final class SignalTables: Sendable {
         return plan
     }
 
-    /// The Hann window of `count` samples.
-    func hann(count: Int) -> [Double] {
+    /// The Hann window of `count` samples, and the sum of its values.
+    func hann(count: Int) -> (window: [Double], sum: Double) {
         if let window = windows.withLock({ $0[count] }) { return window }
-        let window =
-            count == 1 ? [1.0] : (0..<count).map { 0.5 - 0.5 * cos(2 * .pi * Double($0) / Double(count - 1)) }
+        let values = count == 1 ? [1.0] : (0..<count).map { 0.5 - 0.5 * cos(2 * .pi * Double($0) / Double(count - 1)) }
+        let window = (values, Self.sum(values))
         windows.withLock {
             if $0.count > 64 { $0.removeAll() }
             $0[count] = window
         }
         return window
+    }
+
+    /// The sum of the values, four lanes at a time (one running sum makes each addition wait for
+    /// the one before).
+    static func sum(_ values: [Double]) -> Double {
+        values.withUnsafeBufferPointer { p in
+            var sums = SIMD4<Double>(repeating: 0)
+            var i = 0
+            while i + 4 <= p.count {
+                sums += SIMD4(p[i], p[i + 1], p[i + 2], p[i + 3])
+                i += 4
+            }
+            var sum = sums.sum()
+            while i < p.count {
+                sum += p[i]
+                i += 1
+            }
+            return sum
+        }
     }
 }

@@ -12,15 +12,15 @@ public struct AmplitudeSpectrum: Sendable {
         let n = samples.count
         let size = FFTPlan.size(for: max(n, 4))
         let plan = SignalTables.shared.plan(size: size)
-        let window = SignalTables.shared.hann(count: max(n, 1))
-        var mean = 0.0
-        for x in samples { mean += x }
-        mean /= Double(max(n, 1))
-        var windowed = [Double](repeating: 0, count: n)
-        var windowSum = 0.0
-        for i in 0..<n {
-            windowed[i] = (samples[i] - mean) * window[i]
-            windowSum += window[i]
+        let (window, windowSum) = SignalTables.shared.hann(count: max(n, 1))
+        let mean = SignalTables.sum(samples) / Double(max(n, 1))
+        let windowed = [Double](unsafeUninitializedCapacity: n) { out, initialized in
+            samples.withUnsafeBufferPointer { x in
+                window.withUnsafeBufferPointer { w in
+                    for i in 0..<n { out[i] = (x[i] - mean) * w[i] }
+                }
+            }
+            initialized = n
         }
         var magnitudes = [Double](repeating: 0, count: size / 2 + 1)
         windowed.withUnsafeBufferPointer { input in

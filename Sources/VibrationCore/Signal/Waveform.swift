@@ -65,30 +65,63 @@ public struct TimeFeatures: Sendable, Hashable, Codable {
 
     public init(_ samples: [Double]) {
         let n = Double(max(samples.count, 1))
-        var sum = 0.0
-        var low = Double.infinity
-        var high = -Double.infinity
-        for x in samples {
-            sum += x
-            low = min(low, x)
-            high = max(high, x)
+        // Four lanes at a time: one running sum would make each addition wait for the last.
+        let (sum, low, high) = samples.withUnsafeBufferPointer { p -> (Double, Double, Double) in
+            var sums = SIMD4<Double>(repeating: 0)
+            var lows = SIMD4<Double>(repeating: .infinity)
+            var highs = SIMD4<Double>(repeating: -.infinity)
+            var i = 0
+            while i + 4 <= p.count {
+                let v = SIMD4(p[i], p[i + 1], p[i + 2], p[i + 3])
+                sums += v
+                lows = lows.replacing(with: v, where: v .< lows)
+                highs = highs.replacing(with: v, where: v .> highs)
+                i += 4
+            }
+            var sum = sums.sum()
+            var low = lows.min()
+            var high = highs.max()
+            while i < p.count {
+                sum += p[i]
+                low = Swift.min(low, p[i])
+                high = Swift.max(high, p[i])
+                i += 1
+            }
+            return (sum, low, high)
         }
         let mean = sum / n
-        var m2 = 0.0
-        var m3 = 0.0
-        var m4 = 0.0
-        var peak = 0.0
-        for x in samples {
-            let d = x - mean
-            let d2 = d * d
-            m2 += d2
-            m3 += d2 * d
-            m4 += d2 * d2
-            peak = max(peak, abs(d))
+        let (m2, m3, m4, peak) = samples.withUnsafeBufferPointer { p -> (Double, Double, Double, Double) in
+            var m2s = SIMD4<Double>(repeating: 0)
+            var m3s = SIMD4<Double>(repeating: 0)
+            var m4s = SIMD4<Double>(repeating: 0)
+            var peaks = SIMD4<Double>(repeating: 0)
+            let means = SIMD4<Double>(repeating: mean)
+            var i = 0
+            while i + 4 <= p.count {
+                let d = SIMD4(p[i], p[i + 1], p[i + 2], p[i + 3]) - means
+                let d2 = d * d
+                m2s += d2
+                m3s += d2 * d
+                m4s += d2 * d2
+                let magnitude = d.replacing(with: -d, where: d .< 0)
+                peaks = peaks.replacing(with: magnitude, where: magnitude .> peaks)
+                i += 4
+            }
+            var m2 = m2s.sum()
+            var m3 = m3s.sum()
+            var m4 = m4s.sum()
+            var peak = peaks.max()
+            while i < p.count {
+                let d = p[i] - mean
+                let d2 = d * d
+                m2 += d2
+                m3 += d2 * d
+                m4 += d2 * d2
+                peak = Swift.max(peak, abs(d))
+                i += 1
+            }
+            return (m2 / n, m3 / n, m4 / n, peak)
         }
-        m2 /= n
-        m3 /= n
-        m4 /= n
         rms = m2.squareRoot()
         self.peak = peak
         peakToPeak = samples.isEmpty ? 0 : high - low
