@@ -309,7 +309,7 @@ extension PostgresStore {
                     """, logger: logger)
             }
             // Taken off the open list: every window of the machines held, recorded now or before, or passed over.
-            let finished = results.map(\.window).filter { held.contains($0.machineName) } + passedOver.filter { held.contains($0.machineName) }
+            let finished = results.map(\.window) + passedOver.filter { held.contains($0.machineName) }
             if !finished.isEmpty {
                 try await connection.query(
                     """

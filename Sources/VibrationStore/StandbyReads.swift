@@ -28,6 +28,15 @@ public final class StandbyReads: Store, ChangeFeed, EngineLeases {
     /// The last look's finding, and the primary's WAL positions at recent looks, oldest first.
     private let state = Mutex<(condition: Condition, positions: [(at: ContinuousClock.Instant, lsn: UInt64)])>((.unknown, []))
 
+    /// A standby further behind than this (seconds) is mentioned on every page.
+    public static let noticeableLag = 5.0
+
+    /// The lag while the standby answers and is further behind than `noticeableLag`; nil otherwise.
+    public var lagToShow: Double? {
+        guard let lag, lag > Self.noticeableLag else { return nil }
+        return lag
+    }
+
     /// Reads wait this long for the standby before they go to the primary.
     static let standbyDeadline = Duration.seconds(2)
     /// Looks remembered: the longest lag measured is this many looks (seconds) long.
@@ -79,15 +88,11 @@ public final class StandbyReads: Store, ChangeFeed, EngineLeases {
     /// Runs the standby's connection pool, and looks at the standby once a second, until cancelled
     /// or shut down gracefully.
     public func run() async throws {
-        try await withThrowingTaskGroup { group in
-            group.addTask { try await self.standby.run() }
-            // The pool's run loop starts first.
-            try? await Task.sleep(for: .milliseconds(100))
+        try await standby.whileRunning {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 await look()
                 try? await Task.sleep(for: .seconds(1))
             }
-            group.cancelAll()
         }
     }
 

@@ -98,13 +98,13 @@ struct ClusterTests {
             #expect(summary.range(of: #", [1-9][0-9,]* sent to another server"#, options: .regularExpression) != nil, "\(summary)")
 
             let connection = try await PostgresConnection.connect(
-                configuration: .init(
-                    host: location.host, port: location.port, username: location.username, password: location.password,
-                    database: location.database, tls: .disable),
-                id: 1, logger: Logger(label: "cluster"))
+                configuration: location.connectionConfiguration(), id: 1, logger: Logger(label: "cluster"))
             defer { Task { try? await connection.close() } }
-            func count(_ sql: String) async throws -> Int {
-                let rows = try await connection.query(PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "$schema", with: location.schema!)), logger: connection.logger)
+            /// The count a query of the test's schema answers, on the primary or on `session`.
+            func count(_ sql: String, on session: PostgresConnection? = nil) async throws -> Int {
+                let session = session ?? connection
+                let rows = try await session.query(
+                    PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "$schema", with: location.schema!)), logger: session.logger)
                 for try await value in rows.decode(Int64.self) { return Int(value) }
                 return -1
             }
@@ -150,17 +150,12 @@ struct ClusterTests {
             }
             let replica = try await PostgresConnection.connect(configuration: standby.connectionConfiguration(), id: 2, logger: Logger(label: "cluster"))
             defer { Task { try? await replica.close() } }
-            func replicaCount(_ sql: String) async throws -> Int {
-                let rows = try await replica.query(PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "$schema", with: location.schema!)), logger: replica.logger)
-                for try await value in rows.decode(Int64.self) { return Int(value) }
-                return -1
-            }
             let waited = ContinuousClock.now
-            while try await replicaCount("SELECT count(*) FROM $schema.vibration_diagnosis") < windows, ContinuousClock.now - waited < .seconds(60) {
+            while try await count("SELECT count(*) FROM $schema.vibration_diagnosis", on: replica) < windows, ContinuousClock.now - waited < .seconds(60) {
                 try await Task.sleep(for: .milliseconds(500))
             }
-            #expect(try await replicaCount("SELECT count(*) FROM $schema.vibration_data") == sent)
-            #expect(try await replicaCount("SELECT count(*) FROM $schema.vibration_diagnosis") == windows)
+            #expect(try await count("SELECT count(*) FROM $schema.vibration_data", on: replica) == sent)
+            #expect(try await count("SELECT count(*) FROM $schema.vibration_diagnosis", on: replica) == windows)
             for server in servers {
                 let health = try #require(await ServeCommandTests.get("http://127.0.0.1:\(server.port)/health"))
                 #expect(String(decoding: health, as: UTF8.self).contains(#""state":"streaming""#))

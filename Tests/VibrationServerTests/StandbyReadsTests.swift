@@ -87,7 +87,7 @@ struct StandbyReadsTests {
             try await standbySession.query("SELECT pg_wal_replay_pause()", logger: Self.logger)
             do {
                 #expect(try await client.call(.post, "/vibration-diagnosis", json: #"{"machine_name": "m2", "fault_type": 2}"#).status == .created)
-                #expect(try await until(30) { (reads.lag ?? 0) > StandbyReadsTests.noticeableLag })
+                #expect(try await until(30) { (reads.lag ?? 0) > StandbyReads.noticeableLag })
                 #expect(try await Self.latestMachines(client) == ["m1"])
                 let lagging = try await client.call(.get, "/health")
                 #expect(((lagging["standby"] as? [String: Any])?["lag_seconds"] as? Double ?? 0) > 5)
@@ -104,7 +104,6 @@ struct StandbyReadsTests {
         }
     }
 
-    static let noticeableLag = 5.0
 }
 
 @Suite("Standby log positions")

@@ -53,9 +53,6 @@ struct DashboardController<S: Store> {
         }
     }
 
-    /// A standby further behind than this is mentioned on every page (seconds).
-    static var noticeableLag: Double { 5 }
-
     static func asset(_ bytes: [UInt8], type: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600"],
@@ -65,7 +62,7 @@ struct DashboardController<S: Store> {
     func page(_ template: String, _ context: [String: Any]) -> Response {
         var context = context
         // Reads from a standby that lags by more than a few seconds: the page says so.
-        if let reads = store as? StandbyReads, let lag = reads.lag, lag > Self.noticeableLag,
+        if let reads = store as? StandbyReads, let lag = reads.lagToShow,
             let text = (context["text"] as? [String: String])?["standbyBehind"]
         {
             context["standbyNotice"] = String(format: text, Int(lag))
