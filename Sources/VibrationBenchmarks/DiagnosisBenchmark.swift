@@ -5,7 +5,7 @@ import Foundation
 /// additive `PlantGenerator` (each channel carries the four conditions; the column is the label) and
 /// the physical `RotorModel` (each condition simulated on its own). Cases spread over shaft speeds
 /// 10-60 Hz, sample rates 1-25.6 kHz (log-uniform), sensor gains 0.5-2 and noise up to 0.03 g.
-/// The shape model is fitted on seeds 0-399 (`featureRows`, `textbookRows`); evaluate on others.
+/// The shape model is fitted on seeds 0-3999 (`featureRows`, `textbookRows`); evaluate on others.
 public struct DiagnosisBenchmark: Sendable {
     public enum Source: String, CaseIterable, Sendable {
         case additive
@@ -169,10 +169,13 @@ public struct DiagnosisBenchmark: Sendable {
     /// Textbook windows for fitting beside the two sources, so that the model knows the patterns a
     /// vibration handbook draws and a person may send to try it: mass unbalance as a 1X sine with
     /// little or no 2X and 3X; normal as noise with at most a small 1X; support looseness as a comb
-    /// of harmonics (2X as strong as 1X or more, falling slowly, sometimes a 0.5X) without impacts.
+    /// of harmonics (2X as strong as 1X or more, falling slowly, sometimes a 0.5X) without impacts;
+    /// and normal as noise alone, Gaussian, uniform, two-sided exponential or in coarse steps (a
+    /// stopped machine, an idle sensor). Every fourth seed of the range makes a set, so that the rows
+    /// do not depend on how a range of seeds is split between runs.
     public static func textbookRows(seeds: Range<UInt64>) -> [String] {
         var rows: [String] = []
-        for seed in seeds {
+        for seed in seeds where seed % 4 == 0 {
             var rng = SplitMix64(seed: seed ^ 0x7E47)
             let rate = exp(rng.uniform(log(1_000)...log(25_600)))
             let shaft = rng.uniform(10...60)
@@ -194,7 +197,16 @@ public struct DiagnosisBenchmark: Sendable {
             for k in 2...8 { comb.append((Double(k), rng.uniform(0.5...1.2) / Double(k - 1).squareRoot())) }
             if rng.unit() < 0.5 { comb.append((0.5, rng.uniform(0.1...0.4))) }
             let looseness = tones(comb, noise: relativeNoise)
-            for (truth, samples) in [(FaultType.massUnbalance, unbalance), (.normal, normal), (.supportLooseness, looseness)] {
+            let kind = rng.next() % 4
+            let noise = (0..<count).map { _ -> Double in
+                switch kind {
+                case 0: return rng.gaussian()
+                case 1: return 2 * rng.unit() - 1
+                case 2: return (rng.unit() < 0.5 ? -1 : 1) * -log(max(rng.unit(), 1e-300))
+                default: return (4 * rng.gaussian()).rounded() / 4
+                }
+            }
+            for (truth, samples) in [(FaultType.massUnbalance, unbalance), (.normal, normal), (.supportLooseness, looseness), (.normal, noise)] {
                 rows.append(featureRow(source: "textbook", seed: seed, truth: truth, gain: 1, rate: rate, shaftHz: shaft, samples: samples))
             }
         }
@@ -203,7 +215,7 @@ public struct DiagnosisBenchmark: Sendable {
 
     /// The shape features of every window as CSV lines (a header first), for fitting the model.
     public static func featureRows(_ source: Source, seeds: Range<UInt64>) -> [String] {
-        var rows = ["source,seed,truth,gain,rate,known," + ShapeFeatures.Name.allCases.map(\.rawValue).joined(separator: ",")]
+        var rows = ["source,seed,truth,gain,rate,known,shaft_ratio," + ShapeFeatures.Name.allCases.map(\.rawValue).joined(separator: ",")]
         for seed in seeds {
             let c = Case(source: source, seed: seed)
             for (truth, samples) in c.windows {
@@ -225,7 +237,7 @@ public struct DiagnosisBenchmark: Sendable {
         let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: rate)
         let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? shaftHz * 60 : nil)
         let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)
-        return "\(source),\(seed),\(truth.rawValue),\(gain),\(rate),\(known ? 1 : 0),"
+        return "\(source),\(seed),\(truth.rawValue),\(gain),\(rate),\(known ? 1 : 0),\(spectral.shaftHz / shaftHz),"
             + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ",")
     }
 }

@@ -195,43 +195,58 @@ public struct FaultClassifier: Sendable {
         estimateShaft(spectrum).hz
     }
 
-    /// The fundamental that best explains the low-frequency peaks, and the other candidates that
+    /// The fundamental that best explains the low-frequency lines, and the other candidates that
     /// explain them almost as well (within 20% of its score, not within 2% of it).
     ///
-    /// Each strong peak, its half and its double are scored by the amplitudes of their first six
-    /// multiples: a sub-harmonic scores lower than the true 1X (it misses the odd half-orders), a
-    /// harmonic lower still (it misses 1X). Then, since an accelerometer weighs order k by k² and a
-    /// resonance may lift one order far above 1X, a half or a third of the winner is taken instead
-    /// when its own line and another of its multiples the winner does not explain (its odd multiples)
-    /// stand out of their local floor: a loose machine's strong 2X does not pass for its 1X.
+    /// Lines are judged by how far they stand out of their local floor (`LineProminence`), not by
+    /// their amplitude: an accelerometer weighs order k by k², and a resonance or a loose foot's
+    /// impacts may lift the high orders far above 1X, yet 1X stands out of a quiet floor. Each of
+    /// the most prominent peaks between 5 and 120 Hz, its half and its double, is scored by the
+    /// prominence of its first six multiples (its own line must stand four times out of the floor).
+    /// Then a half, a third or a fifth of the winner is taken instead when its own line and others
+    /// of its multiples the winner does not explain stand six times out of the floor (one for a half,
+    /// two for a third or a fifth), again from the new winner: a comb of harmonics whose strongest
+    /// orders are even does not pass for twice the shaft speed, and a lone sub-harmonic (0.5X without
+    /// 1.5X) does not halve it.
     public static func estimateShaft(_ spectrum: AmplitudeSpectrum) -> (hz: Double, alternatives: [Double]) {
         let band = shaftSearchHz
-        let low = max(1, spectrum.bin(band.lowerBound, .up))
-        let high = min(spectrum.amplitudes.count - 2, spectrum.bin(band.upperBound, .down))
-        guard low < high else { return (band.lowerBound, []) }
-        var peaks: [(bin: Int, amplitude: Double)] = []
         let a = spectrum.amplitudes
+        let low = max(1, spectrum.bin(band.lowerBound, .up))
+        let high = min(a.count - 2, spectrum.bin(band.upperBound, .down))
+        guard low < high else { return (band.lowerBound, []) }
+        // The strongest line of the range looked at: a line far below it is leakage, not an order.
+        let top = min(a.count - 1, spectrum.bin(12 * band.upperBound, .up))
+        let strongest = a[1...max(1, top)].max() ?? 0
+        var prominence = LineProminence(spectrum)
+        var peaks: [(bin: Int, prominence: Double)] = []
         for k in low...high where a[k] >= a[k - 1] && a[k] > a[k + 1] {
-            peaks.append((k, a[k]))
+            peaks.append((k, prominence.over(a[k], bin: k)))
         }
-        peaks.sort { $0.amplitude > $1.amplitude }
-        var candidates: [Double] = []
-        for peak in peaks.prefix(5) {
-            // Refine between bins by a parabola through the peak and its neighbours.
-            let l = a[peak.bin - 1]
-            let c = a[peak.bin]
-            let r = a[peak.bin + 1]
+        peaks.sort { $0.prominence > $1.prominence }
+        // The frequency of the largest bin within one of `hz`, refined between bins by a parabola
+        // through it and its neighbours: a candidate is taken at the line it falls on.
+        func line(near hz: Double) -> Double {
+            let center = spectrum.bin(hz, .toNearestOrAwayFromZero)
+            guard center >= 2, center + 2 < a.count else { return hz }
+            var k = center
+            for j in (center - 1)...(center + 1) where a[j] > a[k] { k = j }
+            let l = a[k - 1]
+            let c = a[k]
+            let r = a[k + 1]
             let denominator = l - 2 * c + r
             let offset = denominator != 0 ? 0.5 * (l - r) / denominator : 0
-            let hz = (Double(peak.bin) + max(-0.5, min(0.5, offset))) * spectrum.binHz
-            candidates += [hz, hz / 2, hz * 2]
+            return (Double(k) + max(-0.5, min(0.5, offset))) * spectrum.binHz
+        }
+        var candidates: [Double] = []
+        for peak in peaks.prefix(5) {
+            let hz = line(near: Double(peak.bin) * spectrum.binHz)
+            candidates += [hz, line(near: hz / 2), line(near: hz * 2)]
         }
         var scored: [(hz: Double, score: Double)] = []
-        // A fundamental shows as a peak of its own: a half of a lone 1X (noise there) is no candidate.
-        let floor = 0.2 * (peaks.first?.amplitude ?? 0)
-        for f in candidates where band.contains(f) && spectrum.amplitude(at: f) >= floor {
+        for f in candidates where band.contains(f) && prominence(f) >= 4 {
             var score = 0.0
-            for k in 1...6 { score += spectrum.amplitude(at: Double(k) * f) }
+            // A multiple counts by how far it stands out beyond what noise reaches (about 3).
+            for k in 1...6 { score += max(0, log(prominence(Double(k) * f) / 3)) }
             scored.append((f, score))
         }
         var best = candidates.first ?? band.lowerBound
@@ -241,21 +256,26 @@ public struct FaultClassifier: Sendable {
             bestScore = score
         }
         let winner = best
-        // The strongest line anywhere: a line far below it is leakage, not an order.
-        let strongest = a.dropFirst().max() ?? 0
-        for divisor in [2, 3] {
-            let g = winner / Double(divisor)
-            guard band.contains(g) else { continue }
-            var own = false
-            var others = 0
-            for k in 1...9 where k % divisor != 0 {
-                let hz = Double(k) * g
-                guard spectrum.amplitude(at: hz) >= 0.02 * strongest, spectrum.lineHeight(at: hz) >= 6 else { continue }
-                if k == 1 { own = true } else { others += 1 }
-            }
-            if own && others >= 1 {
-                best = g
-                break
+        var rounds = 0
+        var changed = true
+        while changed && rounds < 3 {
+            changed = false
+            rounds += 1
+            for divisor in [2, 3, 5] {
+                let g = best / Double(divisor)
+                guard band.contains(g) else { continue }
+                var own = false
+                var others = 0
+                for k in 1...max(9, 2 * divisor + 1) where k % divisor != 0 {
+                    let hz = Double(k) * g
+                    guard spectrum.amplitude(at: hz) >= 0.02 * strongest, prominence(hz) >= 6 else { continue }
+                    if k == 1 { own = true } else { others += 1 }
+                }
+                if own && others >= (divisor == 2 ? 1 : 2) {
+                    best = g
+                    changed = true
+                    break
+                }
             }
         }
         var alternatives: [Double] = []
@@ -272,7 +292,8 @@ public struct FaultClassifier: Sendable {
     ) -> WindowDiagnosis {
         var evidence: [Evidence] = []
         let model = ShapeModel.fitted
-        let probabilities = ShapeModel.probabilities(model.scores(shape))
+        let evaluation = model.evaluate(shape)
+        let probabilities = ShapeModel.probabilities(evaluation.scores)
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
         let (winner, runnerUp) = (ranked[0], ranked[1])
         let boundaries = ISO10816.boundaries(group: profile.group, foundation: profile.foundation)
@@ -311,7 +332,7 @@ public struct FaultClassifier: Sendable {
                 exceeded: true,
                 meaning: "the spectrum's shape says \(names[winner]); the next likeliest is \(names[runnerUp]) (the threshold)"))
         // Each ratio, against its typical value, and how much it tipped the call over the runner-up.
-        let contributions = model.contributions(shape, for: winner, over: runnerUp)
+        let contributions = model.contributions(evaluation, for: winner, over: runnerUp)
         for (index, feature) in ShapeFeatures.Name.allCases.enumerated() {
             let value = shape.values[index]
             let typical = model.mean[index]

@@ -73,7 +73,7 @@ public struct ShapeFeatures: Sendable, Hashable {
         }
         let f = spectral.shaftHz
         let oneXVelocity = ISO10816.velocity(accelerationG: a1, hz: f) / 2.squareRoot()
-        let band = f > 0 && f.isFinite ? spectrum.velocityRMS(band: (0.4 * f)...max(0.4 * f, 1000)) : 0
+        let band = f > 0 && f.isFinite ? spectrum.velocityRMS(from: 0.4 * f, knowing: spectral.velocityRMS) : 0
         let rootTwo = 2.squareRoot()
         values = [
             ln(a1 / rootTwo, over: rest),
@@ -94,10 +94,10 @@ public struct ShapeFeatures: Sendable, Hashable {
 }
 
 /// Four scores over the shape features, one per fault type: the type is the highest, and the
-/// scores' softmax is each type's probability. Each score is a weighted sum of the standardized
-/// features, their squares and their pairwise products (a quadratic logistic regression), so that
-/// one ratio can count differently depending on another (a strong 1X means mass unbalance on a
-/// quiet spectrum, and both faults among many harmonics).
+/// scores' softmax is each type's probability. The features are standardized and go through one
+/// hidden layer of rectified linear units (a small neural network), so that one ratio can count
+/// differently depending on the others (a strong 1X means mass unbalance on a quiet spectrum, and
+/// both faults among many harmonics).
 ///
 /// The weights (`ShapeModel+Fitted.swift`) are fitted by `scripts/fit-shape-model.py` on windows of
 /// both sources of labelled data, the additive `PlantGenerator` and the physical `RotorModel`, from
@@ -106,20 +106,32 @@ public struct ShapeModel: Sendable {
     /// Standardization of each feature: z = (x - mean) / scale.
     public var mean: [Double]
     public var scale: [Double]
-    /// Per fault type: a weight for each z, then for each product z_i z_j (i <= j, row by row).
-    public var weights: [[Double]]
-    public var bias: [Double]
+    /// Hidden units: a weight per feature each, and a bias.
+    public var hiddenWeights: [[Double]]
+    public var hiddenBias: [Double]
+    /// Per fault type: a weight per hidden unit, and a bias.
+    public var outputWeights: [[Double]]
+    public var outputBias: [Double]
 
-    public init(mean: [Double], scale: [Double], weights: [[Double]], bias: [Double]) {
+    /// The hidden weights unit after unit, in one array.
+    private let hidden: [Double]
+
+    public init(mean: [Double], scale: [Double], hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]], outputBias: [Double]) {
+        precondition(mean.count == scale.count && hiddenWeights.allSatisfy { $0.count == mean.count })
+        precondition(hiddenBias.count == hiddenWeights.count && outputWeights.allSatisfy { $0.count == hiddenWeights.count })
+        precondition(outputBias.count == outputWeights.count)
         self.mean = mean
         self.scale = scale
-        self.weights = weights
-        self.bias = bias
+        self.hiddenWeights = hiddenWeights
+        self.hiddenBias = hiddenBias
+        self.outputWeights = outputWeights
+        self.outputBias = outputBias
+        hidden = hiddenWeights.flatMap { $0 }
     }
 
-    /// How far from the fitted windows' mean a feature may count, in standard deviations: a
-    /// quadratic score must not run away on a window unlike any it was fitted on (a pure sine has
-    /// no floor at all), so a feature beyond this counts as at this.
+    /// How far from the fitted windows' mean a feature may count, in standard deviations: the model
+    /// must not run away on a window unlike any it was fitted on (a pure sine has no floor at all),
+    /// so a feature beyond this counts as at this.
     static let reach = 4.0
 
     func standardized(_ features: ShapeFeatures) -> [Double] {
@@ -128,25 +140,58 @@ public struct ShapeModel: Sendable {
         }
     }
 
-    /// The terms the weights multiply: the features, then each product z_i z_j (i <= j, row by row).
-    func terms(_ z: [Double]) -> [Double] {
-        var terms = z
-        terms.reserveCapacity(z.count * (z.count + 3) / 2)
-        for i in z.indices {
-            for j in i..<z.count { terms.append(z[i] * z[j]) }
+    /// Each hidden unit's input before its rectifier.
+    func hiddenInputs(_ z: [Double]) -> [Double] {
+        let n = mean.count
+        precondition(z.count == n)
+        return [Double](unsafeUninitializedCapacity: hiddenBias.count) { out, initialized in
+            hidden.withUnsafeBufferPointer { w in
+                z.withUnsafeBufferPointer { z in
+                    for u in 0..<hiddenBias.count {
+                        var sum = hiddenBias[u]
+                        let row = u * n
+                        for i in 0..<n { sum += w[row + i] * z[i] }
+                        out[u] = sum
+                    }
+                }
+            }
+            initialized = hiddenBias.count
         }
-        return terms
+    }
+
+    /// Σ weights[u] · max(0, inputs[u]).
+    static func rectifiedDot(_ weights: [Double], _ inputs: [Double]) -> Double {
+        weights.withUnsafeBufferPointer { w in
+            inputs.withUnsafeBufferPointer { h in
+                var sum = 0.0
+                for u in 0..<min(w.count, h.count) { sum += w[u] * max(0, h[u]) }
+                return sum
+            }
+        }
     }
 
     /// One score per fault type (log-odds up to a constant); a flat window is normal.
     public func scores(_ features: ShapeFeatures) -> [Double] {
-        if features.isFlat { return [0, -20, -20, -20] }
-        let t = terms(standardized(features))
-        return weights.indices.map { c in
-            var sum = bias[c]
-            for (w, x) in zip(weights[c], t) { sum += w * x }
-            return sum.isFinite ? sum : (c == 0 ? 0 : -20)
+        evaluate(features).scores
+    }
+
+    /// A window as the model sees it: its standardized features, the hidden units' inputs and the scores.
+    public struct Evaluation: Sendable {
+        public var features: ShapeFeatures
+        var z: [Double]
+        var hidden: [Double]
+        public var scores: [Double]
+    }
+
+    public func evaluate(_ features: ShapeFeatures) -> Evaluation {
+        let z = standardized(features)
+        if features.isFlat { return Evaluation(features: features, z: z, hidden: [], scores: [0, -20, -20, -20]) }
+        let h = hiddenInputs(z)
+        let scores = outputWeights.indices.map { c in
+            let score = outputBias[c] + Self.rectifiedDot(outputWeights[c], h)
+            return score.isFinite ? score : (c == 0 ? 0 : -20)
         }
+        return Evaluation(features: features, z: z, hidden: h, scores: scores)
     }
 
     /// Each type's probability from its score.
@@ -157,23 +202,29 @@ public struct ShapeModel: Sendable {
         return e.map { $0 / total }
     }
 
-    /// How much each feature adds to type `a`'s score over type `b`'s: its own term, and half of
-    /// every product it is part of.
+    /// How much each feature adds to type `a`'s score over type `b`'s: the margin as it is, less
+    /// the margin with that feature at its typical value (the mean of the fitted windows).
     public func contributions(_ features: ShapeFeatures, for a: Int, over b: Int) -> [Double] {
-        let z = standardized(features)
+        contributions(evaluate(features), for: a, over: b)
+    }
+
+    public func contributions(_ evaluation: Evaluation, for a: Int, over b: Int) -> [Double] {
+        let z = evaluation.z
+        let h = evaluation.hidden
+        if evaluation.features.isFlat { return [Double](repeating: 0, count: z.count) }
+        let difference = zip(outputWeights[a], outputWeights[b]).map { $0 - $1 }
+        let whole = Self.rectifiedDot(difference, h)
         let n = z.count
-        var out = [Double](repeating: 0, count: n)
-        if features.isFlat { return out }
-        for i in 0..<n { out[i] += (weights[a][i] - weights[b][i]) * z[i] }
-        var k = n
-        for i in 0..<n {
-            for j in i..<n {
-                let part = (weights[a][k] - weights[b][k]) * z[i] * z[j]
-                out[i] += part / 2
-                out[j] += part / 2
-                k += 1
+        return hidden.withUnsafeBufferPointer { w in
+            difference.withUnsafeBufferPointer { d in
+                h.withUnsafeBufferPointer { h in
+                    z.indices.map { i in
+                        var typical = 0.0
+                        for u in 0..<h.count { typical += d[u] * max(0, h[u] - w[u * n + i] * z[i]) }
+                        return whole - typical
+                    }
+                }
             }
         }
-        return out
     }
 }

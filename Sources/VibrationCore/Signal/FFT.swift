@@ -73,21 +73,48 @@ public struct FFTPlan: Sendable {
                     im[j] = a + 1 < input.count ? input[a + 1] : 0
                 }
             }
-            // Stage L = 2 multiplies by 1 only.
-            var pair = 0
-            while pair + 1 < m {
-                let tr = re[pair + 1]
-                let ti = im[pair + 1]
-                re[pair + 1] = re[pair] - tr
-                im[pair + 1] = im[pair] - ti
-                re[pair] += tr
-                im[pair] += ti
-                pair += 2
+            // Stages L = 2 and L = 4 multiply by 1 and -i only: done together, four values at a time.
+            var first = 4
+            if m >= 4 {
+                var q = 0
+                while q + 3 < m {
+                    let s0r = re[q] + re[q + 1]
+                    let s0i = im[q] + im[q + 1]
+                    let d0r = re[q] - re[q + 1]
+                    let d0i = im[q] - im[q + 1]
+                    let s1r = re[q + 2] + re[q + 3]
+                    let s1i = im[q + 2] + im[q + 3]
+                    let d1r = re[q + 2] - re[q + 3]
+                    let d1i = im[q + 2] - im[q + 3]
+                    re[q] = s0r + s1r
+                    im[q] = s0i + s1i
+                    re[q + 2] = s0r - s1r
+                    im[q + 2] = s0i - s1i
+                    // (d1r + i d1i)(-i) = d1i - i d1r
+                    re[q + 1] = d0r + d1i
+                    im[q + 1] = d0i - d1r
+                    re[q + 3] = d0r - d1i
+                    im[q + 3] = d0i + d1r
+                    q += 4
+                }
+                first = 8
+            } else {
+                var pair = 0
+                while pair + 1 < m {
+                    let tr = re[pair + 1]
+                    let ti = im[pair + 1]
+                    re[pair + 1] = re[pair] - tr
+                    im[pair + 1] = im[pair] - ti
+                    re[pair] += tr
+                    im[pair] += ti
+                    pair += 2
+                }
             }
             twiddleRe.withUnsafeBufferPointer { twr in
                 twiddleIm.withUnsafeBufferPointer { twi in
-                    var length = 4
-                    var offset = 0
+                    // The table starts with stage 4's two twiddles.
+                    var length = first
+                    var offset = first == 8 ? 2 : 0
                     while length <= m {
                         let halfLength = length / 2
                         let wr = twr.baseAddress! + offset
@@ -121,8 +148,9 @@ public struct FFTPlan: Sendable {
             unpackCos.withUnsafeBufferPointer { uc in
                 unpackSin.withUnsafeBufferPointer { us in
                     for k in 0...m {
-                        let k1 = k % m
-                        let k2 = (m - k) % m
+                        // Z[k] and Z[N/2 - k], both taken modulo N/2 (no division in the loop).
+                        let k1 = k == m ? 0 : k
+                        let k2 = k == 0 ? 0 : m - k
                         let zr = re[k1]
                         let zi = im[k1]
                         let cr = re[k2]

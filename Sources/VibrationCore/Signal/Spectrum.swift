@@ -55,24 +55,6 @@ public struct AmplitudeSpectrum: Sendable {
         return best
     }
 
-    /// How far a line stands out of its local floor: the amplitude at a frequency over the median
-    /// amplitude of the bins around it (its own three bins either side left out). A tone reads far
-    /// above 1, noise about 1. 0 outside the spectrum.
-    public func lineHeight(at hz: Double) -> Double {
-        let center = bin(hz, .toNearestOrAwayFromZero)
-        guard hz > 0, center > 0, center < amplitudes.count - 1 else { return 0 }
-        let width = max(8, center / 10)
-        var around: [Double] = []
-        for k in max(1, center - width)...min(amplitudes.count - 1, center + width) where abs(k - center) > 3 {
-            around.append(amplitudes[k])
-        }
-        guard !around.isEmpty else { return 0 }
-        around.sort()
-        let median = around[around.count / 2]
-        let line = amplitude(at: hz)
-        return median > 0 ? line / median : (line > 0 ? .infinity : 0)
-    }
-
     /// The frequency of the largest amplitude in a band.
     public func peak(in band: ClosedRange<Double>) -> (hz: Double, amplitude: Double)? {
         let low = max(1, bin(band.lowerBound, .up))
@@ -87,15 +69,107 @@ public struct AmplitudeSpectrum: Sendable {
     /// 2πf (integration), the one-sided amplitudes summed as power and corrected for the Hann
     /// window's noise bandwidth of 1.5 bins.
     public func velocityRMS(band: ClosedRange<Double> = 10...1000) -> Double {
-        var power = 0.0
+        velocityRMS(power: velocityPower(bins: bins(band)))
+    }
+
+    /// The bins of a band: from its lower edge up, to its upper edge down, bin 0 left out.
+    func bins(_ band: ClosedRange<Double>) -> Range<Int> {
         let low = max(1, bin(band.lowerBound, .up))
         let high = min(amplitudes.count - 1, bin(band.upperBound, .down))
-        guard low <= high else { return 0 }
-        for k in low...high {
-            let f = Double(k) * binHz
-            let velocity = ISO10816.velocity(accelerationG: amplitudes[k], hz: f)
+        return low <= high ? low..<(high + 1) : low..<low
+    }
+
+    /// The squared velocities (mm/s) of a range of bins, summed.
+    func velocityPower(bins: Range<Int>) -> Double {
+        var power = 0.0
+        for k in bins {
+            let velocity = ISO10816.velocity(accelerationG: amplitudes[k], hz: Double(k) * binHz)
             power += velocity * velocity
         }
-        return (power / 2 / 1.5).squareRoot()
+        return power
+    }
+
+    func velocityRMS(power: Double) -> Double {
+        (max(0, power) / 2 / 1.5).squareRoot()
+    }
+
+    /// RMS velocity over `band`, given the velocity RMS over 10-1000 Hz (`velocityRMS()`): only the
+    /// bins where the two bands differ are summed again. Both bands must end at 1000 Hz.
+    public func velocityRMS(from lower: Double, knowing standard: Double) -> Double {
+        guard lower <= 1000 else { return velocityRMS(band: lower...lower) }
+        let standardBins = bins(10...1000)
+        let wanted = bins(lower...1000)
+        guard wanted.upperBound == standardBins.upperBound, !wanted.isEmpty, !standardBins.isEmpty else {
+            return velocityRMS(band: lower...max(lower, 1000))
+        }
+        var power = standard * standard * 2 * 1.5
+        if wanted.lowerBound < standardBins.lowerBound {
+            power += velocityPower(bins: wanted.lowerBound..<standardBins.lowerBound)
+        } else {
+            power -= velocityPower(bins: standardBins.lowerBound..<wanted.lowerBound)
+        }
+        return velocityRMS(power: power)
+    }
+}
+
+/// How far lines stand out of the spectrum's local floor: the amplitude at a frequency over the
+/// median amplitude of the bins around it. The medians are taken over blocks of 16 bins (a line or
+/// two in a block leave its median where the noise is), interpolated between the blocks' centres,
+/// and computed only for the blocks asked about. A tone reads far above 1, noise about 1 to 3.
+public struct LineProminence {
+    public let spectrum: AmplitudeSpectrum
+    static let block = 16
+    /// Each block's median; NaN until asked.
+    private var medians: [Double]
+
+    public init(_ spectrum: AmplitudeSpectrum) {
+        self.spectrum = spectrum
+        medians = [Double](repeating: .nan, count: max(1, (spectrum.amplitudes.count - 1 + Self.block - 1) / Self.block))
+    }
+
+    /// The largest amplitude within a bin of the frequency over the floor there; 0 outside the spectrum.
+    public mutating func callAsFunction(_ hz: Double) -> Double {
+        guard hz > 0, hz < spectrum.nyquistHz else { return 0 }
+        return over(spectrum.amplitude(at: hz), bin: spectrum.bin(hz, .toNearestOrAwayFromZero))
+    }
+
+    /// An amplitude over the floor at a bin.
+    public mutating func over(_ amplitude: Double, bin: Int) -> Double {
+        let floor = self.floor(bin)
+        return floor > 0 ? amplitude / floor : (amplitude > 0 ? .infinity : 0)
+    }
+
+    /// The floor at a bin: between the medians of the two nearest blocks (bin 0 is left out).
+    public mutating func floor(_ bin: Int) -> Double {
+        let position = Double(bin - 1) / Double(Self.block) - 0.5
+        let last = medians.count - 1
+        let i = max(0, min(last, Int(position.rounded(.down))))
+        let j = min(last, i + 1)
+        let t = max(0, min(1, position - Double(i)))
+        return median(i) * (1 - t) + median(j) * t
+    }
+
+    private mutating func median(_ block: Int) -> Double {
+        let known = medians[block]
+        if !known.isNaN { return known }
+        let start = 1 + block * Self.block
+        let end = min(spectrum.amplitudes.count, start + Self.block)
+        let value = withUnsafeTemporaryAllocation(of: Double.self, capacity: Self.block) { buffer -> Double in
+            var n = 0
+            for k in start..<end {
+                // Insertion sort: sixteen values at most.
+                let x = spectrum.amplitudes[k]
+                var i = n
+                while i > 0 && buffer[i - 1] > x {
+                    buffer[i] = buffer[i - 1]
+                    i -= 1
+                }
+                buffer[i] = x
+                n += 1
+            }
+            return n == 0 ? 0 : buffer[n / 2]
+        }
+        medians[block] = value
+        return value
     }
 }
