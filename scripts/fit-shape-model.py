@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 parser = argparse.ArgumentParser()
 parser.add_argument("features", nargs="+")
 parser.add_argument("--hidden", type=int, default=128)
-parser.add_argument("--alpha", type=float, default=1e-3)
+parser.add_argument("--alpha", type=float, default=1e-2)
 parser.add_argument("--holdout", type=int)
 parser.add_argument("--out", default="Sources/VibrationCore/Diagnosis/ShapeModel+Fitted.swift")
 args = parser.parse_args()

@@ -170,8 +170,10 @@ public struct DiagnosisBenchmark: Sendable {
     /// vibration handbook draws and a person may send to try it: mass unbalance as a 1X sine with
     /// little or no 2X and 3X; normal as noise with at most a small 1X; support looseness as a comb
     /// of harmonics (2X as strong as 1X or more, falling slowly, sometimes a 0.5X) without impacts;
-    /// and normal as noise alone, Gaussian, uniform, two-sided exponential or in coarse steps (a
-    /// stopped machine, an idle sensor). Every fourth seed of the range makes a set, so that the rows
+    /// normal as noise alone, Gaussian, uniform, two-sided exponential or in coarse steps (a stopped
+    /// machine, an idle sensor); and a fan, whose blades make one strong line at their count times
+    /// 1X (3 to 12 blades): balanced it is normal, with a strong 1X mass unbalance, with a comb of
+    /// harmonics support looseness. Every fourth seed of the range makes a set, so that the rows
     /// do not depend on how a range of seeds is split between runs.
     public static func textbookRows(seeds: Range<UInt64>) -> [String] {
         var rows: [String] = []
@@ -206,8 +208,24 @@ public struct DiagnosisBenchmark: Sendable {
                 default: return (4 * rng.gaussian()).rounded() / 4
                 }
             }
-            for (truth, samples) in [(FaultType.massUnbalance, unbalance), (.normal, normal), (.supportLooseness, looseness), (.normal, noise)] {
-                rows.append(featureRow(source: "textbook", seed: seed, truth: truth, gain: 1, rate: rate, shaftHz: shaft, samples: samples))
+            let blades = Double(3 + rng.next() % 10)
+            let fanNoise = exp(rng.uniform(log(0.003)...log(0.3)))
+            // The blade pass and, as its pulses are not sines, some of its own harmonics.
+            let bladePass = [(blades, 1.0), (2 * blades, rng.uniform(0...0.8)), (3 * blades, rng.uniform(0...0.5))]
+            let balancedFan = tones([(1, rng.uniform(0...0.3)), (2, rng.uniform(0...0.05))] + bladePass, noise: fanNoise)
+            let passLevel = rng.uniform(0.05...1)
+            let unbalancedFan = tones(
+                [(1, 1), (2, rng.uniform(0...0.1))] + bladePass.map { ($0.0, $0.1 * passLevel) }, noise: fanNoise)
+            let looseFan = tones(
+                Array(comb.prefix(7)) + bladePass.map { ($0.0, $0.1 * oneX * rng.uniform(0.2...1.5)) }, noise: fanNoise * oneX)
+            for (truth, samples) in [
+                (FaultType.massUnbalance, unbalance), (.normal, normal), (.supportLooseness, looseness), (.normal, noise),
+                (.normal, balancedFan), (.massUnbalance, unbalancedFan), (.supportLooseness, looseFan),
+            ] {
+                rows.append(
+                    featureRow(
+                        source: "textbook", seed: seed, truth: truth, gain: 1, rate: rate, shaftHz: shaft, samples: samples,
+                        known: (seed / 4) % 2 == 0))
             }
         }
         return rows
@@ -228,12 +246,13 @@ public struct DiagnosisBenchmark: Sendable {
         return rows
     }
 
-    /// One window's CSV line: its labels and its shape features, with the shaft speed configured for
-    /// even seeds and estimated for odd ones.
+    /// One window's CSV line: its labels and its shape features, with the shaft speed configured
+    /// (by default for even seeds) or estimated.
     static func featureRow(
-        source: String, seed: UInt64, truth: FaultType, gain: Double, rate: Double, shaftHz: Double, samples: [Double]
+        source: String, seed: UInt64, truth: FaultType, gain: Double, rate: Double, shaftHz: Double, samples: [Double],
+        known: Bool? = nil
     ) -> String {
-        let known = seed % 2 == 0
+        let known = known ?? (seed % 2 == 0)
         let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: rate)
         let spectral = FaultClassifier.spectralFeatures(spectrum, rpm: known ? shaftHz * 60 : nil)
         let shape = ShapeFeatures(time: TimeFeatures(samples), spectral: spectral, spectrum: spectrum)

@@ -17,6 +17,8 @@ public struct ShapeFeatures: Sendable, Hashable {
         case velocityOverOneX = "ratio_velocity_to_1x_velocity"
         case oneXOverTwoX = "ratio_1x_to_2x"
         case asymmetry = "asymmetry"
+        case topHarmonicOverHarmonics = "ratio_top_harmonic_to_harmonics"
+        case twoXOverHarmonics = "ratio_2x_to_harmonics"
 
         public var meaning: String {
             switch self {
@@ -32,6 +34,9 @@ public struct ShapeFeatures: Sendable, Hashable {
             case .velocityOverOneX: "velocity RMS from 0.4X to 1 kHz over 1X's velocity"
             case .oneXOverTwoX: "1X over 2X"
             case .asymmetry: "|skewness|: a foot that lifts or clips moves one way more than the other"
+            case .topHarmonicOverHarmonics:
+                "the strongest of 2X-10X over all of them: one line (a fan's blade pass, a pump's vane pass) rather than a comb (looseness)"
+            case .twoXOverHarmonics: "2X over all of 2X-10X: looseness's comb begins at 2X, a blade pass of three or more blades leaves it empty"
             }
         }
 
@@ -88,6 +93,8 @@ public struct ShapeFeatures: Sendable, Hashable {
             log(max(band, 1e-300) / max(oneXVelocity, 1e-300)),
             ln(a1, over: orders.first ?? 0),
             abs(time.skewness),
+            ln(orders.max() ?? 0, over: harmonics),
+            ln(orders.first ?? 0, over: harmonics),
         ]
         if isFlat { values = [Double](repeating: 0, count: Name.allCases.count) }
     }

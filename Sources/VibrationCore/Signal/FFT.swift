@@ -112,35 +112,85 @@ public struct FFTPlan: Sendable {
             }
             twiddleRe.withUnsafeBufferPointer { twr in
                 twiddleIm.withUnsafeBufferPointer { twi in
-                    // The table starts with stage 4's two twiddles.
+                    // Stage L's twiddles start at L/2 - 2 in the table (stage 4's two come first).
                     var length = first
-                    var offset = first == 8 ? 2 : 0
                     while length <= m {
                         let halfLength = length / 2
-                        let wr = twr.baseAddress! + offset
-                        let wi = twi.baseAddress! + offset
-                        var start = 0
-                        while start < m {
-                            let ra = re + start
-                            let ia = im + start
-                            let rb = ra + halfLength
-                            let ib = ia + halfLength
-                            for j in 0..<halfLength {
-                                let c = wr[j]
-                                let d = wi[j]
-                                let tr = rb[j] * c - ib[j] * d
-                                let ti = rb[j] * d + ib[j] * c
-                                let ar = ra[j]
-                                let ai = ia[j]
-                                rb[j] = ar - tr
-                                ib[j] = ai - ti
-                                ra[j] = ar + tr
-                                ia[j] = ai + ti
+                        let w1r = twr.baseAddress! + (halfLength - 2)
+                        let w1i = twi.baseAddress! + (halfLength - 2)
+                        if 2 * length <= m {
+                            // Stages L and 2L in one pass over four quarters of each block of 2L: half
+                            // the loads and stores of two passes. Stage 2L's twiddle for the second
+                            // and fourth quarters is its first quarter's times -i.
+                            let w2r = twr.baseAddress! + (length - 2)
+                            let w2i = twi.baseAddress! + (length - 2)
+                            var start = 0
+                            while start < m {
+                                let r0 = re + start
+                                let i0 = im + start
+                                let r1 = r0 + halfLength
+                                let i1 = i0 + halfLength
+                                let r2 = r0 + length
+                                let i2 = i0 + length
+                                let r3 = r2 + halfLength
+                                let i3 = i2 + halfLength
+                                for j in 0..<halfLength {
+                                    let c1 = w1r[j]
+                                    let d1 = w1i[j]
+                                    let c2 = w2r[j]
+                                    let d2 = w2i[j]
+                                    let t1r = r1[j] * c1 - i1[j] * d1
+                                    let t1i = r1[j] * d1 + i1[j] * c1
+                                    let a0r = r0[j] + t1r
+                                    let a0i = i0[j] + t1i
+                                    let a1r = r0[j] - t1r
+                                    let a1i = i0[j] - t1i
+                                    let t3r = r3[j] * c1 - i3[j] * d1
+                                    let t3i = r3[j] * d1 + i3[j] * c1
+                                    let b0r = r2[j] + t3r
+                                    let b0i = i2[j] + t3i
+                                    let b1r = r2[j] - t3r
+                                    let b1i = i2[j] - t3i
+                                    let u0r = b0r * c2 - b0i * d2
+                                    let u0i = b0r * d2 + b0i * c2
+                                    // (b1 w)(-i) = (Im, -Re) of b1 w.
+                                    let u1r = b1r * d2 + b1i * c2
+                                    let u1i = -(b1r * c2 - b1i * d2)
+                                    r0[j] = a0r + u0r
+                                    i0[j] = a0i + u0i
+                                    r2[j] = a0r - u0r
+                                    i2[j] = a0i - u0i
+                                    r1[j] = a1r + u1r
+                                    i1[j] = a1i + u1i
+                                    r3[j] = a1r - u1r
+                                    i3[j] = a1i - u1i
+                                }
+                                start += 2 * length
                             }
-                            start += length
+                            length <<= 2
+                        } else {
+                            var start = 0
+                            while start < m {
+                                let ra = re + start
+                                let ia = im + start
+                                let rb = ra + halfLength
+                                let ib = ia + halfLength
+                                for j in 0..<halfLength {
+                                    let c = w1r[j]
+                                    let d = w1i[j]
+                                    let tr = rb[j] * c - ib[j] * d
+                                    let ti = rb[j] * d + ib[j] * c
+                                    let ar = ra[j]
+                                    let ai = ia[j]
+                                    rb[j] = ar - tr
+                                    ib[j] = ai - ti
+                                    ra[j] = ar + tr
+                                    ia[j] = ai + ti
+                                }
+                                start += length
+                            }
+                            length <<= 1
                         }
-                        offset += halfLength
-                        length <<= 1
                     }
                 }
             }
