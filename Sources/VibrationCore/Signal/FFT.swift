@@ -50,6 +50,11 @@ public struct FFTPlan: Sendable {
         unpackSin = (0...m).map { sin(2 * .pi * Double($0) / Double(size)) }
     }
 
+    /// (r + i·im)(c + i·d).
+    @inline(__always) static func product(_ r: Double, _ im: Double, _ c: Double, _ d: Double) -> (Double, Double) {
+        (r * c - im * d, r * d + im * c)
+    }
+
     /// The power-of-two size that holds `count` samples.
     public static func size(for count: Int) -> Int {
         var n = 4
@@ -139,23 +144,20 @@ public struct FFTPlan: Sendable {
                                     let d1 = w1i[j]
                                     let c2 = w2r[j]
                                     let d2 = w2i[j]
-                                    let t1r = r1[j] * c1 - i1[j] * d1
-                                    let t1i = r1[j] * d1 + i1[j] * c1
+                                    let (t1r, t1i) = Self.product(r1[j], i1[j], c1, d1)
                                     let a0r = r0[j] + t1r
                                     let a0i = i0[j] + t1i
                                     let a1r = r0[j] - t1r
                                     let a1i = i0[j] - t1i
-                                    let t3r = r3[j] * c1 - i3[j] * d1
-                                    let t3i = r3[j] * d1 + i3[j] * c1
+                                    let (t3r, t3i) = Self.product(r3[j], i3[j], c1, d1)
                                     let b0r = r2[j] + t3r
                                     let b0i = i2[j] + t3i
                                     let b1r = r2[j] - t3r
                                     let b1i = i2[j] - t3i
-                                    let u0r = b0r * c2 - b0i * d2
-                                    let u0i = b0r * d2 + b0i * c2
+                                    let (u0r, u0i) = Self.product(b0r, b0i, c2, d2)
                                     // (b1 w)(-i) = (Im, -Re) of b1 w.
-                                    let u1r = b1r * d2 + b1i * c2
-                                    let u1i = -(b1r * c2 - b1i * d2)
+                                    let (v1r, v1i) = Self.product(b1r, b1i, c2, d2)
+                                    let (u1r, u1i) = (v1i, -v1r)
                                     r0[j] = a0r + u0r
                                     i0[j] = a0i + u0i
                                     r2[j] = a0r - u0r
@@ -176,10 +178,7 @@ public struct FFTPlan: Sendable {
                                 let rb = ra + halfLength
                                 let ib = ia + halfLength
                                 for j in 0..<halfLength {
-                                    let c = w1r[j]
-                                    let d = w1i[j]
-                                    let tr = rb[j] * c - ib[j] * d
-                                    let ti = rb[j] * d + ib[j] * c
+                                    let (tr, ti) = Self.product(rb[j], ib[j], w1r[j], w1i[j])
                                     let ar = ra[j]
                                     let ai = ia[j]
                                     rb[j] = ar - tr
