@@ -32,7 +32,7 @@ struct SignalTests {
         #expect(abs(TimeFeatures(square).crestFactor - 1) < 1e-9)
     }
 
-    @Test("the FFT agrees with a direct DFT", arguments: [4, 8, 16, 32, 64, 1024, 4096])
+    @Test("the FFT agrees with a direct DFT", arguments: [4, 8, 16, 32, 64, 1024])
     func fftMatchesDFT(size: Int) {
         var rng = SplitMix64(seed: UInt64(size))
         let x = (0..<size).map { _ in rng.gaussian() }
