@@ -111,17 +111,14 @@ public struct ShapeFeatures: Sendable, Hashable {
 /// tuning seeds only; `DiagnosisBenchmark` evaluates them on other seeds.
 public struct ShapeModel: Sendable {
     /// Standardization of each feature: z = (x - mean) / scale.
-    public var mean: [Double]
-    public var scale: [Double]
-    /// Hidden units: a weight per feature each, and a bias.
-    public var hiddenWeights: [[Double]]
-    public var hiddenBias: [Double]
+    public let mean: [Double]
+    public let scale: [Double]
+    /// The hidden units' weights (one per feature), unit after unit in one array, and their biases.
+    let hidden: [Double]
+    let hiddenBias: [Double]
     /// Per fault type: a weight per hidden unit, and a bias.
-    public var outputWeights: [[Double]]
-    public var outputBias: [Double]
-
-    /// The hidden weights unit after unit, in one array.
-    private let hidden: [Double]
+    let outputWeights: [[Double]]
+    let outputBias: [Double]
 
     public init(mean: [Double], scale: [Double], hiddenWeights: [[Double]], hiddenBias: [Double], outputWeights: [[Double]], outputBias: [Double]) {
         precondition(mean.count == scale.count && hiddenWeights.allSatisfy { $0.count == mean.count })
@@ -129,7 +126,6 @@ public struct ShapeModel: Sendable {
         precondition(outputBias.count == outputWeights.count)
         self.mean = mean
         self.scale = scale
-        self.hiddenWeights = hiddenWeights
         self.hiddenBias = hiddenBias
         self.outputWeights = outputWeights
         self.outputBias = outputBias
@@ -177,12 +173,8 @@ public struct ShapeModel: Sendable {
         }
     }
 
-    /// One score per fault type (log-odds up to a constant); a flat window is normal.
-    public func scores(_ features: ShapeFeatures) -> [Double] {
-        evaluate(features).scores
-    }
-
-    /// A window as the model sees it: its standardized features, the hidden units' inputs and the scores.
+    /// A window as the model sees it: its standardized features, the hidden units' inputs and its
+    /// scores, one per fault type (log-odds up to a constant; a flat window is normal).
     public struct Evaluation: Sendable {
         public var features: ShapeFeatures
         var z: [Double]
@@ -211,10 +203,6 @@ public struct ShapeModel: Sendable {
 
     /// How much each feature adds to type `a`'s score over type `b`'s: the margin as it is, less
     /// the margin with that feature at its typical value (the mean of the fitted windows).
-    public func contributions(_ features: ShapeFeatures, for a: Int, over b: Int) -> [Double] {
-        contributions(evaluate(features), for: a, over: b)
-    }
-
     public func contributions(_ evaluation: Evaluation, for a: Int, over b: Int) -> [Double] {
         let z = evaluation.z
         let h = evaluation.hidden
