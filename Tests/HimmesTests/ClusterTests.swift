@@ -43,7 +43,7 @@ struct ClusterTests {
         }
     }
 
-    @Test("SIGKILL one of three servers mid-stream, restart it: every row stored once, every window diagnosed once, alarms opened and posted once", .timeLimit(.minutes(4)))
+    @Test("SIGKILL one of three servers mid-stream, restart it: every row stored once, every window diagnosed once, alarms opened and posted once", .timeLimit(.minutes(10)))
     func killOneOfThree() async throws {
         let location = try Backend.freshPostgresLocation()
         // The alarm webhook's receiver: which alarm ids were posted, how often.

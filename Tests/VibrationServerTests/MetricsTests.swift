@@ -87,7 +87,7 @@ struct MetricsTests {
 
     @Test(
         "runs asked for while one is going do not overlap: every window is diagnosed and counted once; the loop ends with a graceful shutdown",
-        .timeLimit(.minutes(2)))
+        .timeLimit(.minutes(10)))
     func runsDoNotOverlap() async throws {
         let metrics = ServerMetrics()
         let store = try await Self.plant(seconds: 400)

@@ -25,7 +25,7 @@ struct StandbyReadsTests {
 
     // The limit catches a hang, not slowness: making the fresh schema beside the rest of the suite
     // has taken most of a minute.
-    @Test("while the standby does not answer, reads go to the primary and /health says it is down", .timeLimit(.minutes(3)))
+    @Test("while the standby does not answer, reads go to the primary and /health says it is down", .timeLimit(.minutes(10)))
     func standbyDown() async throws {
         let location = try Backend.freshPostgresLocation()
         let primary = try await PostgresStore.connect(location, maximumConnections: 4, logger: Self.logger)
@@ -55,7 +55,7 @@ struct StandbyReadsTests {
 
     @Test(
         "reads come from the standby and catch up with writes; a standby that stops replaying is shown as behind, and catches up again",
-        .enabled(if: Backend.standbyURL != nil, "HIMMES_TEST_STANDBY_URL is not set: no standby to read from"), .timeLimit(.minutes(3)))
+        .enabled(if: Backend.standbyURL != nil, "HIMMES_TEST_STANDBY_URL is not set: no standby to read from"), .timeLimit(.minutes(10)))
     func standbyStreaming() async throws {
         let location = try Backend.freshPostgresLocation()
         let primary = try await PostgresStore.connect(location, maximumConnections: 4, logger: Self.logger)

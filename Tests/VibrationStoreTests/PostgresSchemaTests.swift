@@ -11,7 +11,7 @@ struct PostgresSchemaTests {
         try await Backend.postgres.makeStore() as? PostgresStore
     }
 
-    @Test("the write lock is the schema's: a store in another schema of the database writes while it is held", .timeLimit(.minutes(3)))
+    @Test("the write lock is the schema's: a store in another schema of the database writes while it is held", .timeLimit(.minutes(10)))
     func writeLockPerSchema() async throws {
         guard let held = try await makeStore(), let other = try await makeStore() else { return }
         defer {
