@@ -161,11 +161,34 @@ public struct FaultClassifier: Sendable {
     public static let shaftSearchHz = 5.0...120.0
 
     public func diagnose(_ waveform: Waveform, profile: MachineProfile = MachineProfile()) -> WindowDiagnosis {
-        let spectrum = AmplitudeSpectrum(samples: waveform.samples, sampleRateHz: waveform.sampleRateHz)
-        let time = TimeFeatures(waveform.samples)
-        let spectral = Self.spectralFeatures(spectrum, rpm: profile.rpm)
-        let shape = ShapeFeatures(time: time, spectral: spectral, spectrum: spectrum)
-        return classify(time: time, spectral: spectral, shape: shape, profile: profile)
+        let features = Self.features(waveform, rpm: profile.rpm)
+        var verdict = classify(time: features.time, spectral: features.spectral, shape: features.shape, profile: profile)
+        if features.spikes.count > 0 {
+            let spikes = features.spikes
+            verdict.evidence.insert(
+                Evidence(
+                    feature: "isolated_spikes", value: spikes.largestOverRMS, threshold: Spikes.threshold, unit: "times RMS",
+                    exceeded: true,
+                    meaning: String(
+                        format: "%d short burst(s) of %d sample(s) far outside the rest of the window (the largest %.3g from its mean, the value) were replaced by the line between their neighbours before the analysis: a glitch of the sensor or a knock, not impacts that come back every revolution",
+                        spikes.count, spikes.samples, spikes.largest)),
+                at: 0)
+        }
+        return verdict
+    }
+
+    /// What a verdict is made from: the window without its isolated spikes (`Spikes`), its time
+    /// features, its spectrum's orders (at `rpm`, or at the estimated shaft speed) and its shape.
+    public static func features(_ waveform: Waveform, rpm: Double?) -> (
+        time: TimeFeatures, spectral: SpectralFeatures, shape: ShapeFeatures, spikes: Spikes
+    ) {
+        var samples = waveform.samples
+        var time = TimeFeatures(samples)
+        let spikes = Spikes.remove(from: &samples, sampleRateHz: waveform.sampleRateHz, time: time)
+        if spikes.count > 0 { time = TimeFeatures(samples) }
+        let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: waveform.sampleRateHz)
+        let spectral = spectralFeatures(spectrum, rpm: rpm)
+        return (time, spectral, ShapeFeatures(time: time, spectral: spectral, spectrum: spectrum), spikes)
     }
 
     public static func spectralFeatures(_ spectrum: AmplitudeSpectrum, rpm: Double?) -> SpectralFeatures {
