@@ -170,7 +170,7 @@ public struct FaultClassifier: Sendable {
                     feature: "isolated_spikes", value: spikes.largestOverRMS, threshold: Spikes.threshold, unit: "times RMS",
                     exceeded: true,
                     meaning: String(
-                        format: "%d short burst(s) of %d sample(s) far outside the rest of the window (the largest %.3g from its mean, the value) were replaced by the line between their neighbours before the analysis: a glitch of the sensor or a knock, not impacts that come back every revolution",
+                        format: "%d short burst(s), %d sample(s) in all, far outside the rest of the window were replaced by the line between their neighbours before the analysis: a glitch of the sensor or a knock, not impacts that come back every revolution. The largest lay %.3g from the window's mean; the value is that in times the RMS of the window without them, the threshold where a burst begins",
                         spikes.count, spikes.samples, spikes.largest)),
                 at: 0)
         }
