@@ -37,7 +37,7 @@ public struct Spikes: Sendable, Hashable {
         let longest = max(3, n / 50)
         var edited = samples
         rounds: for round in 0..<3 {
-            let mean = Self.mean(edited)
+            let mean = SignalTables.sum(edited) / Double(n)
             // The first round's RMS is the one given; a round after a removal takes it again.
             let rms = round == 0 ? time.rms : (edited.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot()
             guard rms > 0 else { break }
@@ -114,28 +114,10 @@ public struct Spikes: Sendable, Hashable {
             found.samples += glitches.reduce(0) { $0 + $1.count }
         }
         guard found.count > 0 else { return found }
-        let mean = Self.mean(edited)
+        let mean = SignalTables.sum(edited) / Double(n)
         let rms = (edited.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot()
         found.largestOverRMS = rms > 0 ? found.largest / rms : 0
         samples = edited
         return found
-    }
-
-    /// Four lanes at a time: a window with impacts comes here on every verdict.
-    static func mean(_ samples: [Double]) -> Double {
-        samples.withUnsafeBufferPointer { p in
-            var sums = SIMD4<Double>(repeating: 0)
-            var i = 0
-            while i + 4 <= p.count {
-                sums += SIMD4(p[i], p[i + 1], p[i + 2], p[i + 3])
-                i += 4
-            }
-            var sum = sums.sum()
-            while i < p.count {
-                sum += p[i]
-                i += 1
-            }
-            return sum / Double(max(1, p.count))
-        }
     }
 }
