@@ -108,6 +108,8 @@ public struct DiagnosisBenchmark: Sendable {
         public var byRate: [(band: String, matrix: ConfusionMatrix)] = rateBands.map { ($0.label, ConfusionMatrix()) }
         /// Windows whose type is the same at every scale of `scales` as unscaled (speed estimated).
         public var unchangedUnderScaling = 0
+        /// With each recording artefact asked for applied to every window (speed estimated).
+        public var withArtefact: [(artefact: Artefact, matrix: ConfusionMatrix)] = []
         /// Windows classified.
         public var windows: Int { estimated.total }
         /// The estimator's relative error, |estimated - true| / true, one per window.
@@ -154,8 +156,8 @@ public struct DiagnosisBenchmark: Sendable {
             var x = samples
             let n = x.count
             guard n > 16 else { return x }
-            let mean = x.reduce(0, +) / Double(n)
-            let rms = (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot()
+            let time = TimeFeatures(samples)
+            let rms = time.rms
             func somewhere() -> Int { min(n - 9, Int(rng.unit() * Double(n - 9))) }
             switch self {
             case .gravity:
@@ -173,7 +175,8 @@ public struct DiagnosisBenchmark: Sendable {
                 guard step > 0 else { break }
                 for i in 0..<n { x[i] = (x[i] / step).rounded() * step }
             case .clipped:
-                let peak = x.reduce(0) { max($0, abs($1 - mean)) } * 0.7
+                let mean = x.reduce(0, +) / Double(n)
+                let peak = time.peak * 0.7
                 for i in 0..<n { x[i] = mean + min(peak, max(-peak, x[i] - mean)) }
             case .hum:
                 let amplitude = 0.3 * rms * 2.squareRoot()
@@ -195,32 +198,17 @@ public struct DiagnosisBenchmark: Sendable {
         }
     }
 
-    /// Recall of each type with each artefact applied to every window (shaft speed estimated).
-    public static func artefacts(
-        _ source: Source, seeds: Range<UInt64>, classifier: FaultClassifier = FaultClassifier()
-    ) -> [(artefact: Artefact, matrix: ConfusionMatrix)] {
-        let cases = seeds.map { Case(source: source, seed: $0) }
-        return Artefact.allCases.map { artefact in
-            var matrix = ConfusionMatrix()
-            for c in cases {
-                var rng = SplitMix64(seed: c.seed ^ 0xA27E)
-                for (truth, samples) in c.windows {
-                    let x = artefact.apply(to: samples, sampleRateHz: c.sampleRateHz, rng: &rng)
-                    matrix.add(truth: truth, predicted: classifier.diagnose(Waveform(samples: x, sampleRateHz: c.sampleRateHz)).faultType)
-                }
-            }
-            return (artefact, matrix)
-        }
-    }
-
-    /// Classifies every window of each case with the shaft speed configured and estimated, and
-    /// estimated again at every scale of `scales`.
+    /// Classifies every window of each case with the shaft speed configured and estimated,
+    /// estimated again at every scale of `scales`, and with each of `artefacts` applied.
     public static func evaluate(
-        _ source: Source, seeds: Range<UInt64>, classifier: FaultClassifier = FaultClassifier()
+        _ source: Source, seeds: Range<UInt64>, artefacts: [Artefact] = [], classifier: FaultClassifier = FaultClassifier()
     ) -> Report {
         var report = Report(source: source)
+        report.withArtefact = artefacts.map { ($0, ConfusionMatrix()) }
         for seed in seeds {
             let c = Case(source: source, seed: seed)
+            // One stream per artefact, through the case's windows in order.
+            var rngs = artefacts.map { _ in SplitMix64(seed: seed ^ 0xA27E) }
             let profile = MachineProfile(rpm: c.shaftHz * 60)
             for (truth, samples) in c.windows {
                 let waveform = Waveform(samples: samples, sampleRateHz: c.sampleRateHz)
@@ -239,6 +227,11 @@ public struct DiagnosisBenchmark: Sendable {
                         == estimated.faultType
                 }
                 if unchanged { report.unchangedUnderScaling += 1 }
+                for index in report.withArtefact.indices {
+                    let x = report.withArtefact[index].artefact.apply(to: samples, sampleRateHz: c.sampleRateHz, rng: &rngs[index])
+                    let verdict = classifier.diagnose(Waveform(samples: x, sampleRateHz: c.sampleRateHz))
+                    report.withArtefact[index].matrix.add(truth: truth, predicted: verdict.faultType)
+                }
             }
         }
         return report

@@ -363,7 +363,7 @@ struct BenchDiagnose: ParsableCommand {
             FaultType.allCases.map { String(format: "%10.1f%%", m.recall($0) * 100) }.joined()
         }
         for source in DiagnosisBenchmark.Source.allCases {
-            let report = DiagnosisBenchmark.evaluate(source, seeds: seeds)
+            let report = DiagnosisBenchmark.evaluate(source, seeds: seeds, artefacts: DiagnosisBenchmark.Artefact.allCases)
             print("== \(source.rawValue) source, \(cases) machines, seeds \(seeds.lowerBound)-\(seeds.upperBound - 1)\n")
             print("shaft speed configured:\n\(report.known)\n")
             print("shaft speed estimated from the spectrum:\n\(report.estimated)\n")
@@ -380,7 +380,7 @@ struct BenchDiagnose: ParsableCommand {
                     format: "shaft speed estimated within 2%% of the truth: %.1f%% of windows; error median %.2f%%, 90th percentile %.1f%%\n",
                     report.shaftWithin(0.02) * 100, report.shaftErrorQuantile(0.5) * 100, report.shaftErrorQuantile(0.9) * 100))
             print("recall with a recording artefact".padding(toLength: 46, withPad: " ", startingAt: 0) + DiagnosisBenchmark.ConfusionMatrix.names.map { $0.leftPadded(11) }.joined())
-            for (artefact, matrix) in DiagnosisBenchmark.artefacts(source, seeds: seeds) {
+            for (artefact, matrix) in report.withArtefact {
                 print(artefact.rawValue.padding(toLength: 46, withPad: " ", startingAt: 0) + recalls(matrix))
             }
             print()

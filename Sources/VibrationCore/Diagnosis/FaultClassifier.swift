@@ -167,7 +167,7 @@ public struct FaultClassifier: Sendable {
             let spikes = features.spikes
             verdict.evidence.insert(
                 Evidence(
-                    feature: "isolated_spikes", value: spikes.largestOverRMS, threshold: Spikes.threshold, unit: "times RMS",
+                    feature: "isolated_spikes", value: features.time.rms > 0 ? spikes.largest / features.time.rms : 0, threshold: Spikes.threshold, unit: "times RMS",
                     exceeded: true,
                     meaning: String(
                         format: "%d short burst(s), %d sample(s) in all, far outside the rest of the window were replaced by the line between their neighbours before the analysis: a glitch of the sensor or a knock, not impacts that come back every revolution. The largest lay %.3g from the window's mean; the value is that in times the RMS of the window without them, the threshold where a burst begins",

@@ -19,15 +19,14 @@ public struct Spikes: Sendable, Hashable {
     public var samples = 0
     /// The largest removed sample's distance from the window's mean, in the window's unit.
     public var largest = 0.0
-    /// That distance over the RMS of the window without the bursts.
-    public var largestOverRMS = 0.0
 
     public static let threshold = 6.0
     public static let perSecond = 2.0
     public static let standout = 2.0
 
-    /// Removes the bursts from `samples` in place; `time` is the features of the samples as given
-    /// (a crest factor within the threshold means there is nothing to look for).
+    /// Removes the bursts from `samples` in place (a round that finds no glitch changes nothing);
+    /// `time` is the features of the samples as given (a crest factor within the threshold means
+    /// there is nothing to look for).
     public static func remove(from samples: inout [Double], sampleRateHz: Double, time: TimeFeatures) -> Spikes {
         var found = Spikes()
         guard time.crestFactor > threshold, samples.count >= 16, sampleRateHz > 0 else { return found }
@@ -35,15 +34,14 @@ public struct Spikes: Sendable, Hashable {
         let allowed = max(1, Int((perSecond * Double(n) / sampleRateHz).rounded()))
         let gap = max(2, Int(sampleRateHz / 1_000))
         let longest = max(3, n / 50)
-        var edited = samples
         rounds: for round in 0..<3 {
-            let mean = SignalTables.sum(edited) / Double(n)
+            let mean = SignalTables.sum(samples) / Double(n)
             // The first round's RMS is the one given; a round after a removal takes it again.
-            let rms = round == 0 ? time.rms : (edited.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot()
+            let rms = round == 0 ? time.rms : (samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot()
             guard rms > 0 else { break }
             let limit = threshold * rms
             var bursts: [ClosedRange<Int>] = []
-            for i in 0..<n where abs(edited[i] - mean) > limit {
+            for i in 0..<n where abs(samples[i] - mean) > limit {
                 if let last = bursts.last, i - last.upperBound <= gap {
                     bursts[bursts.count - 1] = last.lowerBound...i
                 } else {
@@ -56,20 +54,20 @@ public struct Spikes: Sendable, Hashable {
             // A knock rings on: each burst takes in the samples next to it (gaps of up to a
             // millisecond) that stand out of the window's own peaks: beyond 2.5 times its RMS and
             // beyond what all but its 0.5% largest samples reach.
-            let magnitudes = edited.map { abs($0 - mean) }.sorted()
+            let magnitudes = samples.map { abs($0 - mean) }.sorted()
             let shoulder = max(2.5 * rms, magnitudes[min(n - 1, n * 995 / 1000)])
             var widened: [ClosedRange<Int>] = []
             for burst in bursts {
                 var low = burst.lowerBound
                 var j = low - 1
                 while j >= 0 && low - j <= gap {
-                    if abs(edited[j] - mean) > shoulder { low = j }
+                    if abs(samples[j] - mean) > shoulder { low = j }
                     j -= 1
                 }
                 var high = burst.upperBound
                 j = high + 1
                 while j < n && j - high <= gap {
-                    if abs(edited[j] - mean) > shoulder { high = j }
+                    if abs(samples[j] - mean) > shoulder { high = j }
                     j += 1
                 }
                 if let last = widened.last, low <= last.upperBound + 1 {
@@ -88,9 +86,9 @@ public struct Spikes: Sendable, Hashable {
                     if i == widened[next].upperBound { next += 1 }
                     continue
                 }
-                rest = max(rest, abs(edited[i] - mean))
+                rest = max(rest, abs(samples[i] - mean))
             }
-            let peaks = widened.map { burst in burst.reduce(0.0) { max($0, abs(edited[$1] - mean)) } }
+            let peaks = widened.map { burst in burst.reduce(0.0) { max($0, abs(samples[$1] - mean)) } }
             var glitches: [ClosedRange<Int>] = []
             for index in widened.indices.sorted(by: { peaks[$0] < peaks[$1] }) {
                 if peaks[index] >= standout * rest {
@@ -105,19 +103,14 @@ public struct Spikes: Sendable, Hashable {
                 // The line between the samples either side of the burst.
                 let before = max(0, burst.lowerBound - 1)
                 let after = min(n - 1, burst.upperBound + 1)
-                let from = before == burst.lowerBound ? edited[after] : edited[before]
-                let to = after == burst.upperBound ? edited[before] : edited[after]
+                let from = before == burst.lowerBound ? samples[after] : samples[before]
+                let to = after == burst.upperBound ? samples[before] : samples[after]
                 let span = Double(max(1, after - before))
-                for i in burst { edited[i] = from + (to - from) * Double(i - before) / span }
+                for i in burst { samples[i] = from + (to - from) * Double(i - before) / span }
             }
             found.count += glitches.count
             found.samples += glitches.reduce(0) { $0 + $1.count }
         }
-        guard found.count > 0 else { return found }
-        let mean = SignalTables.sum(edited) / Double(n)
-        let rms = (edited.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot()
-        found.largestOverRMS = rms > 0 ? found.largest / rms : 0
-        samples = edited
         return found
     }
 }
