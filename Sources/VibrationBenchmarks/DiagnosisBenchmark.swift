@@ -108,8 +108,11 @@ public struct DiagnosisBenchmark: Sendable {
         public var byRate: [(band: String, matrix: ConfusionMatrix)] = rateBands.map { ($0.label, ConfusionMatrix()) }
         /// Windows whose type is the same at every scale of `scales` as unscaled (speed estimated).
         public var unchangedUnderScaling = 0
-        /// With each recording artefact asked for applied to every window (speed estimated).
-        public var withArtefact: [(artefact: Artefact, matrix: ConfusionMatrix)] = []
+        /// Windows, as they are, that the verdict calls saturated (`sensor_saturated`): none should be.
+        public var saturated = 0
+        /// With each recording artefact asked for applied to every window (speed estimated), and
+        /// how many of those windows the verdict calls saturated.
+        public var withArtefact: [(artefact: Artefact, matrix: ConfusionMatrix, saturated: Int)] = []
         /// Windows classified.
         public var windows: Int { estimated.total }
         /// The estimator's relative error, |estimated - true| / true, one per window.
@@ -204,7 +207,7 @@ public struct DiagnosisBenchmark: Sendable {
         _ source: Source, seeds: Range<UInt64>, artefacts: [Artefact] = [], classifier: FaultClassifier = FaultClassifier()
     ) -> Report {
         var report = Report(source: source)
-        report.withArtefact = artefacts.map { ($0, ConfusionMatrix()) }
+        report.withArtefact = artefacts.map { ($0, ConfusionMatrix(), 0) }
         for seed in seeds {
             let c = Case(source: source, seed: seed)
             // One stream per artefact, through the case's windows in order.
@@ -215,6 +218,7 @@ public struct DiagnosisBenchmark: Sendable {
                 report.known.add(truth: truth, predicted: classifier.diagnose(waveform, profile: profile).faultType)
                 let estimated = classifier.diagnose(waveform)
                 report.estimated.add(truth: truth, predicted: estimated.faultType)
+                if estimated.saturated { report.saturated += 1 }
                 report.shaftErrors.append(abs(estimated.spectral.shaftHz - c.shaftHz) / c.shaftHz)
                 if let g = Report.gainBands.firstIndex(where: { $0.range.contains(c.gain) }) {
                     report.byGain[g].matrix.add(truth: truth, predicted: estimated.faultType)
@@ -231,6 +235,7 @@ public struct DiagnosisBenchmark: Sendable {
                     let x = report.withArtefact[index].artefact.apply(to: samples, sampleRateHz: c.sampleRateHz, rng: &rngs[index])
                     let verdict = classifier.diagnose(Waveform(samples: x, sampleRateHz: c.sampleRateHz))
                     report.withArtefact[index].matrix.add(truth: truth, predicted: verdict.faultType)
+                    if verdict.saturated { report.withArtefact[index].saturated += 1 }
                 }
             }
         }
@@ -324,7 +329,7 @@ public struct DiagnosisBenchmark: Sendable {
         known: Bool? = nil
     ) -> String {
         let known = known ?? (seed % 2 == 0)
-        let (_, spectral, shape, _) = FaultClassifier.features(Waveform(samples: samples, sampleRateHz: rate), rpm: known ? shaftHz * 60 : nil)
+        let (_, spectral, shape, _, _) = FaultClassifier.features(Waveform(samples: samples, sampleRateHz: rate), rpm: known ? shaftHz * 60 : nil)
         return "\(source),\(seed),\(truth.rawValue),\(gain),\(rate),\(known ? 1 : 0),\(spectral.shaftHz / shaftHz),"
             + shape.values.map { String(format: "%.6g", $0) }.joined(separator: ",")
     }

@@ -379,9 +379,14 @@ struct BenchDiagnose: ParsableCommand {
                 String(
                     format: "shaft speed estimated within 2%% of the truth: %.1f%% of windows; error median %.2f%%, 90th percentile %.1f%%\n",
                     report.shaftWithin(0.02) * 100, report.shaftErrorQuantile(0.5) * 100, report.shaftErrorQuantile(0.9) * 100))
-            print("recall with a recording artefact".padding(toLength: 46, withPad: " ", startingAt: 0) + DiagnosisBenchmark.ConfusionMatrix.names.map { $0.leftPadded(11) }.joined())
-            for (artefact, matrix) in report.withArtefact {
-                print(artefact.rawValue.padding(toLength: 46, withPad: " ", startingAt: 0) + recalls(matrix))
+            print("called saturated: \(report.saturated) of \(report.windows) windows as they are\n")
+            print(
+                "recall with a recording artefact".padding(toLength: 46, withPad: " ", startingAt: 0)
+                    + DiagnosisBenchmark.ConfusionMatrix.names.map { $0.leftPadded(11) }.joined() + "  called saturated")
+            for (artefact, matrix, saturated) in report.withArtefact {
+                print(
+                    artefact.rawValue.padding(toLength: 46, withPad: " ", startingAt: 0) + recalls(matrix)
+                        + String(format: "%17.1f%%", Double(saturated) / Double(max(matrix.total, 1)) * 100))
             }
             print()
         }

@@ -265,6 +265,52 @@ struct FaultClassifierTests {
         #expect(quiet == clean)
     }
 
+    @Test("a saturated sensor is called so: clipped windows of every class are, clean and quantized ones never; the confidence halves")
+    func saturation() {
+        var clipped = (flagged: 0, total: 0)
+        for (source, seeds) in [(DiagnosisBenchmark.Source.additive, UInt64(60_100)..<60_116), (.physical, 60_100..<60_116)] {
+            for seed in seeds {
+                let c = DiagnosisBenchmark.Case(source: source, seed: seed)
+                var rng = SplitMix64(seed: seed)
+                for (truth, samples) in c.windows {
+                    for artefact in [nil, DiagnosisBenchmark.Artefact.quantized, .coarse, .clipped] {
+                        let x = artefact?.apply(to: samples, sampleRateHz: c.sampleRateHz, rng: &rng) ?? samples
+                        let verdict = FaultClassifier().diagnose(Waveform(samples: x, sampleRateHz: c.sampleRateHz))
+                        let flagged = verdict.saturated
+                        if artefact == .clipped {
+                            // Cutting a loose foot's impacts alone changes a few samples: only windows
+                            // with at least 2% of their samples cut must be called saturated.
+                            let cut = zip(x, samples).filter { abs($0 - $1) > 1e-9 }.count
+                            if cut * 50 >= x.count {
+                                clipped = (clipped.flagged + (flagged ? 1 : 0), clipped.total + 1)
+                            }
+                            if flagged { #expect(verdict.confidence <= 0.5) }
+                        } else {
+                            #expect(!flagged, "\(source) \(seed) \(truth) \(artefact.map(\.rawValue) ?? "as it is")")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(clipped.total >= 64 && Double(clipped.flagged) >= 0.95 * Double(clipped.total), "\(clipped)")
+    }
+
+    @Test("a sine cut flat at 70% of its peak sits a quarter of the time on each rail; a coarse converter's top step is no rail")
+    func saturationRails() {
+        let rate = 5_000.0
+        let wave = sine(amplitude: 0.3, hz: 25, rate: rate, count: 5_000)
+        let cut = wave.map { min(0.21, max(-0.21, $0)) }
+        let found = Saturation.find(in: cut, time: TimeFeatures(cut))
+        // A sine spends acos(0.7)/π of its time beyond 70% of its peak on each side: 25.3%.
+        #expect(abs((found?.share ?? 0) - 0.253) < 0.01)
+        #expect(abs(abs(found?.rail ?? 0) - 0.21) < 1e-12)
+        let stepped = wave.map { ($0 / 0.05).rounded() * 0.05 }
+        #expect(Saturation.find(in: stepped, time: TimeFeatures(stepped)) == nil)
+        #expect(Saturation.find(in: wave, time: TimeFeatures(wave)) == nil)
+        let flat = [Double](repeating: 0.1, count: 1_000)
+        #expect(Saturation.find(in: flat, time: TimeFeatures(flat)) == nil)
+    }
+
     @Test("a fan's blade pass is no looseness: balanced it reads normal, with a weight on a blade mass unbalance")
     func fanBladePass() {
         // Each blade's passing is a short pressure pulse (so the blade pass has harmonics of its own),

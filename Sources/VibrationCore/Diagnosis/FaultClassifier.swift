@@ -91,7 +91,8 @@ public struct Evidence: Sendable, Hashable, Codable {
 /// A verdict on one window with everything it rests on.
 public struct WindowDiagnosis: Sendable, Codable {
     public var faultType: FaultType
-    /// 0.5 (a coin toss) to 1 (every indicator far from its threshold).
+    /// Up to 1 (every indicator far from its threshold): the shape model's probability of the
+    /// verdict, less when the estimated shaft speed is unsure or the sensor was saturated.
     public var confidence: Double
     public var severityZone: ISO10816.Zone
     public var time: TimeFeatures
@@ -119,6 +120,9 @@ extension WindowDiagnosis {
             && s.harmonics.isFinite && s.velocityRMS.isFinite && s.orders.allSatisfy(\.isFinite)
             && evidence.allSatisfy { $0.value.isFinite && $0.threshold.isFinite }
     }
+
+    /// Whether the sensor was driven to the end of its range in the window (`Saturation`).
+    public var saturated: Bool { evidence.contains { $0.feature == "sensor_saturated" } }
 }
 
 extension Waveform {
@@ -174,13 +178,25 @@ public struct FaultClassifier: Sendable {
                         spikes.count, spikes.samples, spikes.largest)),
                 at: 0)
         }
+        if let saturation = features.saturation {
+            verdict.evidence.insert(
+                Evidence(
+                    feature: "sensor_saturated", value: saturation.share, threshold: Saturation.minimumShare, unit: "share of samples",
+                    exceeded: true,
+                    meaning: String(
+                        format: "%.1f%% of the samples sit exactly on the window's %@ value, %.4g: the sensor or its converter reached the end of its range and cut the peaks flat. Flat tops add harmonics of their own and hide the true level, so the type is in doubt (the confidence is halved) and the severity reads low: check the sensor's range and mounting",
+                        saturation.share * 100, saturation.rail == features.time.high ? "highest" : "lowest", saturation.rail)),
+                at: 0)
+            verdict.confidence *= 0.5
+        }
         return verdict
     }
 
     /// What a verdict is made from: the window without its isolated spikes (`Spikes`), its time
-    /// features, its spectrum's orders (at `rpm`, or at the estimated shaft speed) and its shape.
+    /// features, its spectrum's orders (at `rpm`, or at the estimated shaft speed) and its shape;
+    /// and whether the sensor was driven to the end of its range (`Saturation`).
     public static func features(_ waveform: Waveform, rpm: Double?) -> (
-        time: TimeFeatures, spectral: SpectralFeatures, shape: ShapeFeatures, spikes: Spikes
+        time: TimeFeatures, spectral: SpectralFeatures, shape: ShapeFeatures, spikes: Spikes, saturation: Saturation?
     ) {
         var samples = waveform.samples
         var time = TimeFeatures(samples)
@@ -188,7 +204,8 @@ public struct FaultClassifier: Sendable {
         if spikes.count > 0 { time = TimeFeatures(samples) }
         let spectrum = AmplitudeSpectrum(samples: samples, sampleRateHz: waveform.sampleRateHz)
         let spectral = spectralFeatures(spectrum, rpm: rpm)
-        return (time, spectral, ShapeFeatures(time: time, spectral: spectral, spectrum: spectrum), spikes)
+        let shape = ShapeFeatures(time: time, spectral: spectral, spectrum: spectrum)
+        return (time, spectral, shape, spikes, Saturation.find(in: samples, time: time))
     }
 
     public static func spectralFeatures(_ spectrum: AmplitudeSpectrum, rpm: Double?) -> SpectralFeatures {

@@ -62,6 +62,9 @@ public struct TimeFeatures: Sendable, Hashable, Codable {
     /// Fourth standardized moment: 1.5 for a sine, 3 for Gaussian noise, more with impacts.
     public var kurtosis: Double
     public var skewness: Double
+    /// The lowest and the highest sample (not encoded: `peak_to_peak` carries the span).
+    public var low = 0.0
+    public var high = 0.0
 
     public init(_ samples: [Double]) {
         let n = Double(max(samples.count, 1))
@@ -125,6 +128,8 @@ public struct TimeFeatures: Sendable, Hashable, Codable {
         rms = m2.squareRoot()
         self.peak = peak
         peakToPeak = samples.isEmpty ? 0 : high - low
+        self.low = samples.isEmpty ? 0 : low
+        self.high = samples.isEmpty ? 0 : high
         crestFactor = rms > 0 ? peak / rms : 0
         kurtosis = m2 > 0 ? m4 / (m2 * m2) : 0
         skewness = m2 > 0 ? m3 / pow(m2, 1.5) : 0
