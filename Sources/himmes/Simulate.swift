@@ -149,10 +149,11 @@ struct Simulate: AsyncParsableCommand {
         var attempt = 0
         var unanswered = 0
         func answer() async -> HTTPClientResponse? {
-            // Every target is tried once before the request counts as failed. The client keeps
-            // trying to connect to a server that is down until the deadline: with others to go
-            // to, the deadline is short.
-            for _ in 0..<target.count {
+            // The client keeps trying to connect to a server that is down until the deadline: with
+            // others to go to, the deadline is short, and every target is tried three times before
+            // the request counts as failed (a busy server may answer later than a down one would
+            // be given up on; rows it stored before the client gave up come back as duplicates).
+            for _ in 0..<(target.count > 1 ? 3 * target.count : 1) {
                 defer { attempt += 1 }
                 let deadline: TimeAmount = target.count > 1 ? .seconds(3) : .seconds(30)
                 if let response = try? await HTTPClient.shared.execute(request(target[(first + attempt) % target.count]), timeout: deadline) {
