@@ -311,6 +311,31 @@ struct FaultClassifierTests {
         #expect(Saturation.find(in: flat, time: TimeFeatures(flat)) == nil)
     }
 
+    @Test("1X over its local floor tells a machine's own motion around the orders from a sensor's white noise of the same RMS")
+    func localFloor() throws {
+        let index = try #require(ShapeFeatures.Name.allCases.firstIndex(of: .oneXOverLocalFloor))
+        var rng = SplitMix64(seed: 12)
+        for (rate, count) in [(2_048.0, 2_048), (5_000, 5_000), (25_600, 25_600), (2_500, 4_096)] {
+            for oneX in [0.005, 0.02] {
+                let white = (0..<count).map { _ in 0.02 * rng.gaussian() }
+                // The same RMS, all of it below about 200 Hz (a moving average), where the orders are:
+                // its bins there read sqrt(Nyquist / 200) times a white noise's.
+                let width = Int(rate / 200)
+                var moving = (0..<(count + width)).map { _ in rng.gaussian() }
+                moving = (0..<count).map { i in moving[i..<(i + width)].reduce(0, +) }
+                let scale = 0.02 / TimeFeatures(moving).rms
+                let line = sine(amplitude: oneX, hz: 25, rate: rate, count: count)
+                func value(_ floor: [Double]) -> Double {
+                    FaultClassifier.features(Waveform(samples: zip(line, floor).map(+), sampleRateHz: rate), rpm: 1_500).shape.values[index]
+                }
+                let difference = value(white) - value(moving.map { $0 * scale })
+                let expected = 0.5 * log(rate / 2 / 200)
+                // Half of it at least: a median of 16 bins is a rough floor.
+                #expect(difference > 0.5 * expected, "rate \(rate), \(count) samples, 1X \(oneX): \(difference) against \(expected)")
+            }
+        }
+    }
+
     @Test("a fan's blade pass is no looseness: balanced it reads normal, with a weight on a blade mass unbalance")
     func fanBladePass() {
         // Each blade's passing is a short pressure pulse (so the blade pass has harmonics of its own),

@@ -19,6 +19,7 @@ public struct ShapeFeatures: Sendable, Hashable {
         case asymmetry = "asymmetry"
         case topHarmonicOverHarmonics = "ratio_top_harmonic_to_harmonics"
         case twoXOverHarmonics = "ratio_2x_to_harmonics"
+        case oneXOverLocalFloor = "ratio_1x_to_local_floor"
 
         public var meaning: String {
             switch self {
@@ -37,6 +38,7 @@ public struct ShapeFeatures: Sendable, Hashable {
             case .topHarmonicOverHarmonics:
                 "the strongest of 2X-10X over all of them: one line (a fan's blade pass, a pump's vane pass) rather than a comb (looseness)"
             case .twoXOverHarmonics: "2X over all of 2X-10X: looseness's comb begins at 2X, a blade pass of three or more blades leaves it empty"
+            case .oneXOverLocalFloor: "1X RMS over the spectrum's floor around 1X, as the RMS of a white noise that reads that floor"
             }
         }
 
@@ -80,6 +82,12 @@ public struct ShapeFeatures: Sendable, Hashable {
         let oneXVelocity = ISO10816.velocity(accelerationG: a1, hz: f) / 2.squareRoot()
         let band = f > 0 && f.isFinite ? spectrum.velocityRMS(from: 0.4 * f, knowing: spectral.velocityRMS) : 0
         let rootTwo = 2.squareRoot()
+        // The floor's median amplitude around 1X times sqrt(N / 6): a Hann window's bins read a white
+        // noise of RMS σ as σ sqrt(6 / N) (their RMS; their median is 0.83 of it), whatever N and the
+        // rate. Around a strong line the line's own skirt fills the block, and the ratio levels off.
+        var prominence = LineProminence(spectrum)
+        let localFloor = f > 0 && f.isFinite
+            ? prominence.floor(spectrum.bin(f, .toNearestOrAwayFromZero)) * (Double(spectrum.sampleCount) / 6).squareRoot() : 0
         values = [
             ln(a1 / rootTwo, over: rest),
             ln(a1 / rootTwo, over: floor),
@@ -95,6 +103,7 @@ public struct ShapeFeatures: Sendable, Hashable {
             abs(time.skewness),
             ln(orders.max() ?? 0, over: harmonics),
             ln(orders.first ?? 0, over: harmonics),
+            ln(a1 / rootTwo, over: localFloor),
         ]
         if isFlat { values = [Double](repeating: 0, count: Name.allCases.count) }
     }

@@ -4,12 +4,15 @@ public struct AmplitudeSpectrum: Sendable {
     public var amplitudes: [Double]
     /// Width of one bin in Hz: sample rate / FFT size.
     public var binHz: Double
+    /// The samples transformed (before the zero padding).
+    public var sampleCount: Int
 
     public var nyquistHz: Double { binHz * Double(amplitudes.count - 1) }
 
     /// Hann-windowed, mean removed, zero-padded to the next power of two.
     public init(samples: [Double], sampleRateHz: Double) {
         let n = samples.count
+        sampleCount = n
         let size = FFTPlan.size(for: max(n, 4))
         let plan = SignalTables.shared.plan(size: size)
         let (window, windowSum) = SignalTables.shared.hann(count: max(n, 1))
