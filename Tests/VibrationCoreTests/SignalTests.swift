@@ -428,9 +428,23 @@ struct FaultClassifierTests {
         let shape = verdict.evidence.first { $0.feature == "shape_model" }
         #expect(shape?.value == verdict.confidence)
         #expect(shape.map { $0.value > $0.threshold } == true)
-        // Every shape ratio is listed with its typical value.
+        // Every shape ratio is listed with its typical value, its meaning and what it did to the
+        // verdict against the runner-up, for every window of every class.
         for name in ShapeFeatures.Name.allCases {
             #expect(verdict.evidence.contains { $0.feature == name.rawValue && $0.threshold > 0 }, "\(name)")
+        }
+        for samples in [w.normal, w.unbalance, w.looseness, w.both] {
+            let verdict = FaultClassifier().diagnose(Waveform(samples: samples, sampleRateHz: 4_096))
+            let model = ShapeModel.fitted
+            let shape = FaultClassifier.features(Waveform(samples: samples, sampleRateHz: 4_096), rpm: nil).shape
+            let probabilities = ShapeModel.probabilities(model.evaluate(shape).scores)
+            let runnerUp = FaultType.allCases.filter { $0 != verdict.faultType }.max { probabilities[$0.rawValue] < probabilities[$1.rawValue] }!
+            for name in ShapeFeatures.Name.allCases {
+                let ratio = verdict.evidence.first { $0.feature == name.rawValue }
+                #expect(ratio?.meaning.hasPrefix(name.meaning + "; ") == true, "\(name)")
+                let did = ratio?.exceeded == true ? "favours" : "weighs against"
+                #expect(ratio?.meaning.hasSuffix("it \(did) \(verdict.faultType.name) over \(runnerUp.name)") == true, "\(name): \(ratio?.meaning ?? "")")
+            }
         }
         #expect(verdict.evidence.contains { $0.feature == "velocity_rms" })
         #expect(verdict.confidence > 0.5 && verdict.confidence <= 1)

@@ -327,6 +327,20 @@ public struct FaultClassifier: Sendable {
         return (best, Array(alternatives.prefix(3)))
     }
 
+    /// What each ratio did to a verdict, for either direction and every verdict and runner-up, at
+    /// ((ratio * 2 + favours) * 4 + verdict) * 4 + runner-up: written once, so that a verdict's
+    /// evidence shares these strings instead of building fifteen of its own (half of the time
+    /// `classify` took).
+    static let ratioMeanings: [String] = ShapeFeatures.Name.allCases.flatMap { feature in
+        [false, true].flatMap { favours in
+            FaultType.allCases.flatMap { winner in
+                FaultType.allCases.map { runnerUp in
+                    "\(feature.meaning); against its typical value (the threshold), it \(favours ? "favours" : "weighs against") \(winner.name) over \(runnerUp.name)"
+                }
+            }
+        }
+    }
+
     public func classify(
         time: TimeFeatures, spectral: SpectralFeatures, shape: ShapeFeatures, profile: MachineProfile
     ) -> WindowDiagnosis {
@@ -376,12 +390,12 @@ public struct FaultClassifier: Sendable {
         for (index, feature) in ShapeFeatures.Name.allCases.enumerated() {
             let value = shape.values[index]
             let typical = model.mean[index]
+            let favours = contributions[index] > 0
             evidence.append(
                 Evidence(
                     feature: feature.rawValue, value: feature.isLogarithm ? exp(value) : value,
-                    threshold: feature.isLogarithm ? exp(typical) : typical, unit: "ratio", exceeded: contributions[index] > 0,
-                    meaning: feature.meaning + (contributions[index] > 0 ? "; against its typical value (the threshold), it favours " : "; against its typical value (the threshold), it weighs against ")
-                        + names[winner] + " over " + names[runnerUp]))
+                    threshold: feature.isLogarithm ? exp(typical) : typical, unit: "ratio", exceeded: favours,
+                    meaning: Self.ratioMeanings[((index * 2 + (favours ? 1 : 0)) * 4 + winner) * 4 + runnerUp]))
         }
         let fault: FaultType =
             switch (unbalance, looseness) {
