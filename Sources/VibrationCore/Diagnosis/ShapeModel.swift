@@ -38,7 +38,8 @@ public struct ShapeFeatures: Sendable, Hashable {
             case .topHarmonicOverHarmonics:
                 "the strongest of 2X-10X over all of them: one line (a fan's blade pass, a pump's vane pass) rather than a comb (looseness)"
             case .twoXOverHarmonics: "2X over all of 2X-10X: looseness's comb begins at 2X, a blade pass of three or more blades leaves it empty"
-            case .oneXOverLocalFloor: "1X RMS over the spectrum's floor around 1X, as the RMS of a white noise that reads that floor"
+            case .oneXOverLocalFloor:
+                "1X RMS over the median of the spectrum's bins around 1X, scaled so that a white noise alone reads 0.83 of its RMS: a sensor's white noise counts less here than in the broadband floor; a strong 1X's own skirt fills the bins and the ratio levels off"
             }
         }
 
